@@ -1,0 +1,322 @@
+"""YAML configuration → validated, frozen models.
+
+The file is read with ``yaml.safe_load``; ``${NAME}`` anywhere in a string value is
+replaced by the environment variable ``NAME`` (``${NAME:-default}`` gives a
+default). A variable that is not set is an error, never an empty string. Every
+model forbids unknown keys, and :func:`load_config` raises one
+:class:`~monitor.errors.ConfigError` listing every problem with its key path, e.g.
+``monitors.flights.schedule.every: expected a duration like 10m, 1h or 1d``.
+
+Relative paths in the file are resolved against the folder of the file, so a
+config works from any working directory.
+
+Example::
+
+    store: ./store/monitor.db
+    reports_dir: ./reports
+    datasets:
+      flights:
+        path: ./data/flights/          # a file, a folder or a glob; or a list
+        format: parquet                # csv | parquet | jsonl; else from the extension
+        columns: {exclude: [tailnum]}
+        types: {flight: string}
+    monitors:
+      flights-daily:
+        dataset: flights
+        schedule: {every: 1d}          # or {cron: "0 6 * * *"}
+        baseline: first                # first | previous | a snapshot name | {dataset: other}
+        data_copy: false
+        thresholds:
+          psi: {warning: 0.1, critical: 0.25}
+          columns:
+            dep_delay: {ks_statistic: {warning: 0.15}}
+        webhooks: [ops]
+    webhooks:
+      ops: {url: "https://hooks.example.com/${HOOK_TOKEN}", secret: "${HOOK_SECRET}"}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from monitor.errors import ConfigError
+
+FORMATS = ("csv", "parquet", "jsonl")
+KINDS = ("integer", "decimal", "string", "boolean", "datetime", "categorical")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``"10m"``, ``"2h"``, ``"1d"``, ``"30s"`` or ``"1w"`` into a timedelta.
+
+    :raises ValueError: when the text is not a positive duration of that form.
+    """
+    match = _DURATION.match(str(text))
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError("expected a positive duration like 30s, 10m, 1h, 1d or 1w")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class ColumnSelection(_Model):
+    """Which columns of a dataset are profiled: ``include`` (only these) and/or
+    ``exclude`` (all but these)."""
+
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+
+class DatasetConfig(_Model):
+    """A dataset definition: where its files are and how to read them."""
+
+    path: str | tuple[str, ...] = Field(
+        description="a file, a folder (every file of the format inside, recursively) or a glob; or a list of them"
+    )
+    format: Literal["csv", "parquet", "jsonl"] | None = Field(
+        default=None, description="file format; inferred from the file extension when omitted"
+    )
+    columns: ColumnSelection = ColumnSelection()
+    types: dict[str, Literal["integer", "decimal", "string", "boolean", "datetime", "categorical"]] = Field(
+        default_factory=dict, description="column type overrides, column name -> kind"
+    )
+    description: str = ""
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The ``path`` entry as a tuple of strings."""
+        return (self.path,) if isinstance(self.path, str) else self.path
+
+
+class Schedule(_Model):
+    """When a monitor runs: exactly one of ``every`` (a duration such as ``10m``) or
+    ``cron`` (five fields, UTC)."""
+
+    every: str | None = None
+    cron: str | None = None
+
+    @field_validator("every")
+    @classmethod
+    def _check_every(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(value, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every' or 'cron'")
+        return self
+
+    @property
+    def interval(self) -> timedelta | None:
+        """The interval of an ``every`` schedule, else ``None``."""
+        return parse_duration(self.every) if self.every else None
+
+
+class ThresholdConfig(_Model):
+    """The two severities of one metric's threshold; either may be omitted."""
+
+    warning: float | None = None
+    critical: float | None = None
+
+
+class BaselineDataset(_Model):
+    """Baseline taken from another dataset's latest completed snapshot (e.g. the
+    training data), as Azure ML dataset monitors do."""
+
+    dataset: str
+
+
+class MonitorConfig(_Model):
+    """A scheduled comparison of a dataset's new snapshot with its baseline."""
+
+    dataset: str
+    schedule: Schedule
+    baseline: str | BaselineDataset = Field(
+        default="first",
+        description="'first' (the dataset's first snapshot), 'previous', a snapshot name, or {dataset: NAME}",
+    )
+    data_copy: bool = Field(default=False, description="store a Parquet copy of the data with each snapshot")
+    thresholds: dict[str, Any] = Field(
+        default_factory=dict,
+        description="metric -> {warning, critical}; 'columns' -> column -> metric -> {warning, critical}",
+    )
+    min_values: int = Field(default=100, ge=1, description="fewer values on either side: 'insufficient data'")
+    fdr: float = Field(default=0.05, gt=0, lt=1, description="Benjamini-Hochberg false-discovery rate")
+    webhooks: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+class WebhookConfig(_Model):
+    """An HTTP endpoint that receives a JSON POST when a monitor finds drift."""
+
+    url: str
+    secret: str | None = Field(default=None, description="HMAC-SHA256 key; signature in X-Drift-Monitor-Signature")
+    timeout: float = Field(default=10.0, gt=0, description="seconds per attempt")
+    max_attempts: int = Field(default=5, ge=1, description="attempts within one run before it waits in the outbox")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    store: str = Field(default="./drift-monitor.db", description="path of the SQLite store; data copies beside it")
+    reports_dir: str = Field(default="./reports", description="folder the HTML reports are written to")
+    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
+    monitors: dict[str, MonitorConfig] = Field(default_factory=dict)
+    webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
+
+    def reference_problems(self) -> list[str]:
+        """Problems that span sections: unknown datasets and webhooks, bad thresholds."""
+        problems: list[str] = []
+        for name, mon in self.monitors.items():
+            if mon.dataset not in self.datasets:
+                problems.append(f"monitors.{name}.dataset: unknown dataset {mon.dataset!r}")
+            if isinstance(mon.baseline, BaselineDataset) and mon.baseline.dataset not in self.datasets:
+                problems.append(f"monitors.{name}.baseline.dataset: unknown dataset {mon.baseline.dataset!r}")
+            for i, hook in enumerate(mon.webhooks):
+                if hook not in self.webhooks:
+                    problems.append(f"monitors.{name}.webhooks.{i}: unknown webhook {hook!r}")
+            problems.extend(_threshold_problems(f"monitors.{name}.thresholds", mon.thresholds))
+        return problems
+
+
+def _threshold_problems(path: str, thresholds: dict[str, Any]) -> list[str]:
+    from monitor.drift import threshold_problems
+
+    return threshold_problems(path, thresholds)
+
+
+def interpolate(value: Any, path: str, problems: list[str]) -> Any:
+    """Replace ``${NAME}`` / ``${NAME:-default}`` in every string of a parsed YAML tree.
+
+    A missing variable without a default appends ``"path: environment variable
+    NAME is not set"`` to ``problems`` and leaves the text as it was.
+    """
+    if isinstance(value, dict):
+        return {k: interpolate(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, f"{path}.{i}", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(f"{path}: environment variable {name} is not set")
+        return match.group(0)
+
+    return _ENV.sub(repl, value)
+
+
+def _flatten(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "union[")))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        msg = msg.removeprefix("Value error, ")
+        out.append(f"{loc}: {msg}" if loc else msg)
+    return out
+
+
+def parse_config(data: Any, base_dir: Path | None = None, source: str | None = None) -> Config:
+    """Validate a parsed YAML tree into a :class:`Config`.
+
+    :param data: the mapping ``yaml.safe_load`` returned.
+    :param base_dir: folder relative paths are resolved against (default: cwd).
+    :raises ConfigError: listing every problem with its key path.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(["(top level): expected a mapping of sections"], source)
+    problems: list[str] = []
+    data = interpolate(data, "", problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems + _flatten(exc), source) from None
+    problems.extend(config.reference_problems())
+    if problems:
+        raise ConfigError(problems, source)
+    return _resolve_paths(config, base_dir or Path.cwd())
+
+
+def _resolve(base: Path, path: str) -> str:
+    p = Path(os.path.expanduser(path))
+    return str(p if p.is_absolute() else (base / p))
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    datasets = {
+        name: ds.model_copy(update={"path": tuple(_resolve(base, p) for p in ds.paths)})
+        for name, ds in config.datasets.items()
+    }
+    return config.model_copy(
+        update={
+            "store": _resolve(base, config.store),
+            "reports_dir": _resolve(base, config.reports_dir),
+            "datasets": datasets,
+        }
+    )
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a YAML configuration file.
+
+    :raises ConfigError: when the file cannot be read, is not valid YAML, or any
+        key is unknown, missing or has a bad value (all problems in one error).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read {path}: {exc.strerror or exc}"]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {exc}"], str(path)) from exc
+    return parse_config(data, path.resolve().parent, str(path))
