@@ -611,3 +611,12 @@ def unpack_sketch(blob: bytes) -> tuple[Any, DistinctSketch]:
     kll = datasketches.kll_doubles_sketch.deserialize(blob[off:off + kll_len]) if kll_len else None
     hashes = np.frombuffer(blob[off + kll_len:], dtype="<u8").astype(np.uint64)
     return kll, DistinctSketch(size, hashes)
+
+
+def profile_source(source: Any, *, types: Mapping[str, str] | None = None, files: Sequence[Any] | None = None) -> DatasetProfile:
+    """Profile every file of a :class:`monitor.sources.files.FileSource`.
+
+    :param files: the files to read (default: the source's files now).
+    :raises SourceError: when a file cannot be read.
+    """
+    return compute_profile(source.iter_batches(files), types=types)
