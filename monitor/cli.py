@@ -1,0 +1,445 @@
+"""The ``drift-monitor`` command line.
+
+Exit codes: 0 ok; 1 error (unreadable data, store problem, a monitor failed);
+2 usage or configuration error; 3 drift found when ``--fail-on-drift`` is given.
+This is the only module that turns a :class:`~monitor.errors.MonitorError` into
+a message and an exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor.errors import ConfigError, MonitorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_DRIFT = 3
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class MonitorException(click.ClickException):
+    """A library error shown as ``Error: message`` with its exit code."""
+
+    def __init__(self, error: MonitorError) -> None:
+        super().__init__(str(error))
+        self.exit_code = 2 if isinstance(error, ConfigError) else 1
+
+
+def handle_errors(func: F) -> F:
+    """Turn a MonitorError raised by a command into a message and exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except MonitorError as exc:
+            raise MonitorException(exc) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def config_option(func: F) -> F:
+    """``-c/--config FILE``, default ``$DRIFT_MONITOR_CONFIG`` or ``monitors.yaml``."""
+    return click.option(
+        "-c", "--config", "config_path", type=click.Path(dir_okay=False),
+        default=lambda: os.environ.get("DRIFT_MONITOR_CONFIG", "monitors.yaml"),
+        show_default="$DRIFT_MONITOR_CONFIG or monitors.yaml", help="YAML configuration file.",
+    )(func)
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """``--format`` with the given choices, the first the default."""
+    return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True,
+                        help="Output format.")
+
+
+def echo_json(data: Any) -> None:
+    """Print JSON, indented, keys in order."""
+    click.echo(json.dumps(data, indent=2, default=str, allow_nan=False))
+
+
+def load(config_path: str) -> Any:
+    """Load and validate the configuration (ConfigError → exit 2)."""
+    from monitor.config import load_config
+
+    return load_config(config_path)
+
+
+def open_store(config: Any) -> Any:
+    """Open the configured store."""
+    from monitor.store import Store
+
+    return Store(config.store)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="drift-monitor")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """Watch datasets for drift: snapshot profiles on a schedule, compare them with
+    a baseline, write HTML reports and send webhooks.
+
+    Example:
+
+        drift-monitor run -c monitors.yaml --once
+    """
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@main.command()
+@config_option
+@handle_errors
+def validate(config_path: str) -> None:
+    """Check a configuration file; print every problem with its key path.
+
+    Example:
+
+        drift-monitor validate -c monitors.yaml
+    """
+    config = load(config_path)
+    click.echo(f"ok: {len(config.datasets)} dataset(s), {len(config.monitors)} monitor(s), "
+               f"{len(config.webhooks)} webhook(s)")
+
+
+@main.command()
+@config_option
+@click.option("--once", is_flag=True, help="Run every monitor once and exit (1 if one failed).")
+@handle_errors
+def run(config_path: str, once: bool) -> None:
+    """Run the service: each monitor on its schedule until SIGTERM or Ctrl-C.
+
+    Example:
+
+        drift-monitor run -c monitors.yaml --once
+    """
+    config = load(config_path)
+    logging.getLogger("monitor").setLevel(min(logging.getLogger().level, logging.INFO))
+    if not once:
+        from monitor.scheduler import serve_forever
+
+        serve_forever(config)
+        return
+    from monitor.runner import run_all
+
+    with open_store(config) as store:
+        store.recover_interrupted()
+        results = run_all(config, store)
+    for r in results:
+        detail = r.report_path or r.reason or ""
+        click.echo(f"{r.monitor}: {r.status}, severity {r.severity}{'  ' + detail if detail else ''}")
+    if any(r.status == "failed" for r in results):
+        sys.exit(1)
+
+
+@main.group()
+def snapshot() -> None:
+    """Create, list, show, export and delete snapshots of a dataset."""
+
+
+@snapshot.command("list")
+@click.argument("dataset")
+@config_option
+@format_option("table", "json")
+@handle_errors
+def snapshot_list(dataset: str, config_path: str, fmt: str) -> None:
+    """List a dataset's snapshots, oldest first.
+
+    Example:
+
+        drift-monitor snapshot list flights -c monitors.yaml
+    """
+    with open_store(load(config_path)) as store:
+        snaps = store.list_snapshots(dataset)
+    rows = [_snapshot_row(s) for s in snaps]
+    if fmt == "json":
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo(f"dataset {dataset!r} has no snapshots")
+        return
+    click.echo(_text_table(rows, ["name", "status", "created_at", "rows", "monitor", "data_copy", "reason"]))
+
+
+def _snapshot_row(s: Any) -> dict[str, Any]:
+    return {
+        "name": s.name, "dataset": s.dataset, "version": s.dataset_version, "status": s.status,
+        "created_at": s.created_at.isoformat(timespec="seconds"), "rows": s.row_count,
+        "monitor": s.monitor, "data_copy": bool(s.data_copy), "fingerprint": s.fingerprint, "reason": s.reason,
+    }
+
+
+def _text_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
+    cells = [[("" if r.get(k) is None else str(r.get(k))) for k in keys] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    lines = ["  ".join(k.ljust(w) for k, w in zip(keys, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+@snapshot.command("show")
+@click.argument("dataset")
+@click.argument("name")
+@config_option
+@format_option("table", "json")
+@handle_errors
+def snapshot_show(dataset: str, name: str, config_path: str, fmt: str) -> None:
+    """Print a snapshot's profile table (Azure ML's columns).
+
+    Example:
+
+        drift-monitor snapshot show flights snapshot_20250101T060000Z -c monitors.yaml
+    """
+    from monitor.runner import load_profile
+
+    with open_store(load(config_path)) as store:
+        snap = store.get_snapshot(dataset, name)
+        profile = load_profile(store, snap)
+    print_profile(profile, fmt, header=_snapshot_row(snap))
+
+
+def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) -> None:
+    """Print a profile as a table or JSON."""
+    from monitor.profile_io import profile_json
+
+    if fmt == "json":
+        echo_json({**({"snapshot": header} if header else {}), "profile": profile_json(profile)})
+        return
+    import pandas as pd
+
+    if header:
+        click.echo(f"{header['dataset']} / {header['name']}: {header['status']}, {header['rows']} rows, "
+                   f"created {header['created_at']}")
+    with pd.option_context("display.max_columns", None, "display.width", 250, "display.max_rows", None):
+        click.echo(profile.table().to_string())
+
+
+@snapshot.command("create")
+@click.argument("dataset")
+@config_option
+@click.option("--name", default=None, help="Snapshot name (default snapshot_<UTC time>).")
+@click.option("--data-copy/--no-data-copy", default=False, help="Also store a Parquet copy of the data.")
+@handle_errors
+def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy: bool) -> None:
+    """Profile a dataset now and store the snapshot.
+
+    Example:
+
+        drift-monitor snapshot create flights --name before-retrain --data-copy
+    """
+    from monitor.runner import take_snapshot
+
+    config = load(config_path)
+    if dataset not in config.datasets:
+        raise ConfigError([f"datasets.{dataset}: no such dataset"], config_path)
+    with open_store(config) as store:
+        snap = take_snapshot(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy)
+    click.echo(f"{snap.name}: {snap.status}, {snap.row_count} rows")
+
+
+@snapshot.command("delete")
+@click.argument("dataset")
+@click.argument("name")
+@config_option
+@handle_errors
+def snapshot_delete(dataset: str, name: str, config_path: str) -> None:
+    """Delete a snapshot, its profile and its data copy.
+
+    Example:
+
+        drift-monitor snapshot delete flights snapshot_20250101T060000Z
+    """
+    with open_store(load(config_path)) as store:
+        store.delete_snapshot(dataset, name)
+    click.echo(f"deleted {dataset}/{name}")
+
+
+@main.command()
+@click.argument("dataset")
+@click.argument("baseline")
+@click.argument("target")
+@config_option
+@format_option("text", "json")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the HTML report to this file.")
+@click.option("--exact", is_flag=True, help="Compute from the data copies with scipy instead of the profiles.")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 3 when drift is found.")
+@handle_errors
+def compare(dataset: str, baseline: str, target: str, config_path: str, fmt: str,
+            report_path: str | None, exact: bool, fail_on_drift: bool) -> None:
+    """Compare two snapshots of a dataset (BASELINE and TARGET are snapshot names).
+
+    Example:
+
+        drift-monitor compare flights snapshot_a snapshot_b --report drift.html
+    """
+    from monitor import runner
+
+    config = load(config_path)
+    settings = _settings_for_dataset(config, dataset)
+    with open_store(config) as store:
+        base, tgt = store.get_snapshot(dataset, baseline), store.get_snapshot(dataset, target)
+        result = runner.compare(store, base, tgt, settings, exact=exact).to_dict()
+    meta = {"dataset": dataset, "baseline": base.name, "target": tgt.name}
+    _emit_comparison(result, meta, fmt, report_path, (base, tgt), fail_on_drift)
+
+
+def _settings_for_dataset(config: Any, dataset: str) -> Any:
+    """Thresholds of the first monitor of the dataset, else the defaults."""
+    from monitor.drift import DriftSettings
+    from monitor.runner import settings_for
+
+    for mon in config.monitors.values():
+        if mon.dataset == dataset:
+            return settings_for(mon)
+    return DriftSettings()
+
+
+def _emit_comparison(result: dict[str, Any], meta: dict[str, Any], fmt: str, report_path: str | None,
+                     snaps: tuple[Any, Any] | None, fail_on_drift: bool) -> None:
+    if report_path:
+        _write_single_report(result, meta, report_path, snaps)
+    if fmt == "json":
+        echo_json({**meta, **result})
+    else:
+        click.echo(_comparison_text(result, meta))
+    if report_path and fmt != "json":
+        click.echo(f"report: {report_path}")
+    if fail_on_drift and result["verdict"]["drifted"]:
+        sys.exit(EXIT_DRIFT)
+
+
+def _write_single_report(result: dict[str, Any], meta: dict[str, Any], path: str, snaps: tuple[Any, Any] | None) -> None:
+    from datetime import datetime, timezone
+
+    from monitor import report
+
+    now = datetime.now(timezone.utc)
+    page = report.comparison_context(
+        result, dataset=meta["dataset"], monitor=None, baseline_name=meta["baseline"],
+        baseline_created=snaps[0].created_at if snaps else now, target_name=meta["target"],
+        target_created=snaps[1].created_at if snaps else now, generated_at=now,
+    )
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(report.render_comparison(page), encoding="utf-8")
+
+
+def _comparison_text(result: dict[str, Any], meta: dict[str, Any]) -> str:
+    v = result["verdict"]
+    lines = [
+        f"{meta['dataset']}: {meta['target']} vs baseline {meta['baseline']} ({result.get('mode', 'profile')})",
+        f"verdict: {'DRIFT' if v['drifted'] else 'no drift'}, severity {v['severity']}, "
+        f"{v['drifted_columns']}/{v['columns_compared']} columns drifted",
+    ]
+    for c in result["columns"]:
+        decided = ", ".join(f"{m['name']}={_num(m['value'])}" for m in c["metrics"] if m.get("decides"))
+        lines.append(f"  {c['column']:<24} {c['status']:<18} {c['severity']:<9} {decided}")
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@main.group()
+def baseline() -> None:
+    """Pin the baseline a monitor compares with."""
+
+
+@baseline.command("set")
+@click.argument("monitor_name")
+@click.argument("snapshot_name")
+@config_option
+@handle_errors
+def baseline_set(monitor_name: str, snapshot_name: str, config_path: str) -> None:
+    """Pin SNAPSHOT_NAME (a snapshot of the monitor's dataset) as its baseline.
+
+    Example:
+
+        drift-monitor baseline set flights-daily after-retrain
+    """
+    config = load(config_path)
+    if monitor_name not in config.monitors:
+        raise ConfigError([f"monitors.{monitor_name}: no such monitor"], config_path)
+    with open_store(config) as store:
+        snap = store.get_snapshot(config.monitors[monitor_name].dataset, snapshot_name)
+        store.set_baseline(monitor_name, snap)
+    click.echo(f"{monitor_name}: baseline is now {snap.name}")
+
+
+@main.command("profile")
+@click.argument("path", type=click.Path(exists=True, dir_okay=True))
+@format_option("table", "json")
+@handle_errors
+def profile_cmd(path: str, fmt: str) -> None:
+    """Print the profile of a CSV, Parquet or JSON Lines file (no config needed).
+
+    Example:
+
+        drift-monitor profile data/flights_2013_01.parquet
+    """
+    from monitor.runner import profile_file
+
+    print_profile(profile_file(path), fmt)
+
+
+@main.command("compare-files")
+@click.argument("reference", type=click.Path(exists=True))
+@click.argument("current", type=click.Path(exists=True))
+@format_option("text", "json")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="Write the HTML report here.")
+@click.option("--exact", is_flag=True, help="Compute from the data with scipy instead of the profiles.")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 3 when drift is found.")
+@handle_errors
+def compare_files(reference: str, current: str, fmt: str, report_path: str | None, exact: bool, fail_on_drift: bool) -> None:
+    """Compare two data files (REFERENCE is the baseline) with no config.
+
+    Example:
+
+        drift-monitor compare-files january.parquet july.parquet --report drift.html --fail-on-drift
+    """
+    from monitor import drift
+    from monitor.runner import profile_file
+    from monitor.sources.files import FileSource
+
+    if exact:
+        import pyarrow as pa
+
+        tables = [pa.Table.from_batches(list(FileSource((p,)).iter_batches())) for p in (reference, current)]
+        result = drift.compare_data(tables[0], tables[1]).to_dict()
+    else:
+        result = drift.compare_profiles(profile_file(reference), profile_file(current)).to_dict()
+    meta = {"dataset": Path(current).stem, "baseline": Path(reference).name, "target": Path(current).name}
+    _emit_comparison(result, meta, fmt, report_path, None, fail_on_drift)
+
+
+@main.command()
+@format_option("table", "json")
+def metrics(fmt: str) -> None:
+    """List the drift metrics: name, column kinds, direction and default thresholds.
+
+    Example:
+
+        drift-monitor metrics --format json
+    """
+    from monitor.drift import metric_table
+
+    rows = metric_table()
+    if fmt == "json":
+        echo_json(rows)
+        return
+    flat = [{**r, "kinds": ",".join(r["kinds"])} for r in rows]
+    click.echo(_text_table(flat, ["name", "kinds", "direction", "warning", "critical", "source"]))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

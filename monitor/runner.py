@@ -1,0 +1,325 @@
+"""The job body: snapshot a dataset, compare it with its baseline, report, alert.
+
+:func:`run_monitor` is a plain function; the scheduler only decides when it runs,
+and tests call it directly. Each step is delegated to the module that owns it:
+sources read, ``profile`` summarises, ``store`` records, ``drift`` compares,
+``report`` renders and ``alert`` delivers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from monitor.config import BaselineDataset, Config, DatasetConfig, MonitorConfig
+from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
+from monitor.profile import DatasetProfile, compute_profile, profile_source
+from monitor.sources.files import FileSource
+from monitor.store import SnapshotRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class RunResult:
+    """What one run of a monitor did.
+
+    :ivar status: ``"completed"`` (compared or baseline established), ``"failed"``.
+    """
+
+    monitor: str
+    status: str
+    target: SnapshotRecord | None = None
+    baseline: SnapshotRecord | None = None
+    comparison_id: int | None = None
+    drifted: bool = False
+    severity: str = "none"
+    report_path: str | None = None
+    alerts: list[Any] = field(default_factory=list)
+    reason: str | None = None
+
+
+def source_for(ds: DatasetConfig) -> FileSource:
+    """The :class:`FileSource` of a dataset definition."""
+    return FileSource(ds.paths, ds.format, ds.columns.include, ds.columns.exclude)
+
+
+def snapshot_name(store: Store, dataset: str, now: datetime) -> str:
+    """A new snapshot name ``snapshot_YYYYmmddTHHMMSSZ`` (``_2``, ``_3``… if taken)."""
+    base = "snapshot_" + now.strftime("%Y%m%dT%H%M%SZ")
+    taken = {s.name for s in store.list_snapshots(dataset)}
+    name, i = base, 1
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    return name
+
+
+def register(store: Store, name: str, ds: DatasetConfig) -> int:
+    """Record the dataset's definition; a changed definition becomes a new version."""
+    return store.register_dataset(name, ds.model_dump(mode="json"), ds.description).version
+
+
+def take_snapshot(
+    store: Store,
+    dataset: str,
+    ds: DatasetConfig,
+    *,
+    name: str | None = None,
+    monitor: str | None = None,
+    data_copy: bool = False,
+    now: datetime | None = None,
+) -> SnapshotRecord:
+    """Profile the dataset now and store the snapshot (and its data copy).
+
+    The snapshot is recorded as ``running`` first; any failure marks it ``failed``
+    with the reason, so an interrupted snapshot is never taken for a complete one.
+
+    :returns: the completed snapshot.
+    :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
+    :raises StoreError: when the snapshot name exists or the store cannot be written.
+    """
+    version = register(store, dataset, ds)
+    name = name or snapshot_name(store, dataset, now or utcnow())
+    snap = store.begin_snapshot(dataset, name, monitor=monitor, dataset_version=version)
+    try:
+        source = source_for(ds)
+        files = source.files()
+        digest = source.fingerprint()
+        if data_copy:
+            copy = store.write_data_copy(dataset, name, *_first_schema(source.iter_batches(files)))
+            profile = profile_source(FileSource((str(copy),), "parquet"), types=ds.types)
+        else:
+            copy = None
+            profile = profile_source(source, types=ds.types, files=files)
+        meta, columns = profile.to_records()
+        return store.complete_snapshot(
+            snap.id, profile=meta, columns=columns, row_count=profile.row_count,
+            fingerprint=digest, data_copy=str(copy) if copy else None,
+        )
+    except BaseException as exc:
+        reason = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
+        store.fail_snapshot(snap.id, reason)
+        raise
+
+
+def _first_schema(batches: Iterator[pa.RecordBatch]) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
+    """Peek the first batch for the schema; later batches are cast to it."""
+    first = next(batches, None)
+    if first is None:
+        raise SourceError("the dataset has no rows to copy")
+    schema = first.schema
+
+    def cast_all() -> Iterator[pa.RecordBatch]:
+        yield first
+        for batch in batches:
+            yield batch if batch.schema.equals(schema) else _cast(batch, schema)
+
+    return cast_all(), schema
+
+
+def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    try:
+        return pa.Table.from_batches([batch]).select(schema.names).cast(schema).to_batches()[0]
+    except (pa.ArrowException, KeyError) as exc:
+        raise SourceError(f"a file's columns do not match the first file's schema: {exc}") from exc
+
+
+def load_profile(store: Store, snap: SnapshotRecord) -> DatasetProfile:
+    """The stored profile of a completed snapshot.
+
+    :raises StoreError: when the snapshot is not completed or its profile is unreadable.
+    """
+    meta, columns = store.load_profile(snap.id)
+    try:
+        return DatasetProfile.from_records(meta, columns)
+    except (ValueError, KeyError) as exc:
+        raise StoreError(f"snapshot {snap.name!r}: unreadable profile: {exc}") from exc
+
+
+def load_data_copy(snap: SnapshotRecord) -> pa.Table:
+    """The data copy of a snapshot.
+
+    :raises StoreError: when the snapshot has no data copy or it is unreadable.
+    """
+    if not snap.data_copy:
+        raise StoreError(
+            f"snapshot {snap.name!r} of dataset {snap.dataset!r} has no data copy "
+            "(take snapshots with data_copy: true / create_data_snapshot=True)"
+        )
+    try:
+        return pq.read_table(snap.data_copy)
+    except (OSError, pa.ArrowException) as exc:
+        raise StoreError(f"snapshot {snap.name!r}: cannot read data copy {snap.data_copy}: {exc}") from exc
+
+
+def resolve_baseline(store: Store, config: Config, name: str, target: SnapshotRecord) -> SnapshotRecord | None:
+    """The baseline snapshot of a monitor's run, or None when the target is the first.
+
+    A baseline pinned with ``baseline set`` wins over the configuration.
+
+    :raises StoreError: when a named baseline snapshot does not exist.
+    """
+    pinned = store.get_pinned_baseline(name)
+    if pinned is not None:
+        return pinned
+    mon = config.monitors[name]
+    choice = mon.baseline
+    if isinstance(choice, BaselineDataset):
+        return _dataset_baseline(store, config, choice.dataset)
+    if choice == "first":
+        first = store.first_snapshot(mon.dataset)
+        return None if first is None or first.id == target.id else first
+    if choice == "previous":
+        return store.latest_snapshot(mon.dataset, before_id=target.id)
+    return store.get_snapshot(mon.dataset, choice)
+
+
+def _dataset_baseline(store: Store, config: Config, dataset: str) -> SnapshotRecord:
+    latest = store.latest_snapshot(dataset)
+    if latest is not None:
+        return latest
+    log.info("baseline dataset %s has no snapshot yet: taking one", dataset)
+    return take_snapshot(store, dataset, config.datasets[dataset])
+
+
+def compare(store: Store, baseline: SnapshotRecord, target: SnapshotRecord, settings: Any, *, exact: bool = False) -> Any:
+    """Compare two snapshots (profiles, or data copies when ``exact``).
+
+    :returns: a :class:`monitor.drift.DatasetDrift`.
+    :raises StoreError: when a profile or data copy cannot be loaded.
+    """
+    from monitor import drift
+
+    if exact:
+        return drift.compare_data(load_data_copy(baseline), load_data_copy(target), settings)
+    return drift.compare_profiles(load_profile(store, baseline), load_profile(store, target), settings)
+
+
+def settings_for(mon: MonitorConfig) -> Any:
+    """The drift settings of a monitor."""
+    from monitor.drift import DriftSettings
+
+    return DriftSettings.from_config(mon.thresholds, mon.min_values, mon.fdr)
+
+
+def write_report(
+    config_reports_dir: str, result: dict[str, Any], *, dataset: str, monitor: str | None,
+    baseline: SnapshotRecord, target: SnapshotRecord,
+) -> Path:
+    """Render the comparison's HTML report and refresh the index. :returns: its path."""
+    from monitor import report
+
+    page = report.comparison_context(
+        result, dataset=dataset, monitor=monitor, baseline_name=baseline.name,
+        baseline_created=baseline.created_at, target_name=target.name,
+        target_created=target.created_at, generated_at=utcnow(),
+    )
+    return report.write_comparison_report(Path(config_reports_dir), page)
+
+
+def record_and_report(
+    store: Store, reports_dir: str, drift_result: Any, *, dataset: str, monitor: str | None,
+    baseline: SnapshotRecord, target: SnapshotRecord,
+) -> tuple[Any, Path]:
+    """Store a comparison and write its report. :returns: (ComparisonRecord, report path)."""
+    result = drift_result.to_dict()
+    verdict = result["verdict"]
+    record = store.record_comparison(
+        monitor=monitor, dataset=dataset, baseline=baseline, target=target,
+        drifted=bool(verdict["drifted"]), severity=verdict["severity"], result=result, report_path=None,
+    )
+    path = write_report(reports_dir, result, dataset=dataset, monitor=monitor, baseline=baseline, target=target)
+    store.set_report_path(record.id, str(path))
+    return record, path
+
+
+def alert_payload(result: dict[str, Any], *, dataset: str, monitor: str, baseline: str, target: str, report_path: str) -> dict[str, Any]:
+    """The webhook payload of a drifted comparison."""
+    from monitor import alert
+
+    drifted = [
+        {"column": c["column"], "severity": c["severity"],
+         "metrics": {m["name"]: m["value"] for m in c["metrics"] if m.get("decides")}}
+        for c in result["columns"] if c["status"] == "drift"
+    ]
+    return alert.build_payload(
+        dataset=dataset, monitor=monitor, baseline=baseline, target=target,
+        verdict=result["verdict"], drifted_columns=drifted, report_path=report_path, created_at=utcnow(),
+    )
+
+
+def run_monitor(config: Config, name: str, store: Store, *, deliver: Callable[..., Any] | None = None) -> RunResult:
+    """Run one monitor once: snapshot, compare with the baseline, report, alert.
+
+    A dataset that cannot be read gives a failed snapshot with the reason and a
+    ``failed`` result; it never raises for bad data.
+
+    :raises ConfigError: when ``name`` is not a configured monitor.
+    """
+    if name not in config.monitors:
+        raise ConfigError([f"monitors.{name}: no such monitor"])
+    mon = config.monitors[name]
+    try:
+        target = take_snapshot(store, mon.dataset, config.datasets[mon.dataset], monitor=name, data_copy=mon.data_copy)
+    except (SourceError, StoreError) as exc:
+        log.error("monitor %s: snapshot of %s failed: %s", name, mon.dataset, exc)
+        return RunResult(name, "failed", reason=str(exc))
+    baseline = resolve_baseline(store, config, name, target)
+    if baseline is None:
+        log.info("monitor %s: %s is the first snapshot: it is the baseline", name, target.name)
+        return RunResult(name, "completed", target=target, reason="baseline established")
+    return _compare_and_alert(config, name, store, baseline, target, deliver)
+
+
+def _compare_and_alert(
+    config: Config, name: str, store: Store, baseline: SnapshotRecord, target: SnapshotRecord,
+    deliver: Callable[..., Any] | None,
+) -> RunResult:
+    mon = config.monitors[name]
+    drift_result = compare(store, baseline, target, settings_for(mon))
+    record, path = record_and_report(
+        store, config.reports_dir, drift_result, dataset=mon.dataset, monitor=name, baseline=baseline, target=target,
+    )
+    result = RunResult(name, "completed", target, baseline, record.id, record.drifted, record.severity, str(path))
+    log.info("monitor %s: %s vs %s: severity %s, report %s", name, target.name, baseline.name, record.severity, path)
+    if record.drifted and mon.webhooks:
+        from monitor import alert
+
+        payload = alert_payload(drift_result.to_dict(), dataset=mon.dataset, monitor=name,
+                                baseline=baseline.name, target=target.name, report_path=str(path))
+        send = deliver or alert.enqueue_and_deliver
+        result.alerts = send(store, record.id, payload, mon.webhooks, config.webhooks)
+    return result
+
+
+def run_all(config: Config, store: Store) -> list[RunResult]:
+    """Run every enabled monitor once, in name order; one failing does not stop the others."""
+    results = []
+    for name in sorted(config.monitors):
+        if config.monitors[name].enabled:
+            results.append(run_monitor(config, name, store))
+    return results
+
+
+def profile_file(path: str, fmt: str | None = None, types: dict[str, str] | None = None) -> DatasetProfile:
+    """Profile one file with no configuration (``drift-monitor profile FILE``)."""
+    return profile_source(FileSource((path,), fmt), types=types)
+
+
+__all__ = [
+    "RunResult", "compare", "compute_profile", "load_data_copy", "load_profile", "profile_file",
+    "record_and_report", "resolve_baseline", "run_all", "run_monitor", "take_snapshot",
+]
