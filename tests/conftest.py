@@ -1,0 +1,103 @@
+"""Shared fixtures: a real webhook receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+# ----------------------------------------------------------------- receiver
+
+
+@dataclass
+class Received:
+    """One request the receiver got; header names are lower case."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """A webhook endpoint answering from a script of responses.
+
+    Each script entry is a status code or ``(delay_seconds, status)``; once the
+    script is used up, every request gets 200.
+    """
+
+    def __init__(self, script: list[Any], port: int = 0) -> None:
+        self.script = list(script)
+        self.requests: list[Received] = []
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    def next_response(self) -> tuple[float, int]:
+        with self._lock:
+            entry = self.script.pop(0) if self.script else 200
+        return entry if isinstance(entry, tuple) else (0.0, entry)
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                receiver.requests.append(Received(self.path, headers, body))
+                delay, status = receiver.next_response()
+                if delay:
+                    receiver.release.wait(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the client gave up waiting
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Receiver]]:
+    """Start receivers: ``serve([500, 200])`` or ``serve([], port=...)``."""
+    started: list[Receiver] = []
+
+    def start(script: list[Any] | None = None, port: int = 0) -> Receiver:
+        receiver = Receiver(script or [], port)
+        started.append(receiver)
+        return receiver
+
+    yield start
+    for receiver in started:
+        receiver.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then closed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
