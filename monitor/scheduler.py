@@ -90,7 +90,7 @@ def build_scheduler(config: Config, now: datetime | None = None) -> BackgroundSc
             log.info("monitor %s: last run %s is older than its schedule: running now (catch-up)", name, last_runs[name])
         scheduler.add_job(
             run_job, trigger_for(mon), args=(config, name), id=f"monitor:{name}", name=name,
-            misfire_grace_time=misfire_grace(mon), replace_existing=True,
+            max_instances=1, coalesce=True, misfire_grace_time=misfire_grace(mon), replace_existing=True,
             **({"next_run_time": now} if due else {}),
         )
     scheduler.add_job(flush_job, IntervalTrigger(seconds=OUTBOX_EVERY.total_seconds()), args=(config,),

@@ -184,10 +184,16 @@ def test_snapshot_and_compare_commands(shop_data: Path) -> None:
     shown = runner.invoke(main, ["snapshot", "show", "current", name, "-c", str(config)])
     assert shown.exit_code == 0, shown.output
     assert "Percent missing" in shown.output and "amount" in shown.output
-    ref_name = json.loads(runner.invoke(main, ["snapshot", "list", "reference", "-c", str(config), "--format", "json"]).output)[0]["name"]
-    missing = runner.invoke(main, ["compare", "current", ref_name, name, "-c", str(config)])
+    missing = runner.invoke(main, ["compare", "current", "no-such-snapshot", name, "-c", str(config)])
     assert missing.exit_code == 1
-    assert f"snapshot '{ref_name}' of dataset 'current' not found" in missing.output
+    assert "snapshot 'no-such-snapshot' of dataset 'current' not found" in missing.output
+    created = runner.invoke(main, ["snapshot", "create", "current", "--name", "again", "-c", str(config)])
+    assert created.exit_code == 0, created.output
+    compared = runner.invoke(main, ["compare", "current", name, "again", "-c", str(config), "--format", "json"])
+    assert compared.exit_code == 0, compared.output
+    assert json.loads(compared.output)["verdict"]["drifted"] is False
+    deleted = runner.invoke(main, ["snapshot", "delete", "current", "again", "-c", str(config)])
+    assert deleted.exit_code == 0 and "deleted current/again" in deleted.output
 
 
 def test_catch_up_runs_monitors_whose_last_run_is_old() -> None:
