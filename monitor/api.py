@@ -1,0 +1,189 @@
+"""The Python surface: workspaces, datasets and snapshots, with Azure ML's verbs.
+
+Example::
+
+    from monitor import Dataset, Workspace
+
+    ws = Workspace("store/monitor.db")
+    flights = Dataset.from_files("data/flights/*.parquet").register(ws, "flights", create_new_version=True)
+    snap = flights.create_snapshot("before-retrain", create_data_snapshot=True)
+    snap.wait_for_completion()
+    snap.get_profile()            # the profile table, a pandas DataFrame
+    snap.to_pandas_dataframe()    # the data copy
+    flights.get_all_snapshots()
+    ws.compare("flights", "before-retrain", "after-retrain").verdict
+
+Snapshots are taken synchronously, so ``create_snapshot`` returns a completed
+(or failed) snapshot and ``wait_for_completion`` only reports its status.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from monitor.config import ColumnSelection, Config, DatasetConfig, load_config
+from monitor.errors import StoreError
+from monitor.store import SnapshotRecord, Store
+
+
+class Workspace:
+    """A store of datasets and snapshots: a SQLite file, or the store of a config.
+
+    :param path: a ``.db`` file, or a YAML configuration (its ``store`` is used and
+        its datasets can be fetched with :meth:`Dataset.get_by_name`).
+    :raises ConfigError: when a YAML configuration is invalid.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        text = os.fspath(path)
+        self.config: Config | None = load_config(text) if text.endswith((".yaml", ".yml")) else None
+        self.store = Store(self.config.store if self.config else text)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def compare(self, dataset: str, baseline: str, target: str, *, exact: bool = False) -> Any:
+        """Compare two snapshots of a dataset.
+
+        :returns: a :class:`monitor.drift.DatasetDrift`.
+        :raises StoreError: when a snapshot is missing or not completed, or, with
+            ``exact``, has no data copy.
+        """
+        from monitor.drift import DriftSettings
+        from monitor.runner import compare
+
+        base = self.store.get_snapshot(dataset, baseline)
+        tgt = self.store.get_snapshot(dataset, target)
+        return compare(self.store, base, tgt, DriftSettings(), exact=exact)
+
+
+@dataclass
+class Dataset:
+    """A dataset definition (files, format, columns, types), registered by name
+    in a workspace with a version that grows when the definition changes."""
+
+    definition: DatasetConfig
+    name: str | None = None
+    version: int | None = None
+    workspace: Workspace | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_files(cls, path: str | list[str], *, format: str | None = None,
+                   include: list[str] | None = None, exclude: list[str] | None = None,
+                   types: dict[str, str] | None = None) -> Dataset:
+        """An unregistered dataset over files, folders or globs."""
+        paths = tuple(os.path.abspath(p) for p in ([path] if isinstance(path, str) else path))
+        columns = ColumnSelection(include=tuple(include) if include else None, exclude=tuple(exclude or ()))
+        return cls(DatasetConfig(path=paths, format=format, columns=columns, types=types or {}))  # type: ignore[arg-type]
+
+    def register(self, workspace: Workspace, name: str, description: str = "",
+                 create_new_version: bool = False) -> Dataset:
+        """Register under ``name``; a changed definition becomes a new version
+        when ``create_new_version`` (else it is an error).
+
+        :raises StoreError: when the definition changed and ``create_new_version`` is False.
+        """
+        definition = self.definition.model_copy(update={"description": description or self.definition.description})
+        record = workspace.store.register_dataset(name, definition.model_dump(mode="json"),
+                                                  definition.description, create_new_version=create_new_version)
+        return Dataset(definition, name, record.version, workspace)
+
+    @classmethod
+    def get_by_name(cls, workspace: Workspace, name: str, version: int | None = None) -> Dataset:
+        """A registered dataset (latest version unless ``version``), or one of the
+        workspace configuration's datasets.
+
+        :raises StoreError: when no such dataset or version exists.
+        """
+        try:
+            record = workspace.store.get_dataset(name, version)
+        except StoreError:
+            if version is None and workspace.config and name in workspace.config.datasets:
+                return Dataset(workspace.config.datasets[name]).register(workspace, name, create_new_version=True)
+            raise
+        return cls(DatasetConfig.model_validate(record.definition), name, record.version, workspace)
+
+    def _bound(self) -> tuple[Workspace, str]:
+        if self.workspace is None or self.name is None:
+            raise StoreError("register the dataset in a workspace first: dataset.register(workspace, name)")
+        return self.workspace, self.name
+
+    def create_snapshot(self, snapshot_name: str | None = None, create_data_snapshot: bool = False) -> Snapshot:
+        """Profile the data now (and keep a data copy when ``create_data_snapshot``).
+
+        :raises SourceError: when the data cannot be read (a failed snapshot is recorded).
+        :raises StoreError: when the name is taken.
+        """
+        from monitor.runner import take_snapshot
+
+        ws, name = self._bound()
+        record = take_snapshot(ws.store, name, self.definition, name=snapshot_name, data_copy=create_data_snapshot)
+        return Snapshot(ws, record)
+
+    def get_snapshot(self, snapshot_name: str) -> Snapshot:
+        """A snapshot of this dataset by name. :raises StoreError: when not found."""
+        ws, name = self._bound()
+        return Snapshot(ws, ws.store.get_snapshot(name, snapshot_name))
+
+    def get_all_snapshots(self) -> list[Snapshot]:
+        """Every snapshot of this dataset, oldest first, any status."""
+        ws, name = self._bound()
+        return [Snapshot(ws, r) for r in ws.store.list_snapshots(name)]
+
+    def delete_snapshot(self, snapshot_name: str) -> None:
+        """Delete a snapshot, its profile and its data copy. :raises StoreError: when not found."""
+        ws, name = self._bound()
+        ws.store.delete_snapshot(name, snapshot_name)
+
+
+@dataclass
+class Snapshot:
+    """A snapshot: a dataset's profile at a moment, and an optional data copy."""
+
+    workspace: Workspace = field(repr=False)
+    record: SnapshotRecord
+
+    name = property(lambda self: self.record.name, doc="The snapshot's name.")
+    status = property(lambda self: self.record.status, doc="running, completed or failed.")
+    created_at = property(lambda self: self.record.created_at, doc="Creation time, UTC.")
+
+    def wait_for_completion(self, show_output: bool = False) -> str:
+        """Refresh and return the status (``completed`` or ``failed``).
+
+        :raises StoreError: when the snapshot failed (the message gives the reason).
+        """
+        self.record = self.workspace.store.get_snapshot_by_id(self.record.id)
+        if show_output:
+            print(f"Action status: {self.record.status.title()}")
+        if self.record.status == "failed":
+            raise StoreError(f"snapshot {self.name!r} failed: {self.record.reason}")
+        return self.record.status
+
+    def get_profile(self) -> pd.DataFrame:
+        """The profile table: one row per column, Azure ML's columns.
+
+        :raises StoreError: when the snapshot is not completed.
+        """
+        from monitor.runner import load_profile
+
+        return load_profile(self.workspace.store, self.record).table()
+
+    def to_pandas_dataframe(self) -> pd.DataFrame:
+        """The data copy as a DataFrame.
+
+        :raises StoreError: when the snapshot was taken without a data copy.
+        """
+        from monitor.runner import load_data_copy
+
+        return load_data_copy(self.record).to_pandas()
