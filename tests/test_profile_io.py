@@ -1,0 +1,165 @@
+"""Stored, JSON and tabular forms of a profile; coercion for exact comparisons."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+import datasketches
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from monitor.profile import FORMAT_VERSION, QUANTILE_RANKS, DatasetProfile, compute_profile
+from monitor.profile_io import TABLE_COLUMNS, coerce, finite_values, profile_json, unpack_sketch
+
+
+def mixed_profile() -> DatasetProfile:
+    rng = np.random.default_rng(0)
+    n = 120_000
+    wide = rng.lognormal(0, 1, n)
+    wide[:2] = [np.inf, -np.inf]
+    batch = pa.record_batch({
+        "wide": pa.array(wide, mask=rng.random(n) < 0.1),
+        "small": pa.array(rng.integers(0, 50, n)),
+        "label": pa.array(rng.choice(["a", "b", ""], n)),
+        "flag": pa.array(rng.random(n) < 0.5),
+        "when": pa.array((1.7e15 + rng.random(n) * 1e12).astype("int64")).cast(pa.timestamp("us", tz="UTC")),
+    })
+    return compute_profile([batch.slice(0, 70_000), batch.slice(70_000)])
+
+
+@pytest.fixture(scope="module")
+def profile() -> DatasetProfile:
+    return mixed_profile()
+
+
+def stored(profile: DatasetProfile) -> DatasetProfile:
+    meta, columns = profile.to_records()
+    meta = json.loads(json.dumps(meta, allow_nan=False))
+    columns = [{**c, "stats": json.loads(json.dumps(c["stats"], allow_nan=False))} for c in columns]
+    return DatasetProfile.from_records(meta, columns)
+
+
+def test_records_are_strict_json_and_round_trip(profile: DatasetProfile) -> None:
+    meta, columns = profile.to_records()
+    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert [c["column"] for c in columns] == list(profile.columns) and all(isinstance(c["sketch"], bytes) for c in columns)
+    back = stored(profile)
+    assert back.row_count == profile.row_count
+    for name, a in profile.columns.items():
+        b = back.columns[name]
+        assert (a.kind, a.count, a.missing, a.empty, a.errors, a.distinct) == (b.kind, b.count, b.missing, b.empty, b.errors, b.distinct)
+        assert (a.length_min, a.length_max, a.length_sum, a.timezone) == (b.length_min, b.length_max, b.length_sum, b.timezone)
+        if a.numeric is not None:
+            assert b.numeric is not None
+            assert (a.numeric.min, a.numeric.max, a.numeric.pos_inf, a.numeric.neg_inf) == (b.numeric.min, b.numeric.max, b.numeric.pos_inf, b.numeric.neg_inf)
+            assert (a.numeric.mean, a.numeric.variance, a.numeric.kurtosis) == (b.numeric.mean, b.numeric.variance, b.numeric.kurtosis)
+            assert (a.numeric.is_exact, a.numeric.rank_error) == (b.numeric.is_exact, b.numeric.rank_error)
+            np.testing.assert_array_equal(a.numeric.quantiles(QUANTILE_RANKS), b.numeric.quantiles(QUANTILE_RANKS))
+        if a.categories is not None:
+            assert b.categories is not None
+            assert (a.categories.counts, a.categories.other, a.categories.error) == (b.categories.counts, b.categories.other, b.categories.error)
+
+
+def test_stored_profiles_still_merge(profile: DatasetProfile) -> None:
+    merged = stored(profile).merge(stored(profile))
+    assert merged.row_count == 2 * profile.row_count
+    wide = merged.columns["wide"]
+    assert wide.numeric is not None and wide.numeric.n == 2 * profile.columns["wide"].numeric.n  # type: ignore[union-attr]
+    assert wide.distinct == pytest.approx(profile.columns["wide"].distinct, rel=0.05)
+    small = merged.columns["small"]
+    assert small.numeric is not None and small.numeric.is_exact
+
+
+def test_unknown_version_is_rejected(profile: DatasetProfile) -> None:
+    meta, columns = profile.to_records()
+    with pytest.raises(ValueError, match="format version 99"):
+        DatasetProfile.from_records({**meta, "format_version": 99}, columns)
+    with pytest.raises(ValueError, match="sketch"):
+        unpack_sketch(b"XXXX")
+
+
+def version_1_records() -> tuple[dict[str, object], list[dict[str, object]]]:
+    """A profile as format version 1 stored it: KLL and KMV in a ``DMS1`` blob."""
+    values = np.arange(1.0, 501.0)
+    kll = datasketches.kll_doubles_sketch(4096)
+    kll.update(values)
+    kll_bytes = kll.serialize()
+    hashes = np.arange(500, dtype="<u8") * 1000
+    blob = struct.pack("<4sII", b"DMS1", len(kll_bytes), 4096) + kll_bytes + hashes.tobytes()
+    numeric = {"n": 500, "mean": 250.5, "m2": float(((values - 250.5) ** 2).sum()), "m3": 0.0,
+               "m4": float(((values - 250.5) ** 4).sum()), "min": 1.0, "max": 500.0, "pos_inf": 0,
+               "neg_inf": 0, "zeros": 0, "k": 4096}
+    base = {"arrow_type": "double", "count": 510, "missing": 10, "empty": 0, "errors": 0,
+            "length_min": None, "length_max": None, "length_sum": 0}
+    cat_blob = struct.pack("<4sII", b"DMS1", 0, 4096) + (np.arange(2, dtype="<u8") + 7).tobytes()
+    cats = {**base, "arrow_type": "string", "missing": 0, "length_min": 1, "length_max": 1, "length_sum": 510,
+            "categories": {"counts": {"a": 300, "b": 210}, "other": 0, "cap": 1000}}
+    columns = [
+        {"column": "x", "position": 0, "kind": "decimal", "stats": {**base, "numeric": numeric}, "sketch": blob},
+        {"column": "c", "position": 1, "kind": "categorical", "stats": cats, "sketch": cat_blob},
+    ]
+    return {"format_version": 1, "row_count": 510, "columns": ["x", "c"]}, columns
+
+
+def test_version_1_profiles_stay_readable() -> None:
+    prof = DatasetProfile.from_records(*version_1_records())
+    x, c = prof.columns["x"], prof.columns["c"]
+    assert x.numeric is not None and (x.count, x.missing, x.numeric.n) == (510, 10, 500)
+    assert x.numeric.quantiles([0.5])[0] == 250.5 and x.numeric.variance == pytest.approx(np.var(np.arange(1, 501), ddof=1))
+    assert x.distinct == 500 and x.distinct_sketch.scheme == 1
+    assert c.categories is not None and c.categories.counts == {"a": 300, "b": 210} and c.categories.error == 0
+    table = prof.table()
+    assert table.loc["x", "50% Quantile"] == 250.5
+    assert json.dumps(profile_json(prof), allow_nan=False)
+
+
+def test_version_1_and_2_merge_with_a_distinct_floor() -> None:
+    old = DatasetProfile.from_records(*version_1_records())
+    new = compute_profile([pa.record_batch({"x": np.arange(600.0), "c": ["a"] * 600})])
+    merged = old.merge(new)
+    assert merged.columns["x"].distinct == 600 and merged.columns["x"].distinct_error > 0
+    assert merged.columns["x"].numeric.n == 1100  # type: ignore[union-attr]
+
+
+def test_profile_json_is_strict_and_readable(profile: DatasetProfile) -> None:
+    out = profile_json(profile)
+    json.dumps(out, allow_nan=False)
+    cols = {c["name"]: c for c in out["columns"]}
+    assert out["row_count"] == profile.row_count
+    wide = cols["wide"]
+    assert wide["min"] == "-inf" and wide["max"] == "inf" and wide["pos_inf"] == 1
+    assert set(wide["quantiles"]) == {"0.1%", "1%", "5%", "25%", "50%", "75%", "95%", "99%", "99.9%"}
+    assert 0 < wide["rank_error"] < 5e-4 and wide["is_exact"] is False
+    when = cols["when"]
+    assert when["min"].endswith("Z") and when["quantiles"]["50%"].startswith("20") and when["timezone"] == "UTC"
+    assert cols["label"]["categories"]["counts"].keys() == {"a", "b", ""}
+    assert cols["label"]["empty"] == cols["label"]["categories"]["counts"][""]
+    assert cols["label"]["length"] == {"min": 0, "mean": pytest.approx(profile.columns["label"].length_mean), "max": 1}
+
+
+def test_table_has_azure_columns(profile: DatasetProfile) -> None:
+    table = profile.table()
+    assert list(table.columns) == list(TABLE_COLUMNS)
+    assert TABLE_COLUMNS[:9] == ["Type", "Min", "Max", "Count", "Missing Count", "Not Missing Count",
+                                 "Percent missing", "Error Count", "Empty count"]
+    assert "99.9% Quantile" in TABLE_COLUMNS and "Kurtosis" in TABLE_COLUMNS
+    small = profile.columns["small"]
+    assert table.loc["small", "Count"] == small.count and table.loc["small", "Mean"] == small.numeric.mean  # type: ignore[union-attr]
+    assert (table.loc["flag", "Min"], table.loc["flag", "Max"]) == (False, True)
+    assert isinstance(table.loc["when", "50% Quantile"], pd.Timestamp)
+    assert isinstance(table.loc["when", "Standard Deviation"], pd.Timedelta)
+    assert table.loc["label", "Min length"] == 0 and table.loc["label", "Mean"] is None
+
+
+def test_coerce_matches_the_profile_representation() -> None:
+    values, errors = coerce(pa.array(["1", "x", None, " 2 ", ""]), "integer")
+    assert values.to_pylist() == [1.0, None, None, 2.0, None] and errors == 1
+    stamps = pa.array([0, 1_500_000], type=pa.timestamp("us"))
+    assert coerce(stamps, "datetime")[0].to_pylist() == [0.0, 1.5]
+    assert coerce(pa.array([1, 2]).dictionary_encode(), "categorical")[0].to_pylist() == ["1", "2"]
+    assert coerce(pa.array(["yes", "n", "?"]), "boolean") == (pa.array([True, False, None]), 1)
+    np.testing.assert_array_equal(finite_values(pa.array([1.0, None, math.nan, math.inf]), "decimal"), [1.0, math.inf])
