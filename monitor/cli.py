@@ -123,8 +123,8 @@ def run(config_path: str, once: bool) -> None:
         drift-monitor run -c monitors.yaml --once
     """
     config = load(config_path)
-    logging.getLogger("monitor").setLevel(min(logging.getLogger().level, logging.INFO))
     if not once:
+        logging.getLogger("monitor").setLevel(min(logging.getLogger().level, logging.INFO))
         from monitor.scheduler import serve_forever
 
         serve_forever(config)
@@ -137,6 +137,9 @@ def run(config_path: str, once: bool) -> None:
     for r in results:
         detail = r.report_path or r.reason or ""
         click.echo(f"{r.monitor}: {r.status}, severity {r.severity}{'  ' + detail if detail else ''}")
+    index = Path(config.reports_dir) / "index.html"
+    if index.is_file():
+        click.echo(f"open {index} to read the reports")
     if any(r.status == "failed" for r in results):
         sys.exit(1)
 

@@ -287,7 +287,7 @@ def parse_config(data: Any, base_dir: Path | None = None, source: str | None = N
 
 def _resolve(base: Path, path: str) -> str:
     p = Path(os.path.expanduser(path))
-    return str(p if p.is_absolute() else (base / p))
+    return os.path.normpath(p if p.is_absolute() else (base / p))
 
 
 def _resolve_paths(config: Config, base: Path) -> Config:

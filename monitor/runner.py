@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from monitor.config import BaselineDataset, Config, DatasetConfig, MonitorConfig
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
-from monitor.profile import DatasetProfile, compute_profile, profile_source
+from monitor.profile import DatasetProfile, profile_source
 from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
 
@@ -222,8 +222,10 @@ def write_report(
     """Render the comparison's HTML report and refresh the index. :returns: its path."""
     from monitor import report
 
+    # a baseline taken from another dataset (e.g. the training data) is named with it
+    baseline_name = baseline.name if baseline.dataset == dataset else f"{baseline.dataset}/{baseline.name}"
     page = report.comparison_context(
-        result, dataset=dataset, monitor=monitor, baseline_name=baseline.name,
+        result, dataset=dataset, monitor=monitor, baseline_name=baseline_name,
         baseline_created=baseline.created_at, target_name=target.name,
         target_created=target.created_at, generated_at=utcnow(),
     )
@@ -320,6 +322,6 @@ def profile_file(path: str, fmt: str | None = None, types: dict[str, str] | None
 
 
 __all__ = [
-    "RunResult", "compare", "compute_profile", "load_data_copy", "load_profile", "profile_file",
+    "RunResult", "compare", "load_data_copy", "load_profile", "profile_file",
     "record_and_report", "resolve_baseline", "run_all", "run_monitor", "take_snapshot",
 ]
