@@ -27,11 +27,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 class MonitorException(click.ClickException):
-    """A library error shown as ``Error: message`` with its exit code."""
+    """A library error shown as ``Error: message`` (exit code 1)."""
 
-    def __init__(self, error: MonitorError) -> None:
-        super().__init__(str(error))
-        self.exit_code = 2 if isinstance(error, ConfigError) else 1
+
+class ConfigException(MonitorException):
+    """A configuration error shown as ``Error: message`` (exit code 2)."""
+
+    exit_code = 2
 
 
 def handle_errors(func: F) -> F:
@@ -42,7 +44,8 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except MonitorError as exc:
-            raise MonitorException(exc) from exc
+            kind = ConfigException if isinstance(exc, ConfigError) else MonitorException
+            raise kind(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, get_args
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlite_utils import Database
 
 from monitor.errors import MonitorError, StoreError
