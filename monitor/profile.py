@@ -29,11 +29,11 @@ definitions (they match pandas; the tests hold them to it):
   hashes (Bar-Yossef et al. 2002) with K = :data:`KMV_SIZE`: exact below K
   distinct values; above, relative standard error ``1/sqrt(K - 2)`` = 1.6%.
 - **Category frequencies** for string, categorical and boolean columns (and
-  integer columns inferred categorical): exact when the column has at most
-  ``category_cap`` distinct values; beyond, the ``category_cap`` most frequent
-  with a Misra-Gries summary of ``10 * category_cap`` counters (Agarwal et al.
-  2012, "Mergeable summaries"), each count low by at most
-  :attr:`CategorySummary.error`, and the rest counted as "other".
+  integer columns inferred categorical): the ``category_cap`` most frequent, the
+  rest counted as "other"; exact while the column has at most
+  ``10 * category_cap`` distinct values, beyond from a Misra-Gries summary of
+  ``10 * category_cap`` counters (Agarwal et al. 2012, "Mergeable summaries"),
+  each count low by at most :attr:`CategorySummary.error`.
 - **String length** min, mean and max, in characters, of non-missing strings.
 
 Kinds: integer, decimal, string, boolean, datetime, categorical. A column's
@@ -45,9 +45,10 @@ most half its non-missing values is categorical; so is an integer column with at
 most :data:`SMALL_INT_CATEGORIES` distinct values, each occurring on average at
 least twice. A dictionary-encoded Arrow column is categorical.
 
-Datetimes are profiled as float seconds since the Unix epoch, UTC; a timestamp
-without a timezone (and a date) is taken to be UTC; timestamps with a timezone
-are converted to UTC. :attr:`ColumnProfile.timezone` records the source's zone.
+Datetimes are profiled as float seconds since the Unix epoch, UTC, at microsecond
+resolution; a timestamp without a timezone (and a date) is taken to be UTC;
+timestamps with a timezone are converted to UTC. :attr:`ColumnProfile.timezone`
+records the source's zone. See ``docs/profile.md``.
 """
 
 from __future__ import annotations
@@ -94,8 +95,13 @@ SMALL_INT_CATEGORIES = 20
 PRECOMPACT_MIN = 1 << 16
 """Batches of at least this many values are binned and compacted before they enter
 the KLL sketch (see :func:`compact_to_sketch`)."""
+SKETCH_SLICE = 1 << 19
+"""Larger batches are binned and compacted in slices of this many values."""
 
 _RNG = np.random.default_rng()
+_SKETCHES_USED = False
+"""Set once this process updated or merged a KLL sketch: DataSketches' random
+generator then has a state that forked workers would share (see :func:`_context`)."""
 
 
 # ---------------------------------------------------------------------------
@@ -210,24 +216,36 @@ def hash_floats(values: np.ndarray) -> np.ndarray:
 
 def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start offsets int64, lengths int64, data uint8 padded by 8 zero bytes) of a
-    string array without nulls."""
+    string array without nulls; offsets relative to the copied data."""
     wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
     bufs = arr.buffers()
     offsets = np.frombuffer(bufs[1], dtype=np.int64 if wide else np.int32)[arr.offset: arr.offset + len(arr) + 1]
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
-    padded = np.zeros(data.size + 8, dtype=np.uint8)
-    padded[: data.size] = data
-    starts = offsets[:-1].astype(np.int64)
-    return starts, offsets[1:].astype(np.int64) - starts, padded
+    offsets = offsets.astype(np.int64)
+    first, last = int(offsets[0]), int(offsets[-1])
+    padded = np.zeros(last - first + 8, dtype=np.uint8)
+    if bufs[2] is not None and last > first:
+        padded[: last - first] = np.frombuffer(bufs[2], dtype=np.uint8, count=last - first, offset=first)
+    starts = offsets[:-1] - first
+    return starts, np.diff(offsets), padded
+
+
+_HASH_SLICE = 1 << 18
 
 
 def hash_strings(arr: pa.Array) -> np.ndarray:
-    """64-bit hashes of a string array without nulls, vectorised over its buffers.
+    """64-bit hashes of a string array without nulls, vectorised over its buffers
+    (in slices of 2**18 strings, to bound memory).
 
     Each string's UTF-8 bytes are read as little-endian 8-byte words ``w``
     (the last one zero-padded); ``h = len * P``, then per word
     ``h = ((h ^ w) * P) ^ (… >> 29)``, then MurmurHash3's finaliser.
     """
+    if len(arr) > _HASH_SLICE:
+        return np.concatenate([_hash_slice(arr.slice(i, _HASH_SLICE)) for i in range(0, len(arr), _HASH_SLICE)])
+    return _hash_slice(arr)
+
+
+def _hash_slice(arr: pa.Array) -> np.ndarray:
     if len(arr) == 0:
         return np.empty(0, dtype=np.uint64)
     starts, lengths, padded = _string_buffers(arr)
@@ -338,17 +356,22 @@ def kll_capacity(k: int, num_levels: int) -> int:
 
 
 def _sort_keys(values: np.ndarray) -> np.ndarray:
-    """uint64 keys in the order of a float64 array's values (IEEE-754 bit trick)."""
+    """uint64 keys in the order of a float64 array's values (IEEE-754 bit trick:
+    negative values have their magnitude bits flipped, then the sign bit is)."""
     bits = values.view(np.int64)
-    signed = bits ^ ((bits >> np.int64(63)) & np.int64(0x7FFFFFFFFFFFFFFF))
-    return signed.view(np.uint64) ^ np.uint64(1 << 63)
+    keys = bits >> np.int64(63)
+    keys &= np.int64(0x7FFFFFFFFFFFFFFF)
+    keys ^= bits
+    out = keys.view(np.uint64)
+    out ^= np.uint64(1 << 63)
+    return out
 
 
 def fine_bins(values: np.ndarray, tau: int) -> tuple[np.ndarray, np.ndarray]:
     """Bin a 1-D float64 array of finite values so that no bin holds more than
     ``tau`` values, unless all its values are equal.
 
-    Bins are ranges of the values' order-preserving 64-bit keys: 4096 equal
+    Bins are ranges of the values' order-preserving 64-bit keys: 16,384 equal
     ranges over the batch's key range, each split in about ``2 * count / tau``
     equal parts, then each still crowded part split again over its own key
     range (a radix partition driven by counts; the values are never sorted).
@@ -362,7 +385,8 @@ def fine_bins(values: np.ndarray, tau: int) -> tuple[np.ndarray, np.ndarray]:
     kmin, kmax = _sort_keys(np.array([values.min(), values.max()]))
     if kmin == kmax:
         return values[:1].copy(), np.array([values.size], dtype=np.int64)
-    rel = keys - kmin
+    rel = keys
+    rel -= kmin
     gid, starts, widths = _level_zero(rel, int(kmax - kmin), tau)
     cnt = np.bincount(gid, minlength=starts.size)
     heavy = cnt > tau
@@ -371,7 +395,7 @@ def fine_bins(values: np.ndarray, tau: int) -> tuple[np.ndarray, np.ndarray]:
     lo, counts, reps = done, cnt[done], _from_keys(mids)
     if heavy.any():
         rank = np.cumsum(heavy) - 1
-        keep = heavy[gid]
+        keep = np.flatnonzero(heavy[gid])
         parent = np.flatnonzero(heavy)
         sub_lo, sub_cnt, sub_rep, sub_parent = _refine(rel[keep], values[keep], rank[gid[keep]], tau, kmin)
         order = np.lexsort((sub_lo, sub_parent))
@@ -383,13 +407,13 @@ def fine_bins(values: np.ndarray, tau: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _level_zero(rel: np.ndarray, span: int, tau: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First binning of :func:`fine_bins`: 4096 equal key ranges, each split in
+    """First binning of :func:`fine_bins`: 16,384 equal key ranges, each split in
     ``2**b`` equal parts with ``2**b`` about ``2 * count / tau``.
 
     :returns: (bin id of each key, bins in key order; each bin's first key and
         key width, relative, uint64)
     """
-    coarse_shift = max(0, span.bit_length() - 12)
+    coarse_shift = max(0, span.bit_length() - 14)
     coarse = (rel >> np.uint64(coarse_shift)).view(np.int64)
     ccnt = np.bincount(coarse)
     bits = np.ceil(np.log2(np.maximum(2.0 * ccnt / tau, 1.0))).astype(np.int64)
@@ -398,10 +422,12 @@ def _level_zero(rel: np.ndarray, span: int, tau: int) -> tuple[np.ndarray, np.nd
     base = np.cumsum(width) - width
     shift = (coarse_shift - bits).astype(np.uint64)
     delta = base - (np.arange(ccnt.size, dtype=np.int64) << bits)
-    gid = (rel >> shift[coarse]).view(np.int64) + delta[coarse]
+    gid = (rel >> shift[coarse]).view(np.int64)
+    gid += delta[coarse]
     owner = np.repeat(np.arange(ccnt.size), width)
     step = np.uint64(1) << shift[owner]
-    starts = (owner.astype(np.uint64) << np.uint64(coarse_shift)) + (np.arange(owner.size) - base[owner]).astype(np.uint64) * step
+    offset = (np.arange(owner.size) - base[owner]).astype(np.uint64) * step
+    starts = (owner.astype(np.uint64) << np.uint64(coarse_shift)) + offset
     return gid, starts, step
 
 
@@ -520,7 +546,21 @@ def _writable(values: np.ndarray) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
+def _repetitive(values: np.ndarray, probe: int = 8192) -> bool:
+    """True when the first ``probe`` values hold at most half as many distinct values."""
+    return bool(np.unique(values[:probe]).size * 2 <= min(probe, values.size))
+
+
+def _with_zeros(bins: tuple[np.ndarray, np.ndarray], zeros: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fine bins of the non-zero values with a bin of ``zeros`` zeros put in order."""
+    reps, counts = bins
+    at = int(np.searchsorted(reps, 0.0))
+    return np.insert(reps, at, 0.0), np.insert(counts, at, zeros)
+
+
 def _new_kll(k: int) -> Any:
+    global _SKETCHES_USED
+    _SKETCHES_USED = True
     return datasketches.kll_doubles_sketch(k)
 
 
@@ -612,9 +652,9 @@ class NumericSummary:
             self.zeros += zeros
             values = np.where(values == 0.0, 0.0, values)
         self.moments = self.moments.merge(Moments.of(values))
-        self._update_distribution(values, integral)
+        self._update_distribution(values, integral, zeros)
 
-    def _update_distribution(self, values: np.ndarray, integral: bool) -> None:
+    def _update_distribution(self, values: np.ndarray, integral: bool, zeros: int = 0) -> None:
         if values.size == 0:
             return
         if self.values is not None and self.counts is not None:
@@ -627,7 +667,7 @@ class NumericSummary:
                 self._to_sketch(vals, cnts)
                 return
             self._to_sketch(self.values, self.counts)
-        self._sketch_update(values)
+        self._sketch_update(values, zeros)
 
     def _to_sketch(self, vals: np.ndarray, cnts: np.ndarray) -> None:
         """Leave exact mode: move the counted values into a KLL sketch."""
@@ -640,14 +680,33 @@ class NumericSummary:
             self._inject(vals, cnts, 0, float(vals[0]), float(vals[-1]))
         self.values = self.counts = None
 
-    def _sketch_update(self, values: np.ndarray) -> None:
+    def _sketch_update(self, values: np.ndarray, zeros: int = 0) -> None:
+        """Add finite values (``zeros`` of them 0.0) to the sketch: directly when few,
+        else as exact value counts when values repeat, else as fine bins (in slices
+        of at most :data:`SKETCH_SLICE` values, to bound memory)."""
         if values.size < PRECOMPACT_MIN:
             self.kll.update(_writable(values))
             return
+        if values.size > SKETCH_SLICE:
+            for i in range(0, values.size, SKETCH_SLICE):
+                part = values[i:i + SKETCH_SLICE]
+                self._sketch_update(part, int(np.count_nonzero(part == 0.0)) if zeros else 0)
+            return
+        lo, hi = float(values.min()), float(values.max())
+        if _repetitive(values):
+            vc = pc.value_counts(pa.array(values, type=pa.float64()))
+            uniq = vc.field("values").to_numpy(zero_copy_only=False)
+            order = np.argsort(uniq)
+            counts = vc.field("counts").to_numpy(zero_copy_only=False)[order].astype(np.int64)
+            self._inject(uniq[order], counts, 0, lo, hi)
+            return
         h = compaction_level(values.size, self.k)
         tau = max(1, (1 << h) // 2)
-        reps, cnts = fine_bins(values, tau)
-        self._inject(reps, cnts, tau, float(values.min()), float(values.max()))
+        if zeros * 8 > values.size:
+            reps, cnts = _with_zeros(fine_bins(values[values != 0.0], tau), zeros)
+        else:
+            reps, cnts = fine_bins(values, tau)
+        self._inject(reps, cnts, tau, lo, hi)
 
     def _inject(self, reps: np.ndarray, cnts: np.ndarray, tau: int, lo: float, hi: float) -> None:
         n = int(cnts.sum())
@@ -1434,16 +1493,19 @@ def _frequent_by_hash(values: pa.Array, hashes: np.ndarray, capacity: int) -> tu
     None when every value fits the counters (the caller counts exactly).
     """
     bucket = (hashes >> np.uint64(42)).astype(np.intp)
-    crowded = np.bincount(bucket, minlength=1 << 22)[bucket] > 1
-    pos = np.flatnonzero(crowded)
-    _, first, cnt = np.unique(hashes[pos], return_index=True, return_counts=True)
-    ones = hashes.size - pos.size + int(np.count_nonzero(cnt == 1))
-    repeated = cnt > 1
-    cut = misra_gries_cut(cnt[repeated], capacity, ones)
+    pos = np.flatnonzero(np.bincount(bucket, minlength=1 << 22)[bucket] > 1)
+    crowded = hashes[pos]
+    uniq, cnt = np.unique(crowded, return_counts=True)
+    ones = hashes.size - crowded.size + int(np.count_nonzero(cnt == 1))
+    cut = misra_gries_cut(cnt[cnt > 1], capacity, ones)
     if cut == 0:
         return None
     keep = cnt > cut
-    labels = values.take(pa.array(pos[first[keep]]))
+    kept = uniq[keep]
+    slot = np.minimum(np.searchsorted(kept, crowded), max(kept.size - 1, 0))
+    hit = np.flatnonzero(kept[slot] == crowded) if kept.size else np.empty(0, dtype=np.intp)
+    _, first = np.unique(slot[hit], return_index=True)
+    labels = values.take(pa.array(pos[hit[first]]))
     return labels.cast(pa.string()), cnt[keep].astype(np.int64) - cut, cut
 
 
@@ -1517,6 +1579,15 @@ class ProfileState:
                 self._absent(name).pad(batch.num_rows)
         if primary:
             self.rows += batch.num_rows
+
+    def add_column(self, name: str, values: pa.Array | pa.ChunkedArray) -> None:
+        """Add one column's values for rows counted by another call (Parquet tasks:
+        rows are counted once per row group, by the task marked primary)."""
+        self._accumulator(name, values, False).update(values)
+
+    def text_parquet(self, task: ReadTask) -> bool:
+        """True when a Parquet task holds raw text columns (a CSV's data copy)."""
+        return any(self.specs.get(n, ColumnSpec("string")).text for n in task.columns or ())
 
     def _absent(self, name: str) -> ColumnAccumulator:
         acc = self.columns.get(name)
@@ -1592,7 +1663,7 @@ def resolve_specs(
 
     Parquet kinds come from each file's schema (the first file that has the
     column); CSV and JSON Lines kinds from the first block of the first file that
-    has the column (CSV: inferred from the text).
+    has the column (CSV, and Parquet copies of CSV data: inferred from the text).
 
     :param sample: read CSV and JSON Lines blocks (False: leave their columns to
         be resolved from the first batch while profiling, in one process).
@@ -1605,10 +1676,10 @@ def resolve_specs(
     order: list[str] = []
     for path in files:
         fmt = source.format_of(path)
-        if fmt == "parquet" and not is_text(parquet_schema(path)):
-            schema = parquet_schema(path)
+        schema = parquet_schema(path) if fmt == "parquet" else None
+        if schema is not None and not is_text(schema):
             fields = [(n, schema.field(n).type, None) for n in schema.names]
-        elif not sample or (fmt == "csv" and set(csv_header(path)) <= set(specs)):
+        elif schema is None and (not sample or (fmt == "csv" and set(csv_header(path)) <= set(specs))):
             continue
         else:
             fields = _sampled_fields(source, path)
@@ -1664,15 +1735,11 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
-        """Draw the final state and end the line (if anything was drawn)."""
-        if self.enabled and self.last > self.start:
+        """Draw the final state and end the line (when enabled and rows were done)."""
+        if self.enabled and self.done:
             self._draw(time.monotonic())
             self.stream.write("\n")
             self.stream.flush()
-
-
-def _task_rows(task: ReadTask) -> float:
-    return task.rows * task.share
 
 
 def run_task(state: ProfileState, task: ReadTask, progress: Progress | None = None) -> None:
@@ -1681,14 +1748,27 @@ def run_task(state: ProfileState, task: ReadTask, progress: Progress | None = No
     :raises SourceError: naming the file when it cannot be read or a value cannot
         be profiled as its column's kind.
     """
-    columns = list(task.columns) if task.columns is not None and task.format == "parquet" else None
     try:
+        if task.format == "parquet" and not state.text_parquet(task):
+            _run_parquet_task(state, task, progress)
+            return
         for batch in task.batches(dictionary=True):
-            state.add_batch(batch, columns=columns, primary=task.primary)
+            state.add_batch(batch, primary=task.primary)
             if progress is not None:
                 progress.advance(batch.num_rows * task.share)
     except (ValueError, pa.ArrowException) as exc:
         raise SourceError(f"{task.path}: cannot profile: {exc}") from exc
+
+
+def _run_parquet_task(state: ProfileState, task: ReadTask, progress: Progress | None) -> None:
+    """Profile a Parquet task one row group and one column at a time."""
+    for rows, columns in task.column_chunks():
+        for name, values in columns:
+            state.add_column(name, values)
+        if task.primary:
+            state.rows += rows
+        if progress is not None:
+            progress.advance(rows * task.share)
 
 
 def _worker_count(workers: int | None) -> int:
@@ -1759,9 +1839,10 @@ def profile_source(
 
 
 def _context() -> Any:
-    """``fork`` when this process runs no other Python thread (fast: no re-import),
-    else ``forkserver`` (safe with threads)."""
-    if threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
+    """``fork`` when this process runs no other Python thread and has not used a
+    KLL sketch yet (fast: nothing to import, and the workers' sketch random
+    generators start apart), else ``forkserver`` (safe with threads)."""
+    if threading.active_count() == 1 and not _SKETCHES_USED and "fork" in mp.get_all_start_methods():
         return mp.get_context("fork")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["monitor.profile"])
@@ -1785,6 +1866,8 @@ def keep_heap() -> None:
 
 def _worker_main(template: bytes, tasks: Any, results: Any) -> None:
     """Worker process: profile tasks from ``tasks`` until ``None``, then send the state."""
+    global _RNG
+    _RNG = np.random.default_rng()
     keep_heap()
     state: ProfileState = pickle.loads(template)
     try:
@@ -1807,6 +1890,7 @@ class _QueueProgress(Progress):
         self.results, self.pending = results, 0.0
 
     def advance(self, rows: float) -> None:
+        """Count rows; send them at most 10 times a second."""
         self.pending += rows
         if time.monotonic() - self.last >= 0.1:
             self.flush()
@@ -1832,11 +1916,15 @@ def _run_parallel(state: ProfileState, tasks: Sequence[ReadTask], workers: int, 
     try:
         for blob in _collect(procs, results, bar):
             state.merge(pickle.loads(blob))
+    except BaseException:
+        for p in procs:
+            p.terminate()
+        raise
     finally:
         for p in procs:
             p.join(timeout=5)
             if p.is_alive():
-                p.terminate()
+                p.kill()
 
 
 def _collect(procs: Sequence[Any], results: Any, bar: Progress) -> Iterator[bytes]:

@@ -77,6 +77,33 @@ def coerce(arr: pa.Array | pa.ChunkedArray, kind: str) -> tuple[pa.Array, int]:
     return _to_numeric(arr, kind).cast(pa.float64()), errors
 
 
+_ARROW_TYPES = {"integer": pa.int64(), "decimal": pa.float64(), "boolean": pa.bool_(),
+                "datetime": pa.timestamp("us", tz="UTC")}
+
+
+def typed_batch(batch: pa.RecordBatch, profile: DatasetProfile) -> pa.RecordBatch:
+    """A batch of raw text (CSV) with each column converted to the kind ``profile``
+    gave it: integer to int64, decimal to float64, boolean to bool, datetime to
+    ``timestamp[us, UTC]``; string and categorical columns stay text. Values that
+    do not parse become null. Batches that are not raw text are returned as is.
+    """
+    from monitor.sources.files import is_text
+
+    if not is_text(batch.schema):
+        return batch
+    arrays, names = [], []
+    for name, arr in zip(batch.schema.names, batch.columns):
+        col = profile.columns.get(name)
+        kind = col.kind if col is not None else "string"
+        if col is not None and kind == "categorical" and col.numeric is not None:
+            kind = "integer"
+        if kind in _ARROW_TYPES:
+            arr = parse_text(arr, kind).values.cast(_ARROW_TYPES[kind])
+        arrays.append(arr)
+        names.append(name)
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
 def finite_values(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
     """The non-missing values of a numeric or datetime column as a float64 array
     (infinities kept), as the profile counts them."""

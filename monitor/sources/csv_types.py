@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -146,6 +145,8 @@ def parse_datetime(clean: pa.Array, fmt: str) -> pa.Array:
     Values that do not parse become null.
     """
     if fmt == "ISO8601":
+        import pandas as pd
+
         parsed = pd.to_datetime(pd.Series(clean.to_numpy(zero_copy_only=False), dtype=object),
                                 format="ISO8601", errors="coerce", utc=True)
         return pa.array(parsed, type=pa.timestamp("us", tz="UTC"), from_pandas=True)

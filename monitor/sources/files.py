@@ -42,7 +42,7 @@ EXTENSIONS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
 }
 BLOCK_SIZE = 16 << 20  # bytes of text per CSV / JSON Lines block
-TASK_ROWS = 1 << 20  # Parquet rows per read task, at least one row group
+TASK_ROWS = 500_000  # Parquet rows per read task (at least one row group)
 DICTIONARY_BYTES_PER_ROW = 4.0
 TEXT_METADATA = {b"drift_monitor.text": b"1"}
 """Schema metadata of batches whose columns are raw text (CSV)."""
@@ -153,6 +153,32 @@ class ReadTask:
                 yield _drop(batch, self.exclude) if self.exclude else batch
         except _ARROW_ERRORS as exc:
             raise SourceError(f"{self.path}: cannot read as {self.format}: {_short(exc)}") from exc
+
+    def column_chunks(self) -> Iterator[tuple[int, Iterator[tuple[str, pa.ChunkedArray]]]]:
+        """A Parquet task's data one row group and one column at a time (the least
+        memory): for each row group, its row count and its columns as
+        ``(name, values)``, the :attr:`dictionary` columns dictionary-encoded.
+
+        :raises ValueError: for a task that is not a Parquet one.
+        :raises SourceError: naming the file when it cannot be read.
+        """
+        if self.format != "parquet":
+            raise ValueError("column_chunks reads Parquet tasks only")
+        try:
+            pf = pq.ParquetFile(self.path, read_dictionary=list(self.dictionary) or None)
+            names = _selected(self.path, pf.schema_arrow.names, self.columns, self.exclude)
+            groups = self.row_groups if self.row_groups is not None else range(pf.num_row_groups)
+        except _ARROW_ERRORS as exc:
+            raise SourceError(f"{self.path}: cannot read as parquet: {_short(exc)}") from exc
+        for i in groups:
+            yield pf.metadata.row_group(i).num_rows, self._columns_of(pf, i, names)
+
+    def _columns_of(self, pf: pq.ParquetFile, group: int, names: Sequence[str]) -> Iterator[tuple[str, pa.ChunkedArray]]:
+        for name in names:
+            try:
+                yield name, pf.read_row_group(group, columns=[name], use_threads=False).column(0)
+            except _ARROW_ERRORS as exc:
+                raise SourceError(f"{self.path}: cannot read as parquet: {_short(exc)}") from exc
 
 
 @dataclass(frozen=True)
