@@ -298,7 +298,7 @@ def test_profile_mode_is_exact_while_the_sketch_holds_every_value() -> None:
 
 
 # ---------------------------------------------------------------------------
-# the flights example of the first end-to-end issue
+# the shipped flights example: July against January, February against January
 
 
 def test_flights_july_against_january_flags_dep_delay() -> None:
