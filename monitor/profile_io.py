@@ -29,21 +29,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitor.profile import (
-    FORMAT_VERSION,
-    NUMERIC_KINDS,
-    QUANTILE_RANKS,
-    CategorySummary,
-    ColumnProfile,
-    DatasetProfile,
-    DistinctSketch,
-    Moments,
-    NumericSummary,
-    _as_text,
-    _float_values,
-    _is_text,
-    _to_numeric,
-)
+from monitor.columns import NUMERIC_KINDS, as_text, float_values, is_text_array, to_numeric
+from monitor.numeric import NumericSummary
+from monitor.profile import FORMAT_VERSION, QUANTILE_RANKS, ColumnProfile, DatasetProfile
+from monitor.sketches import CategorySummary, DistinctSketch, Moments
 from monitor.sources.csv_types import parse_text
 
 READABLE_VERSIONS = (1, 2)
@@ -67,14 +56,14 @@ def coerce(arr: pa.Array | pa.ChunkedArray, kind: str) -> tuple[pa.Array, int]:
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
     if kind in ("string", "categorical"):
-        return (arr if pa.types.is_string(arr.type) else _as_text(arr)), 0
+        return (arr if pa.types.is_string(arr.type) else as_text(arr)), 0
     errors = 0
-    if _is_text(arr):
+    if is_text_array(arr):
         parsed = parse_text(arr, kind)
         arr, errors = parsed.values, parsed.errors
     if kind == "boolean":
-        return (arr if pa.types.is_boolean(arr.type) else pc.not_equal(_to_numeric(arr, "integer"), 0)), errors
-    return _to_numeric(arr, kind).cast(pa.float64()), errors
+        return (arr if pa.types.is_boolean(arr.type) else pc.not_equal(to_numeric(arr, "integer"), 0)), errors
+    return to_numeric(arr, kind).cast(pa.float64()), errors
 
 
 _ARROW_TYPES = {"integer": pa.int64(), "decimal": pa.float64(), "boolean": pa.bool_(),
@@ -108,7 +97,7 @@ def finite_values(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
     """The non-missing values of a numeric or datetime column as a float64 array
     (infinities kept), as the profile counts them."""
     values, _ = coerce(arr, kind)
-    return _float_values(values)[0]
+    return float_values(values)[0]
 
 
 # ---------------------------------------------------------------------------

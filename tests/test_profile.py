@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import monitor.profile as profile_mod
+import monitor.profile_parallel as parallel_mod
 from monitor.errors import SourceError
 from monitor.profile import (
     EXACT_DISTINCT,
@@ -139,7 +139,7 @@ def test_flights_parallel_equals_serial(flights_csv: Path, tmp_path: Path, monke
     df = pd.read_csv(flights_csv)
     for month, part in df.groupby("month"):
         part.to_csv(tmp_path / f"{month:02d}.csv", index=False)
-    monkeypatch.setattr(profile_mod, "PARALLEL_MIN_CELLS", 0)
+    monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_CELLS", 0)
     source = FileSource((str(tmp_path),))
     serial = profile_source(source, workers=1, progress=False)
     parallel = profile_source(source, workers=2, progress=False)
@@ -455,6 +455,23 @@ def test_high_cardinality_strings_are_counted_by_hash() -> None:
     assert col.length_max == 8 and col.empty == 0
 
 
+def test_strings_counted_by_hash_leave_nulls_out() -> None:
+    rng = np.random.default_rng(5)
+    words = [f"word-{i}" for i in range(150_000)] + ["often"] * 4000 + [""] * 2500
+    values: list[str | None] = [*words, *([None] * 60_000)]
+    order = rng.permutation(len(values))
+    arr = pa.array([values[i] for i in order], type=pa.string())
+    col = compute_profile([pa.record_batch({"t": arr})], category_cap=10).columns["t"]
+    present = pd.Series([v for v in values if v is not None])
+    cats = col.categories
+    assert col.missing == 60_000 and col.empty == 2500
+    assert (col.length_min, col.length_max) == (0, present.str.len().max())
+    assert col.length_mean == pytest.approx(present.str.len().mean(), rel=1e-12)
+    assert cats is not None and list(cats.counts)[:2] == ["often", ""]
+    assert 4000 - cats.error <= cats.counts["often"] <= 4000
+    assert col.distinct == pytest.approx(150_002, rel=4 / math.sqrt(KMV_SIZE))
+
+
 def test_category_summary_merge_is_exact_under_the_cap() -> None:
     a = CategorySummary({"x": 3, "y": 1}, 0, 5)
     b = CategorySummary({"y": 2, "z": 4}, 0, 5)
@@ -577,7 +594,7 @@ def parquet_parts(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_parallel_matches_serial_on_parquet(parquet_parts: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profile_mod, "PARALLEL_MIN_CELLS", 0)
+    monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_CELLS", 0)
     source = FileSource((str(parquet_parts),))
     serial = profile_source(source, workers=1, progress=False)
     parallel = profile_source(source, workers=2, progress=False)
@@ -593,7 +610,7 @@ def test_parallel_matches_serial_on_parquet(parquet_parts: Path, monkeypatch: py
 
 
 def test_parallel_worker_error_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(profile_mod, "PARALLEL_MIN_CELLS", 0)
+    monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_CELLS", 0)
     pq.write_table(pa.table({"a": [1, 2, 3]}), tmp_path / "good.parquet")
     (tmp_path / "zbad.parquet").write_bytes(b"PAR1 not really parquet PAR1")
     with pytest.raises(SourceError, match="zbad.parquet"):
@@ -615,15 +632,15 @@ def test_parallel_with_other_threads_running_uses_forkserver(parquet_parts: Path
     """A service runs other threads; workers then start from a fork server."""
     import threading
 
-    monkeypatch.setattr(profile_mod, "PARALLEL_MIN_CELLS", 0)
+    monkeypatch.setattr(parallel_mod, "PARALLEL_MIN_CELLS", 0)
     stop = threading.Event()
     busy = threading.Thread(target=stop.wait, daemon=True)
     busy.start()
     try:
-        assert profile_mod._context().get_start_method() == "forkserver"
+        assert parallel_mod._context().get_start_method() == "forkserver"
         stream = io.StringIO()
-        monkeypatch.setattr(profile_mod.sys, "stderr", stream)
-        monkeypatch.setattr(profile_mod.Progress, "_draw", lambda self, now: self.stream.write(f"{self.done:.0f}\n"))
+        monkeypatch.setattr(parallel_mod.sys, "stderr", stream)
+        monkeypatch.setattr(parallel_mod.Progress, "_draw", lambda self, now: self.stream.write(f"{self.done:.0f}\n"))
         prof = profile_source(FileSource((str(parquet_parts),)), workers=2, progress=True)
     finally:
         stop.set()

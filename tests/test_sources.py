@@ -21,6 +21,7 @@ from monitor.sources.files import (
     fingerprint,
     format_of,
     is_text,
+    piece_rows,
     resolve_files,
 )
 
@@ -201,6 +202,35 @@ def test_plan_splits_row_groups_and_columns(parquet_file: Path, monkeypatch: pyt
     assert task.dictionary == ("code",)
     batch = next(iter(task.batches(dictionary=True)))
     assert pa.types.is_dictionary(batch.schema.field("code").type)
+
+
+def test_parquet_column_pieces_cover_each_row_group(parquet_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import monitor.sources.files as files
+
+    monkeypatch.setattr(files, "PIECE_BYTES", 8 * 1024)
+    monkeypatch.setattr(files, "PIECE_ROWS_MIN", 256)
+    task = FileSource((str(parquet_file),)).plan()[0]
+    pf = pq.ParquetFile(parquet_file)
+    for group, (rows, columns) in enumerate(task.column_chunks()):
+        pieces: dict[str, list[pa.Array]] = {}
+        for name, values in columns:
+            pieces.setdefault(name, []).append(values)
+        assert rows == 2_500 and list(pieces) == ["code", "uid", "x", "y"]
+        assert [len(p) for p in pieces["x"]] == [1024, 1024, 452]  # 8 bytes a row
+        assert max(len(p) for p in pieces["uid"]) == 256  # about 26 bytes a row
+        for name, parts in pieces.items():
+            expected = pf.read_row_group(group, columns=[name]).column(0)
+            assert pa.chunked_array(parts).cast(expected.type).equals(expected)
+
+
+def test_piece_rows_follow_bytes_per_row(parquet_file: Path) -> None:
+    md = pq.ParquetFile(parquet_file).metadata
+    group = md.row_group(0)
+    uid = md.schema.to_arrow_schema().get_field_index("uid")
+    assert piece_rows(group, [], pa.float64()) == 1 << 19  # 8 bytes a row: 4 MiB
+    assert piece_rows(group, [], pa.bool_()) == 1 << 19  # at most PIECE_ROWS_MAX
+    wide = piece_rows(group, [uid], pa.string())  # about 26 bytes a row
+    assert wide == 1 << 17
 
 
 def test_dictionary_columns_skip_strings_with_many_values(parquet_file: Path) -> None:

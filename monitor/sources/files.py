@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,12 @@ EXTENSIONS = {
 }
 BLOCK_SIZE = 16 << 20  # bytes of text per CSV / JSON Lines block
 TASK_ROWS = 500_000  # Parquet rows per read task (at least one row group)
+PIECE_BYTES = 4 << 20
+"""About this many bytes of a column are read at a time from Parquet
+(:meth:`ReadTask.column_chunks`): pieces of a power of two rows, from
+:data:`PIECE_ROWS_MIN` to :data:`PIECE_ROWS_MAX`."""
+PIECE_ROWS_MIN = 1 << 14
+PIECE_ROWS_MAX = 1 << 19
 DICTIONARY_BYTES_PER_ROW = 4.0
 TEXT_METADATA = {b"drift_monitor.text": b"1"}
 """Schema metadata of batches whose columns are raw text (CSV)."""
@@ -154,10 +161,12 @@ class ReadTask:
         except _ARROW_ERRORS as exc:
             raise SourceError(f"{self.path}: cannot read as {self.format}: {_short(exc)}") from exc
 
-    def column_chunks(self) -> Iterator[tuple[int, Iterator[tuple[str, pa.ChunkedArray]]]]:
-        """A Parquet task's data one row group and one column at a time (the least
-        memory): for each row group, its row count and its columns as
-        ``(name, values)``, the :attr:`dictionary` columns dictionary-encoded.
+    def column_chunks(self) -> Iterator[tuple[int, Iterator[tuple[str, pa.Array]]]]:
+        """A Parquet task's data one row group and one column at a time, each column
+        in pieces of about :data:`PIECE_BYTES` (the least memory): for each row
+        group, its row count and its column pieces as ``(name, values)``, a
+        column's pieces in row order, the :attr:`dictionary` columns
+        dictionary-encoded.
 
         :raises ValueError: for a task that is not a Parquet one.
         :raises SourceError: naming the file when it cannot be read.
@@ -170,15 +179,44 @@ class ReadTask:
             groups = self.row_groups if self.row_groups is not None else range(pf.num_row_groups)
         except _ARROW_ERRORS as exc:
             raise SourceError(f"{self.path}: cannot read as parquet: {_short(exc)}") from exc
+        leaves = _leaves(pf.metadata)
         for i in groups:
-            yield pf.metadata.row_group(i).num_rows, self._columns_of(pf, i, names)
+            yield pf.metadata.row_group(i).num_rows, self._columns_of(pf, i, names, leaves)
 
-    def _columns_of(self, pf: pq.ParquetFile, group: int, names: Sequence[str]) -> Iterator[tuple[str, pa.ChunkedArray]]:
+    def _columns_of(
+        self, pf: pq.ParquetFile, group: int, names: Sequence[str], leaves: dict[str, list[int]],
+    ) -> Iterator[tuple[str, pa.Array]]:
+        md = pf.metadata.row_group(group)
         for name in names:
+            rows = piece_rows(md, leaves.get(name, []), pf.schema_arrow.field(name).type)
             try:
-                yield name, pf.read_row_group(group, columns=[name], use_threads=False).column(0)
+                for piece in pf.iter_batches(rows, row_groups=[group], columns=[name], use_threads=False):
+                    yield name, piece.column(0)
             except _ARROW_ERRORS as exc:
                 raise SourceError(f"{self.path}: cannot read as parquet: {_short(exc)}") from exc
+
+
+def _leaves(md: pq.FileMetaData) -> dict[str, list[int]]:
+    """Top-level column name -> indices of its Parquet leaf columns."""
+    out: dict[str, list[int]] = {}
+    for j in range(md.num_columns):
+        out.setdefault(md.schema.column(j).path.split(".")[0], []).append(j)
+    return out
+
+
+def piece_rows(md: pq.RowGroupMetaData, leaves: Sequence[int], arrow_type: pa.DataType) -> int:
+    """Rows per piece of a Parquet column chunk: the power of two nearest to
+    :data:`PIECE_BYTES` / bytes per row, within [:data:`PIECE_ROWS_MIN`,
+    :data:`PIECE_ROWS_MAX`]. Bytes per row: the larger of the Arrow type's width
+    and the uncompressed Parquet size per row of the column's ``leaves``."""
+    try:
+        width = arrow_type.bit_width / 8.0
+    except ValueError:
+        width = 0.0
+    size = sum(md.column(j).total_uncompressed_size for j in leaves)
+    per_row = max(width, size / max(md.num_rows, 1), 1e-3)
+    exponent = round(math.log2(PIECE_BYTES / per_row))
+    return int(min(PIECE_ROWS_MAX, max(PIECE_ROWS_MIN, 1 << max(exponent, 0))))
 
 
 @dataclass(frozen=True)
