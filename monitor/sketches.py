@@ -31,6 +31,7 @@ DEFAULT_CATEGORY_CAP = 1000
 COUNTER_FACTOR = 10
 """Labels counted per column: ``COUNTER_FACTOR`` times the categories reported."""
 
+
 # ---------------------------------------------------------------------------
 # moments
 
