@@ -311,8 +311,13 @@ def run_all(config: Config, store: Store) -> list[RunResult]:
     """Run every enabled monitor once, in name order; one failing does not stop the others."""
     results = []
     for name in sorted(config.monitors):
-        if config.monitors[name].enabled:
+        if not config.monitors[name].enabled:
+            continue
+        try:
             results.append(run_monitor(config, name, store))
+        except MonitorError as exc:  # e.g. a named baseline snapshot that does not exist
+            log.error("monitor %s failed: %s", name, exc)
+            results.append(RunResult(name, "failed", reason=str(exc)))
     return results
 
 

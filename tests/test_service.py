@@ -232,3 +232,14 @@ def test_service_stops_on_sigterm_with_exit_0(shop_data: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, out.decode()
     assert b"stopped" in out
+
+
+def test_a_missing_baseline_snapshot_fails_only_its_monitor(shop_data: Path) -> None:
+    config = write_config(shop_data, url=None)
+    data = yaml.safe_load(config.read_text())
+    data["monitors"]["b_pinned"] = {"dataset": "reference", "schedule": {"every": "1h"}, "baseline": "no-such-snapshot"}
+    config.write_text(yaml.safe_dump(data))
+    result = run_once(config)
+    assert result.exit_code == 1
+    assert "b_pinned: failed" in result.output and "no-such-snapshot" in result.output
+    assert "shop: completed" in result.output
