@@ -161,7 +161,7 @@ def tail_errors(path: Path) -> dict[str, tuple[float, float, float]]:
     import pyarrow.parquet as pq
 
     from monitor.profile import NUMERIC_KINDS, profile_source
-    from monitor.profile_io import finite_values
+    from monitor.profile import finite_values
     from monitor.sources.files import FileSource
 
     prof = profile_source(FileSource((str(path),)), progress=False)

@@ -61,7 +61,7 @@ class Workspace:
             ``exact``, has no data copy.
         """
         from monitor.drift import DriftSettings
-        from monitor.runner import compare
+        from monitor.service.runner import compare
 
         base = self.store.get_snapshot(dataset, baseline)
         tgt = self.store.get_snapshot(dataset, target)
@@ -125,7 +125,7 @@ class Dataset:
         :raises SourceError: when the data cannot be read (a failed snapshot is recorded).
         :raises StoreError: when the name is taken.
         """
-        from monitor.runner import take_snapshot
+        from monitor.service.runner import take_snapshot
 
         ws, name = self._bound()
         record = take_snapshot(ws.store, name, self.definition, name=snapshot_name, data_copy=create_data_snapshot)
@@ -175,15 +175,16 @@ class Snapshot:
 
         :raises StoreError: when the snapshot is not completed.
         """
-        from monitor.runner import load_profile
+        from monitor.profile import profile_table
+        from monitor.service.runner import load_profile
 
-        return load_profile(self.workspace.store, self.record).table()
+        return profile_table(load_profile(self.workspace.store, self.record))
 
     def to_pandas_dataframe(self) -> pd.DataFrame:
         """The data copy as a DataFrame.
 
         :raises StoreError: when the snapshot was taken without a data copy.
         """
-        from monitor.runner import load_data_copy
+        from monitor.service.runner import load_data_copy
 
         return load_data_copy(self.record).to_pandas()

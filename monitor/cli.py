@@ -128,11 +128,11 @@ def run(config_path: str, once: bool) -> None:
     config = load(config_path)
     if not once:
         logging.getLogger("monitor").setLevel(min(logging.getLogger().level, logging.INFO))
-        from monitor.scheduler import serve_forever
+        from monitor.service.scheduler import serve_forever
 
         serve_forever(config)
         return
-    from monitor.runner import run_all
+    from monitor.service.runner import run_all
 
     with open_store(config) as store:
         store.recover_interrupted()
@@ -205,7 +205,7 @@ def snapshot_show(dataset: str, name: str, config_path: str, fmt: str) -> None:
 
         drift-monitor snapshot show flights snapshot_20250101T060000Z -c monitors.yaml
     """
-    from monitor.runner import load_profile
+    from monitor.service.runner import load_profile
 
     with open_store(load(config_path)) as store:
         snap = store.get_snapshot(dataset, name)
@@ -215,7 +215,7 @@ def snapshot_show(dataset: str, name: str, config_path: str, fmt: str) -> None:
 
 def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) -> None:
     """Print a profile as a table or JSON."""
-    from monitor.profile_io import profile_json
+    from monitor.profile import profile_json, profile_table
 
     if fmt == "json":
         echo_json({**({"snapshot": header} if header else {}), "profile": profile_json(profile)})
@@ -226,7 +226,7 @@ def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) 
         click.echo(f"{header['dataset']} / {header['name']}: {header['status']}, {header['rows']} rows, "
                    f"created {header['created_at']}")
     with pd.option_context("display.max_columns", None, "display.width", 250, "display.max_rows", None):
-        click.echo(profile.table().to_string())
+        click.echo(profile_table(profile).to_string())
 
 
 @snapshot.command("create")
@@ -242,7 +242,7 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
 
         drift-monitor snapshot create flights --name before-retrain --data-copy
     """
-    from monitor.runner import take_snapshot
+    from monitor.service.runner import take_snapshot
 
     config = load(config_path)
     if dataset not in config.datasets:
@@ -288,7 +288,7 @@ def compare(dataset: str, baseline: str, target: str, config_path: str, fmt: str
 
         drift-monitor compare flights snapshot_a snapshot_b --report drift.html
     """
-    from monitor import runner
+    from monitor.service import runner
 
     config = load(config_path)
     settings = _settings_for_dataset(config, dataset)
@@ -302,7 +302,7 @@ def compare(dataset: str, baseline: str, target: str, config_path: str, fmt: str
 def _settings_for_dataset(config: Any, dataset: str) -> Any:
     """Thresholds of the first monitor of the dataset, else the defaults."""
     from monitor.drift import DriftSettings
-    from monitor.runner import settings_for
+    from monitor.service.runner import settings_for
 
     for mon in config.monitors.values():
         if mon.dataset == dataset:
@@ -393,7 +393,7 @@ def profile_cmd(path: str, fmt: str) -> None:
 
         drift-monitor profile data/flights_2013_01.parquet
     """
-    from monitor.runner import profile_file
+    from monitor.service.runner import profile_file
 
     print_profile(profile_file(path), fmt)
 
@@ -414,7 +414,7 @@ def compare_files(reference: str, current: str, fmt: str, report_path: str | Non
         drift-monitor compare-files january.parquet july.parquet --report drift.html --fail-on-drift
     """
     from monitor import drift
-    from monitor.runner import profile_file
+    from monitor.service.runner import profile_file
     from monitor.sources.files import FileSource
 
     if exact:

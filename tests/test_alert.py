@@ -16,7 +16,7 @@ import httpx
 import pytest
 from conftest import Receiver, free_port
 
-from monitor.alert import (
+from monitor.service.alert import (
     SIGNATURE_HEADER,
     AttemptOutcome,
     backoff_delay,
@@ -360,7 +360,7 @@ def test_alert_for_an_unconfigured_webhook_is_left_pending(
 ) -> None:
     payload = make_payload()
     alert = store.enqueue_alert(comparison_id, "gone", "http://127.0.0.1:9/hook", payload, payload["idempotency_key"])
-    with caplog.at_level(logging.WARNING, logger="monitor.alert"):
+    with caplog.at_level(logging.WARNING, logger="monitor.service.alert"):
         assert flush_outbox(store, {}, now=lambda: T0 + timedelta(days=1), sleep=NO_SLEEP) == []
     assert "not configured" in caplog.text
     [pending] = store.pending_alerts()

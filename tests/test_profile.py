@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import monitor.profile_parallel as parallel_mod
+import monitor.profile.parallel as parallel_mod
 from monitor.errors import SourceError
 from monitor.profile import (
     EXACT_DISTINCT,
@@ -35,6 +35,7 @@ from monitor.profile import (
     kll_capacity,
     misra_gries_cut,
     profile_source,
+    profile_table,
 )
 from monitor.sources.files import FileSource
 
@@ -131,7 +132,7 @@ def test_flights_datetime_is_utc_and_within_rank_error(flights: DatasetProfile, 
     assert (num.min, num.max) == (seconds[0], seconds[-1])
     assert num.mean == pytest.approx(seconds.mean(), rel=1e-12)
     assert_within_rank_error(num, seconds)
-    table = flights.table()
+    table = profile_table(flights)
     assert table.loc["time_hour", "Min"] == pd.Timestamp("2013-01-01 10:00", tz="UTC")
 
 

@@ -14,7 +14,17 @@ import pyarrow as pa
 import pytest
 
 from monitor.profile import FORMAT_VERSION, QUANTILE_RANKS, DatasetProfile, compute_profile, profile_source
-from monitor.profile_io import TABLE_COLUMNS, coerce, finite_values, profile_json, typed_batch, unpack_sketch
+from monitor.profile import (
+    TABLE_COLUMNS,
+    coerce,
+    finite_values,
+    profile_from_records,
+    profile_json,
+    profile_table,
+    profile_to_records,
+    typed_batch,
+    unpack_sketch,
+)
 from monitor.sources.files import FileSource
 
 
@@ -39,14 +49,14 @@ def profile() -> DatasetProfile:
 
 
 def stored(profile: DatasetProfile) -> DatasetProfile:
-    meta, columns = profile.to_records()
+    meta, columns = profile_to_records(profile)
     meta = json.loads(json.dumps(meta, allow_nan=False))
     columns = [{**c, "stats": json.loads(json.dumps(c["stats"], allow_nan=False))} for c in columns]
-    return DatasetProfile.from_records(meta, columns)
+    return profile_from_records(meta, columns)
 
 
 def test_records_are_strict_json_and_round_trip(profile: DatasetProfile) -> None:
-    meta, columns = profile.to_records()
+    meta, columns = profile_to_records(profile)
     assert meta["format_version"] == FORMAT_VERSION == 2
     assert [c["column"] for c in columns] == list(profile.columns) and all(isinstance(c["sketch"], bytes) for c in columns)
     back = stored(profile)
@@ -78,9 +88,9 @@ def test_stored_profiles_still_merge(profile: DatasetProfile) -> None:
 
 
 def test_unknown_version_is_rejected(profile: DatasetProfile) -> None:
-    meta, columns = profile.to_records()
+    meta, columns = profile_to_records(profile)
     with pytest.raises(ValueError, match="format version 99"):
-        DatasetProfile.from_records({**meta, "format_version": 99}, columns)
+        profile_from_records({**meta, "format_version": 99}, columns)
     with pytest.raises(ValueError, match="sketch"):
         unpack_sketch(b"XXXX")
 
@@ -109,19 +119,19 @@ def version_1_records() -> tuple[dict[str, object], list[dict[str, object]]]:
 
 
 def test_version_1_profiles_stay_readable() -> None:
-    prof = DatasetProfile.from_records(*version_1_records())
+    prof = profile_from_records(*version_1_records())
     x, c = prof.columns["x"], prof.columns["c"]
     assert x.numeric is not None and (x.count, x.missing, x.numeric.n) == (510, 10, 500)
     assert x.numeric.quantiles([0.5])[0] == 250.5 and x.numeric.variance == pytest.approx(np.var(np.arange(1, 501), ddof=1))
     assert x.distinct == 500 and x.distinct_sketch.scheme == 1
     assert c.categories is not None and c.categories.counts == {"a": 300, "b": 210} and c.categories.error == 0
-    table = prof.table()
+    table = profile_table(prof)
     assert table.loc["x", "50% Quantile"] == 250.5
     assert json.dumps(profile_json(prof), allow_nan=False)
 
 
 def test_version_1_and_2_merge_with_a_distinct_floor() -> None:
-    old = DatasetProfile.from_records(*version_1_records())
+    old = profile_from_records(*version_1_records())
     new = compute_profile([pa.record_batch({"x": np.arange(600.0), "c": ["a"] * 600})])
     merged = old.merge(new)
     assert merged.columns["x"].distinct == 600 and merged.columns["x"].distinct_error > 0
@@ -145,7 +155,7 @@ def test_profile_json_is_strict_and_readable(profile: DatasetProfile) -> None:
 
 
 def test_table_has_azure_columns(profile: DatasetProfile) -> None:
-    table = profile.table()
+    table = profile_table(profile)
     assert list(table.columns) == list(TABLE_COLUMNS)
     assert TABLE_COLUMNS[:9] == ["Type", "Min", "Max", "Count", "Missing Count", "Not Missing Count",
                                  "Percent missing", "Error Count", "Empty count"]

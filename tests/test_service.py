@@ -20,8 +20,8 @@ from click.testing import CliRunner
 
 from monitor.cli import main
 from monitor.config import load_config
-from monitor.runner import load_profile
-from monitor.scheduler import build_scheduler, is_due
+from monitor.service.runner import load_profile
+from monitor.service.scheduler import build_scheduler, is_due
 from monitor.store import Store
 
 

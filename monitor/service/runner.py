@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from monitor.config import BaselineDataset, Config, DatasetConfig, MonitorConfig
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
-from monitor.profile import DatasetProfile, profile_source
+from monitor.profile import DatasetProfile, profile_from_records, profile_source, profile_to_records
 from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
 
@@ -104,7 +104,7 @@ def take_snapshot(
         else:
             copy = None
             profile = profile_source(source, types=ds.types, files=files)
-        meta, columns = profile.to_records()
+        meta, columns = profile_to_records(profile)
         return store.complete_snapshot(
             snap.id, profile=meta, columns=columns, row_count=profile.row_count,
             fingerprint=digest, data_copy=str(copy) if copy else None,
@@ -144,7 +144,7 @@ def load_profile(store: Store, snap: SnapshotRecord) -> DatasetProfile:
     """
     meta, columns = store.load_profile(snap.id)
     try:
-        return DatasetProfile.from_records(meta, columns)
+        return profile_from_records(meta, columns)
     except (ValueError, KeyError) as exc:
         raise StoreError(f"snapshot {snap.name!r}: unreadable profile: {exc}") from exc
 
@@ -250,7 +250,7 @@ def record_and_report(
 
 def alert_payload(result: dict[str, Any], *, dataset: str, monitor: str, baseline: str, target: str, report_path: str) -> dict[str, Any]:
     """The webhook payload of a drifted comparison."""
-    from monitor import alert
+    from monitor.service import alert
 
     drifted = [
         {"column": c["column"], "severity": c["severity"],
@@ -298,7 +298,7 @@ def _compare_and_alert(
     result = RunResult(name, "completed", target, baseline, record.id, record.drifted, record.severity, str(path))
     log.info("monitor %s: %s vs %s: severity %s, report %s", name, target.name, baseline.name, record.severity, path)
     if record.drifted and mon.webhooks:
-        from monitor import alert
+        from monitor.service import alert
 
         payload = alert_payload(drift_result.to_dict(), dataset=mon.dataset, monitor=name,
                                 baseline=baseline.name, target=target.name, report_path=str(path))

@@ -1,7 +1,7 @@
 """The numeric summary of a column: exact min and max, infinity and zero counts,
 moments, and the distribution of the finite values, exactly (sorted distinct
 values and counts) up to :data:`EXACT_DISTINCT` distinct values, then in a KLL
-sketch of ``k`` = :data:`DEFAULT_K` fed through :mod:`monitor.kll`.
+sketch of ``k`` = :data:`DEFAULT_K` fed through :mod:`monitor.profile.kll`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitor.kll import compact_to_sketch, compaction_level, fine_bins, new_kll
-from monitor.sketches import Moments
+from monitor.profile.kll import compact_to_sketch, compaction_level, fine_bins, new_kll
+from monitor.profile.sketches import Moments
 
 DEFAULT_K = 8192
 EXACT_DISTINCT = 4096
 PRECOMPACT_MIN = 1 << 16
 """Batches of at least this many values are binned and compacted before they enter
-the KLL sketch (see :func:`monitor.kll.compact_to_sketch`)."""
+the KLL sketch (see :func:`monitor.profile.kll.compact_to_sketch`)."""
 SKETCH_SLICE = 1 << 19
 """Larger batches are binned and compacted in slices of this many values."""
 

@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitor.numeric import NumericSummary
-from monitor.sketches import CategorySummary
+from monitor.profile.numeric import NumericSummary
+from monitor.profile.sketches import CategorySummary
 from monitor.sources.csv_types import TextKind, infer_kind
 
 KINDS = ("integer", "decimal", "string", "boolean", "datetime", "categorical")

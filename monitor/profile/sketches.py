@@ -13,7 +13,7 @@ sketch, and category frequencies.
   "Mergeable summaries").
 
 The numeric distribution (exact counts, then a KLL sketch) is in
-:mod:`monitor.numeric`; the definitions of the statistics in :mod:`monitor.profile`.
+:mod:`monitor.profile.numeric`; the definitions of the statistics in :mod:`monitor.profile`.
 """
 
 from __future__ import annotations

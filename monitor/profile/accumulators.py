@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitor.columns import (
+from monitor.profile.columns import (
     NUMERIC_KINDS,
     ColumnSpec,
     as_text,
@@ -26,8 +26,8 @@ from monitor.columns import (
     is_text_array,
     to_numeric,
 )
-from monitor.numeric import DEFAULT_K, NumericSummary
-from monitor.sketches import (
+from monitor.profile.numeric import DEFAULT_K, NumericSummary
+from monitor.profile.sketches import (
     COUNTER_FACTOR,
     DEFAULT_CATEGORY_CAP,
     CategoryCounter,

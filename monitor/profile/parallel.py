@@ -2,7 +2,7 @@
 
 :func:`accumulate_source` splits a :class:`~monitor.sources.files.FileSource`
 into read tasks (:meth:`~monitor.sources.files.FileSource.plan`) and profiles
-them into a :class:`~monitor.accumulators.ProfileState`: in this process for
+them into a :class:`~monitor.profile.accumulators.ProfileState`: in this process for
 small inputs, else in worker processes that each profile the tasks they take
 into their own state, sent back pickled and merged. A worker holds one column
 piece of one row group at a time (CSV and JSON Lines: one block).
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import pyarrow as pa
 
-from monitor import kll
-from monitor.accumulators import ProfileState
-from monitor.columns import ColumnSpec, column_spec
 from monitor.errors import MonitorError, SourceError
+from monitor.profile import kll
+from monitor.profile.accumulators import ProfileState
+from monitor.profile.columns import ColumnSpec, column_spec
 from monitor.sources.csv_types import INFER_ROWS
 
 if TYPE_CHECKING:

@@ -60,7 +60,7 @@ def is_due(mon: MonitorConfig, last_run: datetime | None, now: datetime) -> bool
 
 def run_job(config: Config, name: str) -> None:
     """The scheduled job: open the store in this thread and run the monitor."""
-    from monitor.runner import run_monitor
+    from monitor.service.runner import run_monitor
 
     with Store(config.store) as store:
         result = run_monitor(config, name, store)
@@ -69,7 +69,7 @@ def run_job(config: Config, name: str) -> None:
 
 def flush_job(config: Config) -> None:
     """The outbox job: deliver every alert whose retry time has come."""
-    from monitor.alert import flush_outbox
+    from monitor.service.alert import flush_outbox
 
     with Store(config.store) as store:
         flush_outbox(store, config.webhooks)

@@ -1,0 +1,112 @@
+"""The metric registry: each drift metric's kinds, direction, default thresholds,
+units, formula, source and noise handling (:data:`METRICS`), printed by
+``drift-monitor metrics``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from monitor.drift.metrics import (
+    ALL_KINDS,
+    CATEGORICAL_KINDS,
+    NOISE_ALPHA,
+    NOISE_C,
+    NUMERIC_KINDS,
+    Direction,
+    chi_square,
+    hellinger,
+    js_distance,
+    ks_test,
+    linf_distance,
+    mean_change,
+    missing_rate_change,
+    psi,
+    type_change,
+    wasserstein,
+    wasserstein_normed,
+)
+
+__all__ = ["METRICS", "METRIC_FUNCTIONS", "Metric", "metric_table"]
+
+
+# ---------------------------------------------------------------------------
+# the registry
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A drift metric as the registry declares it.
+
+    :ivar kinds: column kinds it applies to.
+    :ivar direction: ``"higher"`` (higher = more drift) or ``"p_value"`` (lower = more drift).
+    :ivar warning: default warning threshold, ``None`` = does not decide by default;
+        ``critical`` likewise.
+    :ivar noise: how sampling noise is taken out of its decision, or ``None``.
+    """
+
+    name: str
+    kinds: tuple[str, ...]
+    direction: Direction
+    warning: float | None
+    critical: float | None
+    units: str
+    formula: str
+    source: str
+    noise: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The metric as a JSON-able dict (for ``drift-monitor metrics``)."""
+        return {"name": self.name, "kinds": list(self.kinds), "direction": self.direction,
+                "warning": self.warning, "critical": self.critical, "units": self.units,
+                "formula": self.formula, "source": self.source, "noise": self.noise}
+
+
+_FLOOR = f"decides on max(0, value - {NOISE_C:.4f} * sqrt(1/n + 1/m))"
+_METRICS = (
+    Metric("ks_statistic", NUMERIC_KINDS, "higher", 0.1, 0.2, "share (0..1)",
+           "sup_x |F_b(x) - F_t(x)|, inclusive CDFs", "Smirnov 1939; scipy.stats.ks_2samp", _FLOOR),
+    Metric("ks_test", NUMERIC_KINDS, "p_value", None, None, "probability",
+           "two-sided p-value of the KS statistic for sizes n, m", "scipy.stats.ks_2samp (exact <= 10000, else kstwo)",
+           "Benjamini-Hochberg across columns when it decides"),
+    Metric("psi", NUMERIC_KINDS + CATEGORICAL_KINDS, "higher", 0.1, 0.25, "nats",
+           "sum (q - p) ln(q / p); shares floored at max(1e-4, 1/(2n))", "Siddiqi 2006; Yurdakul 2018",
+           f"decides on max(0, PSI - (1/n + 1/m) * chi2.ppf({1 - NOISE_ALPHA:g}, cells - 1))"),
+    Metric("wasserstein", NUMERIC_KINDS, "higher", None, None, "column units",
+           "integral |F_b - F_t| dx", "scipy.stats.wasserstein_distance"),
+    Metric("wasserstein_normed", NUMERIC_KINDS, "higher", None, None, "baseline standard deviations",
+           "W1 / std_b", "Evidently 'Wasserstein distance (normed)'"),
+    Metric("js_distance", NUMERIC_KINDS + CATEGORICAL_KINDS, "higher", None, None, "none (0..1, base 2)",
+           "sqrt((KL(p||a) + KL(q||a)) / 2), a = (p + q) / 2", "Lin 1991; scipy.spatial.distance.jensenshannon"),
+    Metric("hellinger", NUMERIC_KINDS + CATEGORICAL_KINDS, "higher", None, None, "none (0..1)",
+           "sqrt(1 - sum sqrt(p q))", "Hellinger 1909"),
+    Metric("mean_change", NUMERIC_KINDS, "higher", None, None, "baseline standard deviations",
+           "|mean_t - mean_b| / std_b", "standardised mean difference"),
+    Metric("chi_square", CATEGORICAL_KINDS, "p_value", None, None, "probability",
+           "Pearson chi-square on the 2 x k table of counts", "scipy.stats.chi2_contingency",
+           "Benjamini-Hochberg across columns when it decides"),
+    Metric("linf_distance", CATEGORICAL_KINDS, "higher", 0.05, 0.15, "share (0..1)",
+           "max |p_i - q_i| over categories and 'other'", "Deequ categoricalDistance; TFDV infinity_norm", _FLOOR),
+    Metric("missing_rate_change", ALL_KINDS, "higher", 0.05, 0.15, "share of rows (0..1)",
+           "|missing_t / rows_t - missing_b / rows_b|", "L-infinity distance of {missing, present}",
+           f"decides on max(0, value - {NOISE_C:.4f} * sqrt(1/rows_b + 1/rows_t))"),
+    Metric("type_change", ALL_KINDS, "higher", 1.0, None, "0 or 1",
+           "1 when the column's kind changed (string <-> categorical excepted)", "schema comparison"),
+)
+METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
+"""Every metric by name."""
+
+
+METRIC_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "ks_statistic": ks_test, "ks_test": ks_test, "psi": psi, "wasserstein": wasserstein,
+    "wasserstein_normed": wasserstein_normed, "js_distance": js_distance, "hellinger": hellinger,
+    "mean_change": mean_change, "chi_square": chi_square, "linf_distance": linf_distance,
+    "missing_rate_change": missing_rate_change, "type_change": type_change,
+}
+"""The function computing each metric; its docstring gives formula, units, direction and source."""
+
+
+def metric_table() -> list[dict[str, Any]]:
+    """The registry as rows: name, kinds, direction, warning, critical, source (and units, formula, noise)."""
+    return [m.row() for m in _METRICS]

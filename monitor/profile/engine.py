@@ -1,0 +1,122 @@
+"""Profiling: a stream of record batches, or a file source read by worker
+processes, → a :class:`~monitor.profile.model.DatasetProfile`, with the
+categorical inference applied when a profile is finished."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from monitor.profile.accumulators import ColumnAccumulator, ProfileState
+from monitor.profile.columns import int_categorical, int_categories, text_categorical
+from monitor.profile.model import ColumnProfile, DatasetProfile
+from monitor.profile.numeric import DEFAULT_K
+from monitor.profile.parallel import accumulate_source
+from monitor.profile.sketches import DEFAULT_CATEGORY_CAP
+
+if TYPE_CHECKING:
+    from monitor.sources.files import FileSource
+
+__all__ = ["column_profile", "compute_profile", "finish_profile", "profile_source"]
+
+
+# ---------------------------------------------------------------------------
+# finishing a profile
+
+
+def finish_profile(state: ProfileState, order: Sequence[str] | None = None) -> DatasetProfile:
+    """The :class:`DatasetProfile` of a profile in progress; columns in ``order``
+    (default: first seen), a column with fewer counted rows than the profile
+    padded as missing, categorical inference applied."""
+    columns = {acc.name: column_profile(acc) for acc in state.complete(order)}
+    return DatasetProfile(state.rows, columns)
+
+
+def column_profile(acc: ColumnAccumulator) -> ColumnProfile:
+    """The :class:`ColumnProfile` of one column's accumulator (categorical inference applied)."""
+    spec = acc.spec
+    col = ColumnProfile(
+        acc.name, spec.kind, acc.arrow_type, acc.count, acc.missing, acc.empty, acc.errors,
+        acc.numeric, None, acc.distinct, acc.length_min, acc.length_max, acc.length_sum,
+        spec.declared, acc.timezone,
+    )
+    values = col.not_missing - col.errors
+    if acc.counter is not None:
+        col.categories = acc.counter.summary(acc.cap, values)
+    if spec.declared:
+        if spec.kind == "categorical" and col.numeric is not None:
+            col.categories = int_categories(col.numeric, acc.cap, values)
+        return col
+    if spec.kind == "string" and col.categories is not None and text_categorical(col.categories, values):
+        col.kind = "categorical"
+    elif spec.kind == "integer" and col.numeric is not None and int_categorical(col.numeric, values):
+        col.kind = "categorical"
+        col.categories = int_categories(col.numeric, acc.cap, values)
+    return col
+
+
+# ---------------------------------------------------------------------------
+# profiling
+
+
+def compute_profile(
+    batches: Iterable[pa.RecordBatch],
+    *,
+    types: Mapping[str, str] | None = None,
+    k: int = DEFAULT_K,
+    category_cap: int = DEFAULT_CATEGORY_CAP,
+) -> DatasetProfile:
+    """Profile a stream of record batches in one pass, in this process.
+
+    :param batches: record batches (columns are matched by name; a column absent
+        from a batch counts as missing for its rows). Batches whose schema carries
+        :data:`monitor.sources.files.TEXT_METADATA` are raw text: their kinds are
+        inferred from the first batch a column appears in.
+    :param types: column name -> kind override (integer, decimal, string, boolean,
+        datetime, categorical); values that do not parse count as errors.
+    :param k: KLL sketch size; quantiles are exact up to ``k`` values per column
+        (or :data:`~monitor.profile.numeric.EXACT_DISTINCT` distinct values).
+    :param category_cap: categories reported per column.
+    :returns: the :class:`DatasetProfile`.
+    :raises ValueError: on an unknown kind in ``types`` or values that cannot be
+        read as their column's kind.
+    """
+    state = ProfileState(types=dict(types or {}), k=k, cap=category_cap)
+    for batch in batches:
+        state.add_batch(batch)
+    return finish_profile(state)
+
+
+def profile_source(
+    source: FileSource,
+    *,
+    types: Mapping[str, str] | None = None,
+    files: Sequence[Any] | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+    k: int = DEFAULT_K,
+    category_cap: int = DEFAULT_CATEGORY_CAP,
+) -> DatasetProfile:
+    """Profile every file of a :class:`~monitor.sources.files.FileSource`, in
+    parallel worker processes when the input is large.
+
+    Parquet files are split by row groups (and by columns when there are fewer
+    row-group runs than workers); CSV and JSON Lines files are one task each.
+    Each worker profiles the tasks it takes into its own :class:`~monitor.profile.accumulators.ProfileState`;
+    the states are merged. Memory is bounded by one column piece (CSV and JSON
+    Lines: one block) per worker.
+
+    :param files: the files to read (default: the source's files now).
+    :param workers: processes to use (default: the CPUs this process may run
+        on); 1 profiles in this process. Small inputs (under
+        :data:`~monitor.profile.parallel.PARALLEL_MIN_CELLS` cells) are always profiled in-process.
+    :param progress: show a progress line on stderr (default: when stderr is a terminal).
+    :raises SourceError: when a file cannot be read or profiled.
+    :raises ValueError: on an unknown kind in ``types``.
+    """
+    files = list(files) if files is not None else source.files()
+    state, order = accumulate_source(source, files, dict(types or {}), workers=workers, progress=progress,
+                                     k=k, category_cap=category_cap)
+    return finish_profile(state, order)
