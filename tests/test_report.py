@@ -16,8 +16,11 @@ from typing import Any
 import jinja2
 import pytest
 
+import monitor
 from monitor import report
 from monitor.errors import MonitorError
+from monitor.report import format as report_format
+from monitor.report import render
 
 SCRIPT_COLUMN = "<script>alert('column')</script>"
 SCRIPT_LABEL = "</svg><script>alert(\"label\")</script>"
@@ -508,11 +511,11 @@ def test_fmt(value: object, text: str) -> None:
 
 
 def test_percent_filters() -> None:
-    assert report.pct(0.1234) == "12.3%"
-    assert report.signed_pct(0.25) == "+25%"
-    assert report.signed_pct(-0.5) == "-50%"
-    assert report.pp(0.021) == "+2.1 pp"
-    assert report.pct(None) == "—"
+    assert report_format.pct(0.1234) == "12.3%"
+    assert report_format.signed_pct(0.25) == "+25%"
+    assert report_format.signed_pct(-0.5) == "-50%"
+    assert report_format.pp(0.021) == "+2.1 pp"
+    assert report_format.pct(None) == "—"
 
 
 @pytest.mark.parametrize(
@@ -544,13 +547,13 @@ def test_template_dir_holds_every_template() -> None:
 def test_template_dir_prefers_the_installed_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "base.html").write_text("", encoding="utf-8")
-    monkeypatch.setattr(report.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(render.resources, "files", lambda package: tmp_path)
     assert report.template_dir() == tmp_path / "templates"
 
 
 def test_template_dir_falls_back_to_the_source_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(report.resources, "files", lambda package: tmp_path)
-    assert report.template_dir() == Path(report.__file__).resolve().parent.parent / "templates"
+    monkeypatch.setattr(render.resources, "files", lambda package: tmp_path)
+    assert report.template_dir() == Path(monitor.__file__).resolve().parent.parent / "templates"
 
 
 # --------------------------------------------------------------------------- #

@@ -1,0 +1,101 @@
+"""Self-contained HTML drift reports, rendered with Jinja2.
+
+A report is one HTML file that opens with no network access: inline ``<style>``,
+charts drawn as inline SVG, no scripts, no external fonts or images (a
+Content-Security-Policy ``<meta>`` forbids loading anything). Each page renders
+one frozen context dataclass:
+
+* :class:`ComparisonPage`, built from a drift engine result by
+  :func:`comparison_context`, rendered by :func:`render_comparison` and written
+  by :func:`write_comparison_report` to
+  ``<reports_dir>/<dataset>/<target>__vs__<baseline>.html``;
+* :class:`IndexPage`, built by :func:`index_context` from the reports found under
+  ``reports_dir`` and written by :func:`write_index` to
+  ``<reports_dir>/index.html``, newest first.
+
+Every comparison report carries its own summary in
+``<meta name="drift-monitor-report" content="{json}">`` so the index is rebuilt
+by scanning the folder; there is no other state. Files are written to a
+temporary name and renamed, so a reader never sees half a report.
+
+This package formats and lays out numbers; it never computes statistics.
+Templates are looked up by :func:`template_dir`; the environment has
+``autoescape=True`` and ``StrictUndefined``, so a context missing a field
+fails loudly instead of rendering an empty cell.
+
+The modules, each importing only those listed before it:
+
+* :mod:`monitor.report.format`: number and time formatting, the template
+  filters (:func:`fmt`, ``pct``, ``signed_pct``, ``pp``, ``when``,
+  ``humanize``) and ``duration``;
+* :mod:`monitor.report.charts`: the SVG chart geometry (:class:`Bar`,
+  :class:`Tick`, :class:`Chart`) and the chart builders;
+* :mod:`monitor.report.pages`: the frozen page context dataclasses and the
+  summary a comparison report carries in its ``<meta>`` tag;
+* :mod:`monitor.report.context`: :func:`comparison_context` and
+  :func:`index_context` with their helpers, and :func:`read_report_metadata`,
+  which reads a report's summary back for the index;
+* :mod:`monitor.report.render`: the Jinja2 :func:`environment`,
+  :func:`template_dir`, rendering, file names and the atomic writes of
+  reports and the index.
+"""
+
+from __future__ import annotations
+
+from monitor.report.charts import Bar, Chart, Tick
+from monitor.report.context import comparison_context, index_context, read_report_metadata
+from monitor.report.format import fmt
+from monitor.report.pages import (
+    CategoryShare,
+    ColumnSection,
+    ComparisonPage,
+    IndexEntry,
+    IndexPage,
+    MetricRow,
+    MissingRate,
+    RowCount,
+    SchemaChanges,
+    Settings,
+    StatRow,
+    Verdict,
+)
+from monitor.report.render import (
+    environment,
+    render_comparison,
+    render_index,
+    report_path,
+    safe_name,
+    template_dir,
+    write_comparison_report,
+    write_index,
+)
+
+__all__ = [
+    "Bar",
+    "CategoryShare",
+    "Chart",
+    "ColumnSection",
+    "ComparisonPage",
+    "IndexEntry",
+    "IndexPage",
+    "MetricRow",
+    "MissingRate",
+    "RowCount",
+    "SchemaChanges",
+    "Settings",
+    "StatRow",
+    "Tick",
+    "Verdict",
+    "comparison_context",
+    "environment",
+    "fmt",
+    "index_context",
+    "read_report_metadata",
+    "render_comparison",
+    "render_index",
+    "report_path",
+    "safe_name",
+    "template_dir",
+    "write_comparison_report",
+    "write_index",
+]

@@ -1,0 +1,375 @@
+"""Building the page contexts: :func:`comparison_context` turns a drift engine
+result into a :class:`~monitor.report.pages.ComparisonPage`, columns sorted worst
+first; :func:`index_context` scans a reports folder, reading each report's summary
+back with :func:`read_report_metadata`, into an
+:class:`~monitor.report.pages.IndexPage`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from monitor.errors import MonitorError
+from monitor.report.charts import _chart
+from monitor.report.format import _number, _utc, fmt
+from monitor.report.pages import (
+    META_NAME,
+    META_VERSION,
+    CategoryShare,
+    ColumnSection,
+    ComparisonPage,
+    IndexEntry,
+    IndexPage,
+    MetricRow,
+    MissingRate,
+    Retype,
+    RowCount,
+    SchemaChanges,
+    Settings,
+    StatRow,
+    Verdict,
+)
+
+log = logging.getLogger(__name__)
+
+SEVERITY_RANK = {"critical": 2, "warning": 1, "none": 0}
+STATUS_RANK = {
+    "drift": 0,
+    "insufficient_data": 1,
+    "not_comparable": 2,
+    "added": 3,
+    "removed": 3,
+    "ok": 4,
+}
+STAT_LABELS = (
+    ("count", "count"),
+    ("missing", "missing"),
+    ("mean", "mean"),
+    ("std", "std"),
+    ("min", "min"),
+    ("p01", "1%"),
+    ("p50", "median"),
+    ("p99", "99%"),
+    ("max", "max"),
+)
+
+
+# --------------------------------------------------------------------------- #
+# building the comparison context
+
+
+def comparison_context(
+    result: Mapping[str, Any],
+    *,
+    dataset: str,
+    monitor: str | None,
+    baseline_name: str,
+    baseline_created: datetime,
+    target_name: str,
+    target_created: datetime,
+    generated_at: datetime | None = None,
+) -> ComparisonPage:
+    """Build the context of a comparison report from a drift engine result.
+
+    :param result: the JSON-safe comparison result of the drift engine (keys
+        ``mode``, ``verdict``, ``schema``, ``row_count``, ``settings``, ``columns``).
+    :param dataset: dataset name. :param monitor: monitor name, or ``None`` for an
+        ad-hoc comparison.
+    :param baseline_name: name of the baseline snapshot; ``baseline_created`` its
+        creation time. ``target_name`` / ``target_created`` likewise.
+    :param generated_at: when the report is made; now if ``None``. Datetimes
+        should be timezone-aware; naive ones are taken to be UTC.
+    :returns: a frozen :class:`ComparisonPage`, columns sorted worst first.
+    :raises MonitorError: when ``result`` lacks a required key or has a wrong shape.
+    """
+    try:
+        return ComparisonPage(
+            dataset=dataset,
+            monitor=monitor,
+            baseline_name=baseline_name,
+            baseline_created=_utc(baseline_created),
+            target_name=target_name,
+            target_created=_utc(target_created),
+            generated_at=_utc(generated_at or datetime.now(timezone.utc)),
+            mode=str(result["mode"]),
+            verdict=_verdict(result["verdict"]),
+            schema=_schema(result.get("schema") or {}),
+            row_count=_row_count(result["row_count"]),
+            settings=_settings(result.get("settings") or {}),
+            columns=_sorted_columns(result["columns"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MonitorError(f"malformed comparison result: {exc!r}") from exc
+
+
+def _verdict(raw: Mapping[str, Any]) -> Verdict:
+    """Read the ``verdict`` part of a result."""
+    return Verdict(
+        drifted=bool(raw["drifted"]),
+        severity=str(raw["severity"]),
+        drifted_columns=int(raw["drifted_columns"]),
+        columns_compared=int(raw["columns_compared"]),
+        share_drifted=float(raw["share_drifted"]),
+        magnitude=_number(raw.get("magnitude")),
+        insufficient_data=int(raw.get("insufficient_data") or 0),
+    )
+
+
+def _schema(raw: Mapping[str, Any]) -> SchemaChanges:
+    """Read the ``schema`` part of a result."""
+    retyped = tuple(
+        Retype(str(r["column"]), str(r["baseline"]), str(r["target"]))
+        for r in raw.get("retyped") or ()
+    )
+    return SchemaChanges(
+        added=tuple(str(c) for c in raw.get("added") or ()),
+        removed=tuple(str(c) for c in raw.get("removed") or ()),
+        retyped=retyped,
+    )
+
+
+def _row_count(raw: Mapping[str, Any]) -> RowCount:
+    """Read the ``row_count`` part of a result."""
+    return RowCount(int(raw["baseline"]), int(raw["target"]), _number(raw.get("change")))
+
+
+def _settings(raw: Mapping[str, Any]) -> Settings:
+    """Read the ``settings`` part of a result."""
+    return Settings(
+        min_values=raw.get("min_values"),
+        fdr=_number(raw.get("fdr")),
+        bins=raw.get("bins"),
+        bh_applied=bool(raw.get("bh_applied")),
+        notes=tuple(str(n) for n in raw.get("notes") or ()),
+    )
+
+
+def _sorted_columns(raw: Sequence[Mapping[str, Any]]) -> tuple[ColumnSection, ...]:
+    """Build every column section, worst first: severity, status, exceedance, name."""
+    sections = [_column(col, f"col-{i}") for i, col in enumerate(raw)]
+    sections.sort(key=_column_order)
+    return tuple(sections)
+
+
+def _column_order(section: ColumnSection) -> tuple[int, int, float, str]:
+    """Sort key putting the most alarming column first."""
+    return (
+        -SEVERITY_RANK.get(section.severity, 0),
+        STATUS_RANK.get(section.status, 5),
+        -section.exceedance,
+        section.name,
+    )
+
+
+def _column(raw: Mapping[str, Any], anchor: str) -> ColumnSection:
+    """Build the section of one column."""
+    metrics = tuple(_metric(m) for m in raw.get("metrics") or ())
+    return ColumnSection(
+        name=str(raw["column"]),
+        anchor=anchor,
+        kind=str(raw.get("kind") or "unknown"),
+        status=str(raw["status"]),
+        severity=str(raw.get("severity") or "none"),
+        reason=_reason(raw),
+        metrics=metrics,
+        stats=_stats(raw.get("baseline"), raw.get("target")),
+        missing=_missing(raw.get("missing_rate")),
+        new_categories=_shares(raw.get("new_categories")),
+        vanished_categories=_shares(raw.get("vanished_categories")),
+        chart=_chart(raw),
+        exceedance=max((_exceedance(m) for m in metrics if m.decides), default=0.0),
+    )
+
+
+def _reason(raw: Mapping[str, Any]) -> str | None:
+    """The engine's reason, or a default sentence for added and removed columns."""
+    if raw.get("reason"):
+        return str(raw["reason"])
+    defaults = {
+        "added": "The column exists only in the target snapshot.",
+        "removed": "The column exists only in the baseline snapshot.",
+    }
+    return defaults.get(str(raw.get("status")))
+
+
+def _metric(raw: Mapping[str, Any]) -> MetricRow:
+    """Read one metric of a column."""
+    detail = raw.get("detail") or {}
+    return MetricRow(
+        name=str(raw["name"]),
+        value=_number(raw.get("value")),
+        p_value=_number(raw.get("p_value")),
+        direction=str(raw.get("direction") or "higher"),
+        warning=_number(raw.get("warning")),
+        critical=_number(raw.get("critical")),
+        severity=str(raw.get("severity") or "none"),
+        decides=bool(raw.get("decides")),
+        detail=tuple((str(k), _detail_text(v)) for k, v in detail.items()),
+    )
+
+
+def _detail_text(value: object) -> str:
+    """Format one metric detail value: numbers via :func:`fmt`, the rest as compact JSON."""
+    if value is None or isinstance(value, (numbers.Real, str)):
+        return fmt(value)
+    text = json.dumps(value, default=str, separators=(",", ":"))
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _exceedance(metric: MetricRow) -> float:
+    """How far a metric is past its warning threshold: 1.0 at the threshold.
+
+    ``value / warning`` for higher-is-drift metrics; ``ln p / ln warning`` for
+    p-values (so a p-value below the threshold gives more than 1).
+    """
+    if metric.direction == "p_value":
+        p, limit = metric.p_value, metric.warning
+        if p is None or limit is None or not 0 < limit < 1:
+            return 0.0
+        return math.inf if p <= 0 else math.log(min(p, 1.0)) / math.log(limit)
+    if metric.value is None:
+        return 0.0
+    if metric.warning is None or metric.warning <= 0:
+        return abs(metric.value)
+    return metric.value / metric.warning
+
+
+def _stats(baseline: object, target: object) -> tuple[StatRow, ...]:
+    """Side-by-side statistics; empty when neither snapshot has any."""
+    base = baseline if isinstance(baseline, Mapping) else {}
+    targ = target if isinstance(target, Mapping) else {}
+    if not base and not targ:
+        return ()
+    known = [StatRow(label, base.get(key), targ.get(key)) for key, label in STAT_LABELS]
+    names = {key for key, _ in STAT_LABELS}
+    extra = [StatRow(k, base.get(k), targ.get(k)) for k in _ordered_keys(base, targ) if k not in names]
+    return tuple(known + extra)
+
+
+def _ordered_keys(*mappings: Mapping[str, Any]) -> list[str]:
+    """Keys of all ``mappings``, first-seen order, without repeats."""
+    return list(dict.fromkeys(k for m in mappings for k in m))
+
+
+def _missing(raw: object) -> MissingRate | None:
+    """Read the ``missing_rate`` part of a column."""
+    if not isinstance(raw, Mapping):
+        return None
+    return MissingRate(
+        baseline=_number(raw.get("baseline")),
+        target=_number(raw.get("target")),
+        change=_number(raw.get("change")),
+        relative_change=_number(raw.get("relative_change")),
+    )
+
+
+def _shares(raw: object) -> tuple[CategoryShare, ...]:
+    """Read a list of ``{"name", "share"}`` categories."""
+    if not isinstance(raw, Sequence):
+        return ()
+    return tuple(CategoryShare(str(c["name"]), _number(c.get("share"))) for c in raw)
+
+
+# --------------------------------------------------------------------------- #
+# the index
+
+
+class _MetaReader(HTMLParser):
+    """Collects the ``content`` of the report summary ``<meta>`` tag."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.content: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Remember the content of ``<meta name="drift-monitor-report">``."""
+        values = dict(attrs)
+        if tag == "meta" and values.get("name") == META_NAME and self.content is None:
+            self.content = values.get("content")
+
+
+def read_report_metadata(path: Path) -> dict[str, Any] | None:
+    """Read the summary a comparison report carries in its ``<meta>`` tag.
+
+    Only the first 64 KiB of the file are read (the tag is in ``<head>``).
+
+    :returns: the summary (keys as in the ``<meta>`` JSON, datetimes as ISO
+        strings), or ``None`` when the file is unreadable or not a report.
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            head = handle.read(65536)
+    except OSError as exc:
+        log.warning("skipping report %s: %s", path, exc)
+        return None
+    reader = _MetaReader()
+    reader.feed(head.split("</head>", 1)[0])
+    if reader.content is None:
+        return None
+    try:
+        summary = json.loads(reader.content)
+    except ValueError:
+        log.warning("skipping report %s: unreadable summary", path)
+        return None
+    return summary if isinstance(summary, dict) and summary.get("version") == META_VERSION else None
+
+
+def _index_entry(summary: Mapping[str, Any], href: str) -> IndexEntry:
+    """Turn a report summary into an index row."""
+    return IndexEntry(
+        href=href,
+        dataset=str(summary["dataset"]),
+        monitor=summary.get("monitor"),
+        baseline=str(summary["baseline"]),
+        baseline_created=datetime.fromisoformat(summary["baseline_created"]),
+        target=str(summary["target"]),
+        target_created=datetime.fromisoformat(summary["target_created"]),
+        generated_at=datetime.fromisoformat(summary["generated_at"]),
+        drifted=bool(summary["drifted"]),
+        severity=str(summary["severity"]),
+        drifted_columns=int(summary["drifted_columns"]),
+        columns_compared=int(summary["columns_compared"]),
+        share_drifted=float(summary["share_drifted"]),
+    )
+
+
+def _scan_reports(reports_dir: Path) -> list[IndexEntry]:
+    """Every readable report in ``<reports_dir>/<dataset>/``, newest first."""
+    entries = []
+    for path in sorted(Path(reports_dir).glob("*/*.html")):
+        summary = read_report_metadata(path)
+        if summary is None:
+            continue
+        href = quote(path.relative_to(reports_dir).as_posix())
+        try:
+            entries.append(_index_entry(summary, href))
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("skipping report %s: incomplete summary (%r)", path, exc)
+    entries.sort(key=lambda e: (_utc(e.generated_at), _utc(e.target_created), e.href), reverse=True)
+    return entries
+
+
+def index_context(reports_dir: Path, generated_at: datetime | None = None) -> IndexPage:
+    """Build the index context from the reports found under ``reports_dir``.
+
+    :param reports_dir: the folder holding ``<dataset>/<report>.html`` files.
+    :param generated_at: when the index is made; now if ``None``.
+    """
+    reports = _scan_reports(reports_dir)
+    latest: dict[str, IndexEntry] = {}
+    for entry in reports:
+        latest.setdefault(entry.dataset, entry)
+    return IndexPage(
+        generated_at=_utc(generated_at or datetime.now(timezone.utc)),
+        reports=tuple(reports),
+        latest=tuple(latest[name] for name in sorted(latest)),
+    )

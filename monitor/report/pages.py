@@ -1,0 +1,276 @@
+"""The frozen page context dataclasses a template renders: :class:`ComparisonPage`
+(with its :class:`Verdict`, :class:`SchemaChanges`, :class:`RowCount`,
+:class:`Settings` and :class:`ColumnSection` parts) and :class:`IndexPage` (with
+its :class:`IndexEntry` rows), and the JSON summary a comparison report carries
+in its ``<meta>`` tag.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitor.report.charts import Chart
+from monitor.report.format import duration, fmt
+
+META_NAME = "drift-monitor-report"
+"""``name`` of the ``<meta>`` tag that holds a report's summary as JSON."""
+META_VERSION = 1
+
+
+# --------------------------------------------------------------------------- #
+# context dataclasses
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One drift metric of a column, as the engine reported it."""
+
+    name: str
+    value: float | None
+    p_value: float | None
+    direction: str
+    """``"higher"`` (higher value = more drift) or ``"p_value"`` (lower p = more drift)."""
+    warning: float | None
+    critical: float | None
+    severity: str
+    decides: bool
+    detail: tuple[tuple[str, str], ...]
+    """Extra facts of the metric, each ``(key, formatted value)``."""
+
+    @property
+    def compared(self) -> float | None:
+        """The number the thresholds apply to: the p-value or the metric value."""
+        return self.p_value if self.direction == "p_value" else self.value
+
+    @property
+    def short(self) -> str:
+        """``"psi 0.3121"`` or ``"chi_square p=0.0001"`` for the summary table."""
+        if self.direction == "p_value":
+            return f"{self.name} p={fmt(self.p_value)}"
+        return f"{self.name} {fmt(self.value)}"
+
+
+@dataclass(frozen=True)
+class StatRow:
+    """One statistic of a column in the baseline and the target snapshot."""
+
+    label: str
+    baseline: object
+    target: object
+
+
+@dataclass(frozen=True)
+class CategoryShare:
+    """A category named in a new/vanished list, with its share of rows (0..1)."""
+
+    name: str
+    share: float | None
+
+
+@dataclass(frozen=True)
+class MissingRate:
+    """Share of missing values (0..1) and its change (absolute, and relative)."""
+
+    baseline: float | None
+    target: float | None
+    change: float | None
+    relative_change: float | None
+
+
+@dataclass(frozen=True)
+class ColumnSection:
+    """Everything shown about one column."""
+
+    name: str
+    anchor: str
+    """HTML ``id`` of the column's section, safe whatever the column's name."""
+    kind: str
+    status: str
+    severity: str
+    reason: str | None
+    metrics: tuple[MetricRow, ...]
+    stats: tuple[StatRow, ...]
+    missing: MissingRate | None
+    new_categories: tuple[CategoryShare, ...]
+    vanished_categories: tuple[CategoryShare, ...]
+    chart: Chart | None
+    exceedance: float
+    """Largest ratio of a deciding metric to its warning threshold (>1 = beyond it)."""
+
+    @property
+    def deciding(self) -> tuple[MetricRow, ...]:
+        """The metrics that decide the column's severity."""
+        return tuple(m for m in self.metrics if m.decides)
+
+    @property
+    def has_stats(self) -> bool:
+        """Whether either snapshot has statistics for the column."""
+        return bool(self.stats)
+
+
+@dataclass(frozen=True)
+class Retype:
+    """A column whose type differs between the snapshots."""
+
+    column: str
+    baseline: str
+    target: str
+
+
+@dataclass(frozen=True)
+class SchemaChanges:
+    """Columns added, removed or retyped in the target snapshot."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    retyped: tuple[Retype, ...]
+
+    @property
+    def empty(self) -> bool:
+        """Whether the schema did not change."""
+        return not (self.added or self.removed or self.retyped)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The dataset-level verdict of a comparison."""
+
+    drifted: bool
+    severity: str
+    drifted_columns: int
+    columns_compared: int
+    share_drifted: float
+    magnitude: float | None
+    insufficient_data: int
+
+    @property
+    def headline(self) -> str:
+        """One sentence for the banner, e.g. ``"Drift detected in 3 of 12 columns"``."""
+        if self.drifted:
+            return f"Drift detected in {self.drifted_columns} of {self.columns_compared} columns"
+        return f"No drift detected across {self.columns_compared} columns"
+
+
+@dataclass(frozen=True)
+class RowCount:
+    """Row counts of both snapshots and the relative change (``None`` if undefined)."""
+
+    baseline: int
+    target: int
+    change: float | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The engine settings a comparison ran with."""
+
+    min_values: object
+    fdr: float | None
+    bins: object
+    bh_applied: bool
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ComparisonPage:
+    """Context of ``comparison.html``: one target snapshot compared with its baseline."""
+
+    dataset: str
+    monitor: str | None
+    baseline_name: str
+    baseline_created: datetime
+    target_name: str
+    target_created: datetime
+    generated_at: datetime
+    mode: str
+    verdict: Verdict
+    schema: SchemaChanges
+    row_count: RowCount
+    settings: Settings
+    columns: tuple[ColumnSection, ...]
+    """Sorted: worst severity first, then largest threshold exceedance."""
+    index_href: str | None = None
+    """Relative link to the reports index, when the report lives next to one."""
+
+    @property
+    def title(self) -> str:
+        """Page title: ``"flights: 2024-06-01 vs 2024-05-01"``."""
+        return f"{self.dataset}: {self.target_name} vs {self.baseline_name}"
+
+    @property
+    def gap(self) -> str:
+        """How far apart the snapshots were taken, e.g. ``"31 days"``."""
+        return duration(self.target_created - self.baseline_created)
+
+    @property
+    def mode_label(self) -> str:
+        """What the metrics were computed from, in words."""
+        if self.mode == "exact":
+            return "exact (computed from the data copies)"
+        return "profile (computed from the snapshot profiles)"
+
+    @property
+    def meta_json(self) -> str:
+        """The summary the index reads back from the report, as JSON."""
+        return json.dumps(_page_summary(self), sort_keys=True, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One report listed in the index."""
+
+    href: str
+    """Link relative to the index, URL-quoted."""
+    dataset: str
+    monitor: str | None
+    baseline: str
+    baseline_created: datetime
+    target: str
+    target_created: datetime
+    generated_at: datetime
+    drifted: bool
+    severity: str
+    drifted_columns: int
+    columns_compared: int
+    share_drifted: float
+
+
+@dataclass(frozen=True)
+class IndexPage:
+    """Context of ``index.html``: every report under a reports folder, newest first."""
+
+    generated_at: datetime
+    reports: tuple[IndexEntry, ...]
+    latest: tuple[IndexEntry, ...]
+    """The newest report of each dataset, datasets by name."""
+
+    @property
+    def title(self) -> str:
+        """Page title."""
+        return "Drift reports"
+
+
+# --------------------------------------------------------------------------- #
+# the summary a report carries (read back by the index)
+
+
+def _page_summary(page: ComparisonPage) -> dict[str, Any]:
+    """The JSON-safe summary stored in a report's ``<meta>`` tag."""
+    return {
+        "version": META_VERSION,
+        "dataset": page.dataset,
+        "monitor": page.monitor,
+        "baseline": page.baseline_name,
+        "baseline_created": page.baseline_created.isoformat(),
+        "target": page.target_name,
+        "target_created": page.target_created.isoformat(),
+        "generated_at": page.generated_at.isoformat(),
+        "drifted": page.verdict.drifted,
+        "severity": page.verdict.severity,
+        "drifted_columns": page.verdict.drifted_columns,
+        "columns_compared": page.verdict.columns_compared,
+        "share_drifted": page.verdict.share_drifted,
+    }
