@@ -1,0 +1,110 @@
+"""The store: the only package with SQL.
+
+One SQLite file (WAL mode, ``busy_timeout`` 5 s, foreign keys on) holds dataset
+definitions and their versions, snapshots with their profiles, comparison
+results, pinned baselines and the alert outbox. Data copies are Parquet files
+under ``<store folder>/data/<dataset>/<snapshot name>.parquet``.
+
+Every write runs in one ``BEGIN IMMEDIATE`` transaction; every read runs in one
+read transaction, so a caller never sees half of a write. Callers get frozen
+record dataclasses, never database rows. Times are timezone-aware UTC
+``datetime`` objects in Python and ISO-8601 strings with ``+00:00`` (always
+with microseconds, so they sort as text) in SQLite. JSON values (definitions,
+profiles, statistics, results, payloads) come back as JSON gives them: tuples
+become lists and dictionary keys become strings.
+
+Every failure is a :class:`monitor.errors.StoreError` whose message names what
+failed; ``sqlite3`` and ``OSError`` exceptions are chained as its cause.
+
+A :class:`Store` may be shared between threads: its calls are serialised by a
+lock. Several processes may open the same store; SQLite's locking keeps their
+writes apart.
+
+:class:`Store` is put together from one mixin per concern, each running its SQL
+through the connection and transaction helper of
+:class:`~monitor.store.base.StoreBase`:
+
+- :mod:`monitor.store.records`: the frozen record dataclasses, the status
+  values and :data:`INTERRUPTED_REASON`.
+- :mod:`monitor.store.schema`: the schema migrations and :data:`SCHEMA_VERSION`.
+- :mod:`monitor.store.codec`: times, JSON and rows to and from what SQLite
+  stores, and the checks values pass on the way in.
+- :mod:`monitor.store.base`: the connection, its lock, migrating, closing and
+  the transaction helper.
+- :mod:`monitor.store.datasets`: dataset definitions and their versions.
+- :mod:`monitor.store.snapshots`: snapshots and their profiles.
+- :mod:`monitor.store.data_copies`: Parquet data copies, deleting snapshots and
+  recovering interrupted ones.
+- :mod:`monitor.store.comparisons`: comparison results and their reports.
+- :mod:`monitor.store.alerts`: the alert outbox and its delivery attempts.
+- :mod:`monitor.store.baselines`: pinned baselines and when a monitor last ran.
+"""
+
+from __future__ import annotations
+
+import os
+
+from monitor.store.alerts import AlertsMixin
+from monitor.store.base import StoreBase
+from monitor.store.baselines import BaselinesMixin
+from monitor.store.comparisons import ComparisonsMixin
+from monitor.store.data_copies import DataCopiesMixin
+from monitor.store.datasets import DatasetsMixin
+from monitor.store.records import (
+    INTERRUPTED_REASON,
+    AlertRecord,
+    AlertStatus,
+    AttemptRecord,
+    ComparisonRecord,
+    DatasetRecord,
+    SnapshotRecord,
+    SnapshotStatus,
+)
+from monitor.store.schema import SCHEMA_VERSION
+from monitor.store.snapshots import SnapshotsMixin
+
+__all__ = [
+    "INTERRUPTED_REASON",
+    "SCHEMA_VERSION",
+    "AlertRecord",
+    "AlertStatus",
+    "AttemptRecord",
+    "ComparisonRecord",
+    "DatasetRecord",
+    "SnapshotRecord",
+    "SnapshotStatus",
+    "Store",
+    "open_store",
+]
+
+
+class Store(
+    AlertsMixin,
+    ComparisonsMixin,
+    BaselinesMixin,
+    DataCopiesMixin,
+    SnapshotsMixin,
+    DatasetsMixin,
+    StoreBase,
+):
+    """The SQLite store of one workspace, plus its folder of data copies.
+
+    ``Store(path)`` creates the parent folder of ``path`` when missing, opens (or
+    creates) the database file, turns on WAL mode, a 5 s busy timeout and foreign
+    keys, and applies the schema migrations not applied yet. Use it as a context
+    manager or call :meth:`close`.
+
+    :param path: the SQLite file, e.g. ``"state/monitor.db"``.
+    :param clock: returns the current time as an aware datetime; defaults to
+        ``datetime.now(timezone.utc)``. Every ``created_at``/``at`` comes from it.
+    :ivar path: absolute path of the database file.
+    :ivar root: the folder holding the database; data copies live under
+        ``root / "data"``.
+    :raises StoreError: the folder cannot be created, the file is not an SQLite
+        database, or its schema is newer than this code.
+    """
+
+
+def open_store(path: str | os.PathLike[str]) -> Store:
+    """Open (creating when missing) the store at ``path``; see :class:`Store`."""
+    return Store(path)

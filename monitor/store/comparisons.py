@@ -1,0 +1,99 @@
+"""Comparison results and the path of their HTML report (the ``comparisons``
+table)."""
+
+from __future__ import annotations
+
+import os
+
+from monitor.errors import StoreError
+from monitor.store.codec import Row, _comparison_record, _to_json
+from monitor.store.records import ComparisonRecord, JsonDict, SnapshotRecord
+from monitor.store.snapshots import SnapshotsMixin
+
+
+class ComparisonsMixin(SnapshotsMixin):
+    """Recording and reading comparisons; both sides of a comparison are stored
+    snapshots, so this builds on :class:`SnapshotsMixin`."""
+
+    def record_comparison(
+        self,
+        *,
+        monitor: str | None,
+        dataset: str,
+        baseline: SnapshotRecord,
+        target: SnapshotRecord,
+        drifted: bool,
+        severity: str,
+        result: JsonDict,
+        report_path: str | os.PathLike[str] | None = None,
+    ) -> ComparisonRecord:
+        """Store the result of comparing ``target`` with ``baseline``.
+
+        :param result: the JSON-able result dict (key order is kept).
+        :raises StoreError: either snapshot no longer exists; ``result`` is not
+            JSON-serialisable.
+        """
+        result_json = _to_json(result, "the comparison result")
+        with self._transaction("record a comparison", write=True):
+            for snapshot in (baseline, target):
+                self._snapshot_row_by_id(snapshot.id)
+            comparison_id = self._insert(
+                "comparisons",
+                {
+                    "monitor": monitor,
+                    "dataset": dataset,
+                    "baseline_snapshot_id": baseline.id,
+                    "target_snapshot_id": target.id,
+                    "baseline_name": baseline.name,
+                    "target_name": target.name,
+                    "created_at": self._now(),
+                    "drifted": int(drifted),
+                    "severity": severity,
+                    "result": result_json,
+                    "report_path": None if report_path is None else os.fspath(report_path),
+                },
+            )
+            return _comparison_record(self._comparison_row(comparison_id))
+
+    def _comparison_row(self, comparison_id: int) -> Row:
+        row = self._one("SELECT * FROM comparisons WHERE id = ?", [comparison_id])
+        if row is None:
+            raise StoreError(f"comparison {comparison_id} not found")
+        return row
+
+    def get_comparison(self, comparison_id: int) -> ComparisonRecord:
+        """The comparison with id ``comparison_id``.
+
+        :raises StoreError: ``"comparison 7 not found"``.
+        """
+        with self._transaction(f"read comparison {comparison_id}", write=False):
+            return _comparison_record(self._comparison_row(comparison_id))
+
+    def list_comparisons(
+        self, dataset: str | None = None, monitor: str | None = None
+    ) -> list[ComparisonRecord]:
+        """Comparisons matching the filters given, newest first by (created_at, id)."""
+        filters = {"dataset": dataset, "monitor": monitor}
+        used = {key: value for key, value in filters.items() if value is not None}
+        where = " AND ".join(f"{key} = ?" for key in used) or "1"
+        with self._transaction("list comparisons", write=False):
+            rows = self._all(
+                f"SELECT * FROM comparisons WHERE {where} ORDER BY created_at DESC, id DESC",
+                list(used.values()),
+            )
+        return [_comparison_record(row) for row in rows]
+
+    def set_report_path(
+        self, comparison_id: int, path: str | os.PathLike[str] | None
+    ) -> ComparisonRecord:
+        """Record where the HTML report of a comparison was written.
+
+        :raises StoreError: ``"comparison 7 not found"``.
+        """
+        value = None if path is None else os.fspath(path)
+        with self._transaction(f"set the report of comparison {comparison_id}", write=True) as db:
+            self._comparison_row(comparison_id)
+            db.execute(
+                "UPDATE comparisons SET report_path = ? WHERE id = ?", [value, comparison_id]
+            )
+            return _comparison_record(self._comparison_row(comparison_id))

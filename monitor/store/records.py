@@ -1,0 +1,134 @@
+"""The frozen records the store hands to callers, and the status values they carry.
+
+Callers get these, never database rows; :mod:`monitor.store.codec` builds them
+from rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+SnapshotStatus = Literal["running", "completed", "failed"]
+AlertStatus = Literal["pending", "delivered", "failed"]
+
+INTERRUPTED_REASON = "interrupted: the process stopped before the snapshot completed"
+"""The reason :meth:`Store.recover_interrupted` gives the snapshots it fails."""
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    """One version of a dataset definition.
+
+    :ivar id: row id.
+    :ivar name: the dataset's name, unique together with ``version``.
+    :ivar version: 1 for the first registration, +1 for each changed definition.
+    :ivar definition: the JSON-able definition dict as registered (keys sorted).
+    :ivar description: free text given at registration ("" when none).
+    :ivar created_at: when this version was registered (UTC).
+    """
+
+    id: int
+    name: str
+    version: int
+    definition: JsonDict
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """A snapshot: a profile of a dataset at a moment, plus an optional data copy.
+
+    :ivar status: ``"running"`` until :meth:`Store.complete_snapshot` or
+        :meth:`Store.fail_snapshot`; only a completed snapshot has a profile.
+    :ivar reason: why a failed snapshot failed; ``None`` otherwise.
+    :ivar completed_at: when it completed (UTC); ``None`` unless completed.
+    :ivar row_count: number of rows profiled; ``None`` unless completed.
+    :ivar fingerprint: the source's content fingerprint; ``None`` unless completed.
+    :ivar data_copy: absolute path of the Parquet data copy, or ``None``.
+    :ivar profile_version: the profile's ``"format_version"``; ``None`` unless
+        completed.
+    """
+
+    id: int
+    dataset: str
+    dataset_version: int
+    name: str
+    monitor: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    status: SnapshotStatus
+    reason: str | None
+    row_count: int | None
+    fingerprint: str | None
+    data_copy: str | None
+    profile_version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonRecord:
+    """The stored result of comparing a target snapshot with a baseline snapshot.
+
+    :ivar drifted: the dataset verdict.
+    :ivar severity: the worst severity found (e.g. ``"none"``, ``"warning"``,
+        ``"critical"``; the store does not interpret it).
+    :ivar result: the JSON-able result dict as recorded.
+    :ivar report_path: where the HTML report was written, or ``None``.
+    """
+
+    id: int
+    monitor: str | None
+    dataset: str
+    baseline_snapshot_id: int
+    target_snapshot_id: int
+    baseline_name: str
+    target_name: str
+    created_at: datetime
+    drifted: bool
+    severity: str
+    result: JsonDict
+    report_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    """An alert in the outbox: one webhook delivery of one comparison.
+
+    :ivar status: ``"pending"`` until delivered, or ``"failed"`` once given up.
+    :ivar attempts: number of delivery attempts made so far.
+    :ivar next_attempt_at: when the next attempt is due (UTC).
+    :ivar idempotency_key: sent unchanged on every attempt; unique per webhook.
+    """
+
+    id: int
+    comparison_id: int
+    webhook: str
+    url: str
+    payload: JsonDict
+    idempotency_key: str
+    status: AlertStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One delivery attempt of an alert, numbered from 1.
+
+    :ivar status_code: the HTTP status answered, or ``None`` when no answer came.
+    :ivar error: what went wrong, or ``None``.
+    """
+
+    alert_id: int
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    delivered: bool

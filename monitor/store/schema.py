@@ -1,0 +1,115 @@
+"""The database schema: its migrations in order, :data:`SCHEMA_VERSION`, and the
+columns and order the snapshot queries use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+_SCHEMA_1 = (
+    """CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        definition TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        UNIQUE (name, version))""",
+    """CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dataset TEXT NOT NULL,
+        dataset_version INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        monitor TEXT,
+        created_at TEXT NOT NULL,
+        completed_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+        reason TEXT,
+        row_count INTEGER,
+        fingerprint TEXT,
+        data_copy TEXT,
+        profile TEXT,
+        profile_version INTEGER,
+        UNIQUE (dataset, name),
+        FOREIGN KEY (dataset, dataset_version) REFERENCES datasets (name, version))""",
+    "CREATE INDEX snapshots_by_monitor ON snapshots (monitor, created_at)",
+    "CREATE INDEX snapshots_by_status ON snapshots (status)",
+    """CREATE TABLE column_profiles (
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        column_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        stats TEXT NOT NULL,
+        sketch BLOB,
+        PRIMARY KEY (snapshot_id, position),
+        UNIQUE (snapshot_id, column_name))""",
+    """CREATE TABLE comparisons (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        monitor TEXT,
+        dataset TEXT NOT NULL,
+        baseline_snapshot_id INTEGER NOT NULL
+            REFERENCES snapshots (id) ON DELETE CASCADE,
+        target_snapshot_id INTEGER NOT NULL
+            REFERENCES snapshots (id) ON DELETE CASCADE,
+        baseline_name TEXT NOT NULL,
+        target_name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        drifted INTEGER NOT NULL CHECK (drifted IN (0, 1)),
+        severity TEXT NOT NULL,
+        result TEXT NOT NULL,
+        report_path TEXT)""",
+    "CREATE INDEX comparisons_by_baseline ON comparisons (baseline_snapshot_id)",
+    "CREATE INDEX comparisons_by_target ON comparisons (target_snapshot_id)",
+    """CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        comparison_id INTEGER NOT NULL REFERENCES comparisons (id) ON DELETE CASCADE,
+        webhook TEXT NOT NULL,
+        url TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        delivered_at TEXT,
+        last_error TEXT,
+        UNIQUE (idempotency_key, webhook))""",
+    "CREATE INDEX alerts_by_comparison ON alerts (comparison_id)",
+    "CREATE INDEX alerts_due ON alerts (status, next_attempt_at)",
+    """CREATE TABLE alert_attempts (
+        alert_id INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+        attempt INTEGER NOT NULL CHECK (attempt >= 1),
+        at TEXT NOT NULL,
+        status_code INTEGER,
+        error TEXT,
+        delivered INTEGER NOT NULL CHECK (delivered IN (0, 1)),
+        PRIMARY KEY (alert_id, attempt))""",
+    """CREATE TABLE baselines (
+        monitor TEXT PRIMARY KEY,
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+        pinned_at TEXT NOT NULL)""",
+    "CREATE INDEX baselines_by_snapshot ON baselines (snapshot_id)",
+)
+
+
+def _migration_1_initial_schema(db: Database) -> None:
+    """Create every table of the first schema."""
+    for statement in _SCHEMA_1:
+        db.execute(statement)
+
+
+Migration = Callable[[Database], None]
+
+MIGRATIONS: tuple[Migration, ...] = (_migration_1_initial_schema,)
+"""Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
+Append new ones; never edit or reorder applied ones."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this code writes."""
+
+_SNAPSHOT_COLUMNS = (
+    "id, dataset, dataset_version, name, monitor, created_at, completed_at, status, "
+    "reason, row_count, fingerprint, data_copy, profile_version"
+)
+_SNAPSHOT_ORDER = "ORDER BY created_at, id"
