@@ -97,6 +97,8 @@ def main(verbose: int) -> None:
     """
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "httpcore"):  # their request lines carry webhook URLs
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @main.command()
@@ -116,7 +118,8 @@ def validate(config_path: str) -> None:
 
 @main.command()
 @config_option
-@click.option("--once", is_flag=True, help="Run every monitor once and exit (1 if one failed).")
+@click.option("--once", is_flag=True,
+              help="Run every monitor once, attempt the due alerts once, and exit (1 if a run or an alert failed).")
 @handle_errors
 def run(config_path: str, once: bool) -> None:
     """Run the service: each monitor on its schedule until SIGTERM or Ctrl-C.
@@ -132,18 +135,23 @@ def run(config_path: str, once: bool) -> None:
 
         serve_forever(config)
         return
+    from monitor.service.alert import flush_outbox
     from monitor.service.runner import run_all
 
     with open_store(config) as store:
         store.recover_interrupted()
         results = run_all(config, store)
+        alerts = flush_outbox(store, config.webhooks)
     for r in results:
         detail = r.report_path or r.reason or ""
         click.echo(f"{r.monitor}: {r.status}, severity {r.severity}{'  ' + detail if detail else ''}")
+    for a in alerts:
+        click.echo(f"alert {a.id} ({a.event}) to webhook {a.webhook}: {a.status}"
+                   + (f" ({a.last_error})" if a.status != "delivered" and a.last_error else ""))
     index = Path(config.reports_dir) / "index.html"
     if index.is_file():
         click.echo(f"open {index} to read the reports")
-    if any(r.status == "failed" for r in results):
+    if any(r.status == "failed" for r in results) or any(a.status == "failed" for a in alerts):
         sys.exit(1)
 
 

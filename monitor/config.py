@@ -33,10 +33,13 @@ Example::
         webhooks: [ops]
     webhooks:
       ops: {url: "https://hooks.example.com/${HOOK_TOKEN}", secret: "${HOOK_SECRET}"}
+      team: {url: "https://hooks.slack.com/services/${SLACK_PATH}", format: slack}
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from datetime import timedelta
@@ -158,6 +161,33 @@ class BaselineDataset(_Model):
     dataset: str
 
 
+class AlertConfig(_Model):
+    """When a monitor's drift episodes are notified (the lifecycle Alertmanager uses).
+
+    An episode opens when a run's severity reaches ``min_severity`` and lasts
+    until the first run below it: ``drift.detected`` when it opens,
+    ``drift.repeated`` every ``repeat_interval`` while it lasts (and at once when
+    the severity rises), ``drift.resolved`` when it ends if ``send_resolved``.
+    """
+
+    min_severity: Literal["warning", "critical"] = Field(
+        default="warning", description="the severity that opens an episode"
+    )
+    repeat_interval: str = Field(default="4h", description="resend an open episode after this long (30s, 10m, 4h, 1d)")
+    send_resolved: bool = Field(default=True, description="send drift.resolved when the episode ends")
+
+    @field_validator("repeat_interval")
+    @classmethod
+    def _check_repeat(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def repeat_after(self) -> timedelta:
+        """``repeat_interval`` as a timedelta."""
+        return parse_duration(self.repeat_interval)
+
+
 class MonitorConfig(_Model):
     """A scheduled comparison of a dataset's new snapshot with its baseline."""
 
@@ -175,24 +205,71 @@ class MonitorConfig(_Model):
     min_values: int = Field(default=100, ge=1, description="fewer values on either side: 'insufficient data'")
     fdr: float = Field(default=0.05, gt=0, lt=1, description="Benjamini-Hochberg false-discovery rate")
     webhooks: tuple[str, ...] = ()
+    alert: AlertConfig = AlertConfig()
     enabled: bool = True
 
 
 class WebhookConfig(_Model):
-    """An HTTP endpoint that receives a JSON POST when a monitor finds drift."""
+    """An HTTP endpoint that receives a JSON POST for each drift episode event.
+
+    The outbox stores the webhook's name only: ``url``, ``headers`` and
+    ``secret`` are read from the current configuration at every attempt.
+    """
 
     url: str
-    secret: str | None = Field(default=None, description="HMAC-SHA256 key; signature in X-Drift-Monitor-Signature")
+    secret: str | None = Field(
+        default=None, description="Standard Webhooks secret 'whsec_<base64>'; requests are signed when set"
+    )
+    format: Literal["standard", "slack"] = Field(
+        default="standard", description="'standard': the JSON event, signed; 'slack': an incoming-webhook message"
+    )
     timeout: float = Field(default=10.0, gt=0, description="seconds per attempt")
-    max_attempts: int = Field(default=5, ge=1, description="attempts within one run before it waits in the outbox")
+    give_up_after: str = Field(default="24h", description="retry a failing alert for this long after it was queued")
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_attempts" in data:
+            raise ValueError("max_attempts was replaced by give_up_after (retries are bounded by time, e.g. 24h)")
+        return data
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+            raise ValueError("expected an http:// or https:// URL")
         return value
+
+    @field_validator("secret")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV.search(value) and not _is_whsec(value):  # unset ${VAR}: reported once
+            raise ValueError("expected a Standard Webhooks secret: 'whsec_' followed by base64 (24 to 64 bytes)")
+        return value
+
+    @field_validator("give_up_after")
+    @classmethod
+    def _check_give_up(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def give_up_delta(self) -> timedelta:
+        """``give_up_after`` as a timedelta."""
+        return parse_duration(self.give_up_after)
+
+
+def _is_whsec(value: str) -> bool:
+    """True for ``whsec_`` + base64 of 24 to 64 bytes (the Standard Webhooks secret form)."""
+    if not value.startswith("whsec_"):
+        return False
+    text = value[len("whsec_"):]
+    try:
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return 24 <= len(key) <= 64
 
 
 class Config(_Model):
@@ -200,6 +277,9 @@ class Config(_Model):
 
     store: str = Field(default="./drift-monitor.db", description="path of the SQLite store; data copies beside it")
     reports_dir: str = Field(default="./reports", description="folder the HTML reports are written to")
+    report_url_base: str | None = Field(
+        default=None, description="URL the reports folder is served at; alerts then carry report_url"
+    )
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
     monitors: dict[str, MonitorConfig] = Field(default_factory=dict)
     webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,17 +17,25 @@ import pytest
 
 @dataclass
 class Received:
-    """One request the receiver got; header names are lower case."""
+    """One request the receiver got; header names are lower case.
+
+    ``at`` is when it arrived and ``answered_at`` when its answer started
+    (``time.monotonic()`` of the test process; ``None`` until answered).
+    """
 
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0
+    answered_at: float | None = None
+    status: int | None = None
 
 
 class Receiver:
     """A webhook endpoint answering from a script of responses.
 
-    Each script entry is a status code or ``(delay_seconds, status)``; once the
+    Each script entry is a status code, ``(delay_seconds, status)`` or a dict
+    ``{"status": 503, "delay": 0.0, "headers": {"Retry-After": "3"}}``; once the
     script is used up, every request gets 200.
     """
 
@@ -45,10 +54,22 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}/hook"
 
-    def next_response(self) -> tuple[float, int]:
+    def next_response(self) -> tuple[float, int, dict[str, str]]:
         with self._lock:
             entry = self.script.pop(0) if self.script else 200
-        return entry if isinstance(entry, tuple) else (0.0, entry)
+        if isinstance(entry, dict):
+            return float(entry.get("delay", 0.0)), int(entry["status"]), dict(entry.get("headers", {}))
+        delay, status = entry if isinstance(entry, tuple) else (0.0, entry)
+        return delay, status, {}
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+        """Wait until ``count`` requests were answered (or ``timeout`` seconds passed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(r.answered_at is not None for r in self.requests) >= count:
+                break
+            time.sleep(0.05)
+        return list(self.requests)
 
     def close(self) -> None:
         self.release.set()
@@ -62,14 +83,20 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                receiver.requests.append(Received(self.path, headers, body))
-                delay, status = receiver.next_response()
+                received = Received(self.path, headers, body, at=time.monotonic())
+                receiver.requests.append(received)
+                delay, status, extra = receiver.next_response()
+                received.status = status
                 if delay:
                     receiver.release.wait(delay)
+                received.answered_at = time.monotonic()
                 try:
                     self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
+                    self.wfile.flush()
                 except OSError:
                     pass  # the client gave up waiting
 

@@ -83,21 +83,33 @@ def test_run_once_sends_webhook_naming_drifted_columns(shop_data: Path, serve: C
     assert {"amount", "colour"} <= drifted
     assert "stable" not in drifted
     assert payload["dataset"] == "current" and payload["monitor"] == "shop"
-    assert Path(payload["report_path"]).is_file()
+    assert payload["event"] == "drift.detected" and payload["episode_id"]
+    assert not Path(payload["report_path"]).is_absolute()  # relative to reports_dir
+    assert (shop_data / "reports" / payload["report_path"]).is_file()
     assert (shop_data / "reports" / "index.html").is_file()
 
 
 def test_webhook_500_twice_then_200_is_one_delivery_after_three_attempts(shop_data: Path, serve: Callable[..., Any]) -> None:
     receiver = serve([500, 500, 200])
-    result = run_once(write_config(shop_data, url=receiver.url))
-    assert result.exit_code == 0, result.output
-    with Store(shop_data / "store" / "monitor.db") as store:
+    config = write_config(shop_data, url=receiver.url)
+    store_path = shop_data / "store" / "monitor.db"
+    for attempt in (1, 2, 3):  # each run attempts what is due once; it never waits for a retry
+        result = run_once(config)
+        assert result.exit_code == 0, result.output
+        assert len(receiver.requests) == attempt
+        with Store(store_path) as store:
+            [alert] = store.list_alerts()
+        deadline = time.monotonic() + 10
+        while alert.status == "pending" and datetime.now(timezone.utc) < alert.next_attempt_at:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    with Store(store_path) as store:
         alerts = store.list_alerts()
         assert len(alerts) == 1
         assert alerts[0].status == "delivered"
         assert alerts[0].attempts == 3
         assert [a.status_code for a in store.list_attempts(alerts[0].id)] == [500, 500, 200]
-    keys = {r.headers["idempotency-key"] for r in receiver.requests}
+    keys = {r.headers["webhook-id"] for r in receiver.requests}
     assert len(receiver.requests) == 3 and len(keys) == 1
 
 

@@ -242,7 +242,7 @@ def test_a_definition_that_is_not_json_is_refused(store: Store) -> None:
         (lambda s: s.latest_snapshot("flights", before_id=42), "snapshot 42 not found"),
         (lambda s: s.get_comparison(42), "comparison 42 not found"),
         (lambda s: s.set_report_path(42, "r.html"), "comparison 42 not found"),
-        (lambda s: s.enqueue_alert(42, "slack", "http://x", {}, "k"), "comparison 42 not found"),
+        (lambda s: s.enqueue_alert(42, "slack", {}, "k"), "comparison 42 not found"),
         (lambda s: s.get_alert(42), "alert 42 not found"),
         (lambda s: s.list_snapshots(status="done"),
          "unknown snapshot status 'done'; expected one of running, completed, failed"),
@@ -455,7 +455,7 @@ def test_delete_removes_rows_and_the_data_copy(store: Store, db_path: Path) -> N
     s2 = completed(store, "s2")
     store.set_baseline("daily", s1)
     compared = comparison(store, s1, s2)
-    alert = store.enqueue_alert(compared.id, "slack", "http://hook", {"a": 1}, "key-1")
+    alert = store.enqueue_alert(compared.id, "slack", {"a": 1}, "key-1")
     store.record_attempt(alert.id, status_code=500, error="HTTP 500", delivered=False,
                          next_attempt_at=T0)
 
@@ -584,9 +584,9 @@ def compared(store: Store) -> ComparisonRecord:
 
 
 def test_enqueue_is_idempotent_per_key_and_webhook(store: Store, compared: ComparisonRecord) -> None:
-    first = store.enqueue_alert(compared.id, "slack", "http://hook", {"a": 1}, "key-1")
-    again = store.enqueue_alert(compared.id, "slack", "http://hook", {"a": 2}, "key-1")
-    other = store.enqueue_alert(compared.id, "pager", "http://pager", {"a": 1}, "key-1")
+    first = store.enqueue_alert(compared.id, "slack", {"a": 1}, "key-1")
+    again = store.enqueue_alert(compared.id, "slack", {"a": 2}, "key-1")
+    other = store.enqueue_alert(compared.id, "pager", {"a": 1}, "key-1")
     assert again == first
     assert other.id != first.id
     assert (first.status, first.attempts, first.payload) == ("pending", 0, {"a": 1})
@@ -595,7 +595,7 @@ def test_enqueue_is_idempotent_per_key_and_webhook(store: Store, compared: Compa
 
 
 def test_due_alerts_honour_next_attempt_at(store: Store, compared: ComparisonRecord) -> None:
-    alert = store.enqueue_alert(compared.id, "slack", "http://hook", {}, "key-1")
+    alert = store.enqueue_alert(compared.id, "slack", {}, "key-1")
     later = alert.next_attempt_at + timedelta(minutes=5)
     assert store.due_alerts(alert.next_attempt_at - timedelta(seconds=1)) == []
     assert store.due_alerts(alert.next_attempt_at) == [alert]
@@ -607,7 +607,7 @@ def test_due_alerts_honour_next_attempt_at(store: Store, compared: ComparisonRec
 
 
 def test_attempts_are_numbered_until_delivered(store: Store, compared: ComparisonRecord) -> None:
-    alert = store.enqueue_alert(compared.id, "slack", "http://hook", {}, "key-1")
+    alert = store.enqueue_alert(compared.id, "slack", {}, "key-1")
     for code in (500, 502):
         pending = store.record_attempt(alert.id, status_code=code, error=f"HTTP {code}",
                                        delivered=False, next_attempt_at=T0)
@@ -629,7 +629,7 @@ def test_attempts_are_numbered_until_delivered(store: Store, compared: Compariso
 
 
 def test_giving_up_fails_the_alert(store: Store, compared: ComparisonRecord) -> None:
-    alert = store.enqueue_alert(compared.id, "slack", "http://hook", {}, "key-1")
+    alert = store.enqueue_alert(compared.id, "slack", {}, "key-1")
     failed = store.record_attempt(alert.id, status_code=404, error="HTTP 404", delivered=False,
                                   next_attempt_at=None, give_up=True)
     assert (failed.status, failed.attempts, failed.last_error) == ("failed", 1, "HTTP 404")
@@ -647,7 +647,7 @@ def test_giving_up_fails_the_alert(store: Store, compared: ComparisonRecord) -> 
 def test_a_pending_attempt_needs_an_aware_next_time(
     store: Store, compared: ComparisonRecord, next_attempt_at: datetime | None, message: str
 ) -> None:
-    alert = store.enqueue_alert(compared.id, "slack", "http://hook", {}, "key-1")
+    alert = store.enqueue_alert(compared.id, "slack", {}, "key-1")
     with pytest.raises(StoreError, match=message):
         store.record_attempt(alert.id, status_code=None, error="timeout", delivered=False,
                              next_attempt_at=next_attempt_at)

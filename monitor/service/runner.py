@@ -3,7 +3,8 @@
 :func:`run_monitor` is a plain function; the scheduler only decides when it runs,
 and tests call it directly. Each step is delegated to the module that owns it:
 sources read, ``profile`` summarises, ``store`` records, ``drift`` compares,
-``report`` renders and ``alert`` delivers.
+``report`` renders; ``episodes`` decides which alerts to queue, and the
+delivery worker (:mod:`monitor.service.delivery`) sends them outside the job.
 """
 
 from __future__ import annotations
@@ -248,27 +249,18 @@ def record_and_report(
     return record, path
 
 
-def alert_payload(result: dict[str, Any], *, dataset: str, monitor: str, baseline: str, target: str, report_path: str) -> dict[str, Any]:
-    """The webhook payload of a drifted comparison."""
-    from monitor.service import alert
-
-    drifted = [
-        {"column": c["column"], "severity": c["severity"],
-         "metrics": {m["name"]: m["value"] for m in c["metrics"] if m.get("decides")}}
-        for c in result["columns"] if c["status"] == "drift"
-    ]
-    return alert.build_payload(
-        dataset=dataset, monitor=monitor, baseline=baseline, target=target,
-        verdict=result["verdict"], drifted_columns=drifted, report_path=report_path, created_at=utcnow(),
-    )
-
-
-def run_monitor(config: Config, name: str, store: Store, *, deliver: Callable[..., Any] | None = None) -> RunResult:
-    """Run one monitor once: snapshot, compare with the baseline, report, alert.
+def run_monitor(
+    config: Config, name: str, store: Store, *, on_queued: Callable[[], Any] | None = None
+) -> RunResult:
+    """Run one monitor once: snapshot, compare with the baseline, report, queue alerts.
 
     A dataset that cannot be read gives a failed snapshot with the reason and a
-    ``failed`` result; it never raises for bad data.
+    ``failed`` result; it never raises for bad data. Alerts are only queued in
+    the store's outbox (see :mod:`monitor.service.episodes`); delivery happens
+    elsewhere, so a slow endpoint never delays the run.
 
+    :param on_queued: called (with no argument) after alerts were queued, e.g.
+        :meth:`DeliveryWorker.wake`.
     :raises ConfigError: when ``name`` is not a configured monitor.
     """
     if name not in config.monitors:
@@ -283,12 +275,14 @@ def run_monitor(config: Config, name: str, store: Store, *, deliver: Callable[..
     if baseline is None:
         log.info("monitor %s: %s is the first snapshot: it is the baseline", name, target.name)
         return RunResult(name, "completed", target=target, reason="baseline established")
-    return _compare_and_alert(config, name, store, baseline, target, deliver)
+    result = _compare_and_report(config, name, store, baseline, target)
+    if result.alerts and on_queued is not None:
+        on_queued()
+    return result
 
 
-def _compare_and_alert(
+def _compare_and_report(
     config: Config, name: str, store: Store, baseline: SnapshotRecord, target: SnapshotRecord,
-    deliver: Callable[..., Any] | None,
 ) -> RunResult:
     mon = config.monitors[name]
     drift_result = compare(store, baseline, target, settings_for(mon))
@@ -297,14 +291,26 @@ def _compare_and_alert(
     )
     result = RunResult(name, "completed", target, baseline, record.id, record.drifted, record.severity, str(path))
     log.info("monitor %s: %s vs %s: severity %s, report %s", name, target.name, baseline.name, record.severity, path)
-    if record.drifted and mon.webhooks:
-        from monitor.service import alert
-
-        payload = alert_payload(drift_result.to_dict(), dataset=mon.dataset, monitor=name,
-                                baseline=baseline.name, target=target.name, report_path=str(path))
-        send = deliver or alert.enqueue_and_deliver
-        result.alerts = send(store, record.id, payload, mon.webhooks, config.webhooks)
+    result.alerts = _queue_alerts(config, name, store, record, drift_result.to_dict(), path)
     return result
+
+
+def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: dict[str, Any], path: Path) -> list[Any]:
+    """Apply the run to the monitor's drift episode; returns the alerts it queued."""
+    from monitor.service import episodes, payload
+
+    report_path, report_url = payload.report_location(str(path), config.reports_dir, config.report_url_base)
+    finding = episodes.RunFinding(
+        monitor=name, dataset=config.monitors[name].dataset, comparison_id=record.id,
+        baseline=record.baseline_name, target=record.target_name, verdict=result["verdict"],
+        columns=payload.drifted_columns(result), report_path=report_path, report_url=report_url,
+        created_at=record.created_at,
+    )
+    episode, queued = episodes.record_run(store, config, finding)
+    if queued:
+        log.info("monitor %s: %s of episode %s queued for %s", name, queued[0].event,
+                 episode.key if episode else "?", ", ".join(repr(a.webhook) for a in queued))
+    return list(queued)
 
 
 def run_all(config: Config, store: Store) -> list[RunResult]:

@@ -4,11 +4,14 @@ Each job has the stable id ``monitor:<name>``, ``max_instances=1`` (one run at a
 time per monitor), ``coalesce=True`` (missed runs collapse into one) and a
 misfire grace of half the interval (at most one hour). On start, a monitor whose
 last run is older than its interval (or that never ran) runs at once: the
-catch-up is logged. A job ``outbox`` retries undelivered alerts every 30 s.
+catch-up is logged. Jobs only queue alerts; a :class:`DeliveryWorker` thread
+sends them (and the alerts left pending before a restart), so a slow endpoint
+delays no job.
 
 SIGTERM and SIGINT stop the scheduler; a running job finishes first (its snapshot
-is completed or marked failed), then :func:`serve_forever` returns and the
-process exits 0.
+is completed or marked failed), the delivery worker gets :data:`DELIVERY_STOP_TIMEOUT`
+seconds to finish its attempt in flight, then :func:`serve_forever` returns and
+the process exits 0.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from monitor.config import Config, MonitorConfig
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
-OUTBOX_EVERY = timedelta(seconds=30)
+DELIVERY_STOP_TIMEOUT = 5.0
+"""Seconds shutdown waits for an attempt in flight; its alert is sent again after a restart."""
 
 
 def trigger_for(mon: MonitorConfig) -> IntervalTrigger | CronTrigger:
@@ -58,25 +62,25 @@ def is_due(mon: MonitorConfig, last_run: datetime | None, now: datetime) -> bool
     return next_fire is not None and next_fire <= now
 
 
-def run_job(config: Config, name: str) -> None:
-    """The scheduled job: open the store in this thread and run the monitor."""
+def run_job(config: Config, name: str, on_queued: Callable[[], Any] | None = None) -> None:
+    """The scheduled job: open the store in this thread and run the monitor.
+
+    :param on_queued: called after the run queued alerts (wakes the delivery worker).
+    """
     from monitor.service.runner import run_monitor
 
     with Store(config.store) as store:
-        result = run_monitor(config, name, store)
+        result = run_monitor(config, name, store, on_queued=on_queued)
     log.info("monitor %s: run %s%s", name, result.status, f" ({result.reason})" if result.reason else "")
 
 
-def flush_job(config: Config) -> None:
-    """The outbox job: deliver every alert whose retry time has come."""
-    from monitor.service.alert import flush_outbox
+def build_scheduler(
+    config: Config, now: datetime | None = None, on_queued: Callable[[], Any] | None = None
+) -> BackgroundScheduler:
+    """A scheduler with one job per enabled monitor (not started).
 
-    with Store(config.store) as store:
-        flush_outbox(store, config.webhooks)
-
-
-def build_scheduler(config: Config, now: datetime | None = None) -> BackgroundScheduler:
-    """A scheduler with one job per enabled monitor and the outbox job (not started)."""
+    :param on_queued: passed to every job (see :func:`run_job`).
+    """
     now = now or datetime.now(timezone.utc)
     scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={"max_instances": 1, "coalesce": True})
     with Store(config.store) as store:
@@ -89,22 +93,25 @@ def build_scheduler(config: Config, now: datetime | None = None) -> BackgroundSc
         if due:
             log.info("monitor %s: last run %s is older than its schedule: running now (catch-up)", name, last_runs[name])
         scheduler.add_job(
-            run_job, trigger_for(mon), args=(config, name), id=f"monitor:{name}", name=name,
+            run_job, trigger_for(mon), args=(config, name, on_queued), id=f"monitor:{name}", name=name,
             max_instances=1, coalesce=True, misfire_grace_time=misfire_grace(mon), replace_existing=True,
             **({"next_run_time": now} if due else {}),
         )
-    scheduler.add_job(flush_job, IntervalTrigger(seconds=OUTBOX_EVERY.total_seconds()), args=(config,),
-                      id="outbox", name="outbox", next_run_time=now)
     return scheduler
 
 
 def serve_forever(config: Config, stop: threading.Event | None = None,
                   on_start: Callable[[BackgroundScheduler], Any] | None = None) -> None:
-    """Run the scheduler until SIGTERM/SIGINT (or ``stop`` is set), then shut down
-    cleanly, waiting for a running job to finish."""
+    """Run the scheduler and the delivery worker until SIGTERM/SIGINT (or ``stop``
+    is set), then shut down cleanly, waiting for a running job to finish and at
+    most :data:`DELIVERY_STOP_TIMEOUT` seconds for a delivery in flight."""
+    from monitor.service.delivery import DeliveryWorker
+
     stop = stop or threading.Event()
-    scheduler = build_scheduler(config)
+    worker = DeliveryWorker(config.store, lambda: config.webhooks)
+    scheduler = build_scheduler(config, on_queued=worker.wake)
     previous = _install_signals(stop)
+    worker.start()
     scheduler.start()
     log.info("drift-monitor running %d monitor(s); stop with SIGTERM or Ctrl-C", len(config.monitors))
     if on_start:
@@ -115,6 +122,8 @@ def serve_forever(config: Config, stop: threading.Event | None = None,
     finally:
         log.info("stopping: waiting for running jobs to finish")
         scheduler.shutdown(wait=True)
+        if not worker.stop(DELIVERY_STOP_TIMEOUT):
+            log.warning("a webhook delivery was still in flight; its alert is sent again after a restart")
         _restore_signals(previous)
         log.info("stopped")
 

@@ -2,7 +2,7 @@
 
 One SQLite file (WAL mode, ``busy_timeout`` 5 s, foreign keys on) holds dataset
 definitions and their versions, snapshots with their profiles, comparison
-results, pinned baselines and the alert outbox. Data copies are Parquet files
+results, pinned baselines, drift episodes and the alert outbox. Data copies are Parquet files
 under ``<store folder>/data/<dataset>/<snapshot name>.parquet``.
 
 Every write runs in one ``BEGIN IMMEDIATE`` transaction; every read runs in one
@@ -36,7 +36,9 @@ through the connection and transaction helper of
 - :mod:`monitor.store.data_copies`: Parquet data copies, deleting snapshots and
   recovering interrupted ones.
 - :mod:`monitor.store.comparisons`: comparison results and their reports.
-- :mod:`monitor.store.alerts`: the alert outbox and its delivery attempts.
+- :mod:`monitor.store.alerts`: the alert outbox (webhook names, never URLs),
+  its delivery attempts and the webhooks disabled by an HTTP 410.
+- :mod:`monitor.store.episodes`: drift episodes and their notification state.
 - :mod:`monitor.store.baselines`: pinned baselines and when a monitor last ran.
 """
 
@@ -45,6 +47,7 @@ from __future__ import annotations
 import os
 
 from monitor.store.alerts import AlertsMixin
+from monitor.store.episodes import EpisodePlan, EpisodesMixin
 from monitor.store.base import StoreBase
 from monitor.store.baselines import BaselinesMixin
 from monitor.store.comparisons import ComparisonsMixin
@@ -57,8 +60,12 @@ from monitor.store.records import (
     AttemptRecord,
     ComparisonRecord,
     DatasetRecord,
+    EpisodeRecord,
+    EpisodeStatus,
+    EpisodeStep,
     SnapshotRecord,
     SnapshotStatus,
+    WebhookState,
 )
 from monitor.store.schema import SCHEMA_VERSION
 from monitor.store.snapshots import SnapshotsMixin
@@ -71,14 +78,20 @@ __all__ = [
     "AttemptRecord",
     "ComparisonRecord",
     "DatasetRecord",
+    "EpisodePlan",
+    "EpisodeRecord",
+    "EpisodeStatus",
+    "EpisodeStep",
     "SnapshotRecord",
     "SnapshotStatus",
     "Store",
+    "WebhookState",
     "open_store",
 ]
 
 
 class Store(
+    EpisodesMixin,
     AlertsMixin,
     ComparisonsMixin,
     BaselinesMixin,

@@ -14,6 +14,7 @@ from monitor.store.records import (
     AttemptRecord,
     ComparisonRecord,
     DatasetRecord,
+    EpisodeRecord,
     JsonDict,
 )
 
@@ -145,7 +146,6 @@ def _alert_record(row: Row) -> AlertRecord:
         id=row["id"],
         comparison_id=row["comparison_id"],
         webhook=row["webhook"],
-        url=row["url"],
         payload=_from_json(row["payload"]),
         idempotency_key=row["idempotency_key"],
         status=row["status"],
@@ -154,6 +154,27 @@ def _alert_record(row: Row) -> AlertRecord:
         created_at=_from_db_time(row["created_at"]),
         delivered_at=_optional_time(row["delivered_at"]),
         last_error=row["last_error"],
+        episode_id=row.get("episode_id"),
+        event=row.get("event") or "drift.detected",
+    )
+
+
+def _episode_record(row: Row) -> EpisodeRecord:
+    return EpisodeRecord(
+        id=row["id"],
+        key=row["key"],
+        monitor=row["monitor"],
+        dataset=row["dataset"],
+        status=row["status"],
+        opened_at=_from_db_time(row["opened_at"]),
+        resolved_at=_optional_time(row["resolved_at"]),
+        severity=row["severity"],
+        columns=list(_from_json(row["columns"])),
+        runs=row["runs"],
+        last_comparison_id=row["last_comparison_id"],
+        notified_at=_optional_time(row["notified_at"]),
+        notified_severity=row["notified_severity"],
+        notified_columns=list(_from_json(row["notified_columns"])),
     )
 
 

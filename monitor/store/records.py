@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 SnapshotStatus = Literal["running", "completed", "failed"]
 AlertStatus = Literal["pending", "delivered", "failed"]
+EpisodeStatus = Literal["open", "resolved"]
 
 INTERRUPTED_REASON = "interrupted: the process stopped before the snapshot completed"
 """The reason :meth:`Store.recover_interrupted` gives the snapshots it fails."""
@@ -96,18 +97,26 @@ class ComparisonRecord:
 
 @dataclass(frozen=True, slots=True)
 class AlertRecord:
-    """An alert in the outbox: one webhook delivery of one comparison.
+    """An alert in the outbox: one event of a drift episode for one webhook.
 
+    The outbox names the webhook only; its URL, headers and secret are read
+    from the configuration at each attempt.
+
+    :ivar comparison_id: the comparison whose run raised the event.
+    :ivar episode_id: the row id of the episode (``None`` for alerts queued
+        before episodes existed).
+    :ivar event: ``"drift.detected"``, ``"drift.repeated"`` or ``"drift.resolved"``.
     :ivar status: ``"pending"`` until delivered, or ``"failed"`` once given up.
     :ivar attempts: number of delivery attempts made so far.
-    :ivar next_attempt_at: when the next attempt is due (UTC).
-    :ivar idempotency_key: sent unchanged on every attempt; unique per webhook.
+    :ivar next_attempt_at: when the next attempt is due (UTC); while an attempt
+        is in flight, when its lease ends.
+    :ivar idempotency_key: the message id (``webhook-id``), the same on every
+        attempt; unique per webhook.
     """
 
     id: int
     comparison_id: int
     webhook: str
-    url: str
     payload: JsonDict
     idempotency_key: str
     status: AlertStatus
@@ -116,6 +125,59 @@ class AlertRecord:
     created_at: datetime
     delivered_at: datetime | None
     last_error: str | None
+    episode_id: int | None = None
+    event: str = "drift.detected"
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeRecord:
+    """A drift episode: the runs of one monitor from the first that reached its
+    ``min_severity`` to the first that did not.
+
+    :ivar key: the episode's id in payloads (``episode_id``), 32 hex characters.
+    :ivar status: ``"open"`` or ``"resolved"``; a monitor has at most one open.
+    :ivar severity: the severity of the latest run in the episode.
+    :ivar columns: the drifted column names of the latest run.
+    :ivar runs: how many runs the episode has lasted.
+    :ivar notified_at: when an event of this episode was last queued (UTC).
+    :ivar notified_severity: the severity that event carried.
+    :ivar notified_columns: the drifted columns that event carried.
+    """
+
+    id: int
+    key: str
+    monitor: str
+    dataset: str
+    status: EpisodeStatus
+    opened_at: datetime
+    resolved_at: datetime | None
+    severity: str
+    columns: list[str]
+    runs: int
+    last_comparison_id: int | None
+    notified_at: datetime | None
+    notified_severity: str | None
+    notified_columns: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeStep:
+    """What one run does to its monitor's episode, decided from the stored state.
+
+    :ivar status: the episode's status after the run (``"open"``/``"resolved"``);
+        ``None`` when there is no episode (nothing drifted, none open).
+    :ivar key: the episode key to create when the run opens an episode.
+    :ivar severity: the run's severity; ``columns`` its drifted columns.
+    :ivar event: the event to queue, or ``None`` to queue nothing.
+    :ivar alerts: ``(webhook, payload, message id)`` for each alert to queue.
+    """
+
+    status: EpisodeStatus | None
+    key: str
+    severity: str
+    columns: list[str]
+    event: str | None = None
+    alerts: tuple[tuple[str, JsonDict, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +194,17 @@ class AttemptRecord:
     status_code: int | None
     error: str | None
     delivered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookState:
+    """A webhook disabled (by an HTTP 410) until its configuration changes.
+
+    :ivar config_digest: the salted digest of the configuration it was disabled
+        with, as the caller gave it.
+    """
+
+    webhook: str
+    disabled_at: datetime
+    reason: str
+    config_digest: str

@@ -99,9 +99,56 @@ def _migration_1_initial_schema(db: Database) -> None:
         db.execute(statement)
 
 
+_SCHEMA_2 = (
+    """CREATE TABLE episodes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        monitor TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+        opened_at TEXT NOT NULL,
+        resolved_at TEXT,
+        severity TEXT NOT NULL,
+        columns TEXT NOT NULL,
+        runs INTEGER NOT NULL DEFAULT 1,
+        last_comparison_id INTEGER,
+        notified_at TEXT,
+        notified_severity TEXT,
+        notified_columns TEXT NOT NULL DEFAULT '[]')""",
+    "CREATE UNIQUE INDEX episodes_one_open ON episodes (monitor) WHERE status = 'open'",
+    "CREATE INDEX episodes_by_monitor ON episodes (monitor, opened_at)",
+    """CREATE TABLE webhook_states (
+        webhook TEXT PRIMARY KEY,
+        disabled_at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        config_digest TEXT NOT NULL)""",
+    "ALTER TABLE alerts DROP COLUMN url",
+    "ALTER TABLE alerts ADD COLUMN episode_id INTEGER REFERENCES episodes (id) ON DELETE SET NULL",
+    "ALTER TABLE alerts ADD COLUMN event TEXT NOT NULL DEFAULT 'drift.detected'",
+    "CREATE INDEX alerts_by_episode ON alerts (episode_id)",
+    # errors of old attempts may quote the URL they were sent to
+    "UPDATE alert_attempts SET error = '(removed: it named the webhook URL)' WHERE error LIKE '%://%'",
+    "UPDATE alerts SET last_error = '(removed: it named the webhook URL)' WHERE last_error LIKE '%://%'",
+)
+
+
+def _migration_2_alert_episodes(db: Database) -> None:
+    """Drift episodes, webhook states, and an outbox that names webhooks only.
+
+    Adds the ``episodes`` table (one open episode per monitor) and the
+    ``webhook_states`` table (webhooks disabled by an HTTP 410); alerts get
+    their episode and event and lose the ``url`` column, since the URL (which may
+    carry a token) is read from the configuration at each attempt. With
+    ``secure_delete`` on, the pages that held URLs are overwritten with zeros.
+    """
+    db.execute("PRAGMA secure_delete = ON")
+    for statement in _SCHEMA_2:
+        db.execute(statement)
+
+
 Migration = Callable[[Database], None]
 
-MIGRATIONS: tuple[Migration, ...] = (_migration_1_initial_schema,)
+MIGRATIONS: tuple[Migration, ...] = (_migration_1_initial_schema, _migration_2_alert_episodes)
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
 
