@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from monitor.config import AlertConfig, Config
 from monitor.service.payload import build_payload, message_id_for
@@ -38,6 +38,7 @@ SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
 """Severities from least to most severe; unknown severities rank as ``none``."""
 
 Now = Callable[[], datetime]
+Status = Literal["open", "resolved"]
 
 
 def _utcnow() -> datetime:
@@ -85,7 +86,7 @@ def is_active(verdict: dict[str, Any], policy: AlertConfig) -> bool:
 
 def decide(
     current: EpisodeRecord | None, active: bool, severity: str, policy: AlertConfig, now: datetime
-) -> tuple[str | None, str | None]:
+) -> tuple[Status | None, str | None]:
     """The episode status after a run and the event it sends.
 
     :param current: the monitor's open episode, or ``None``.
@@ -132,7 +133,7 @@ def _plan_step(
 
     status, event = decide(current, active, finding.severity, policy, now)
     key = current.key if current is not None else uuid.uuid4().hex
-    step = EpisodeStep(status, key, finding.severity, finding.column_names)  # type: ignore[arg-type]
+    step = EpisodeStep(status, key, finding.severity, finding.column_names)
     if event is None or status is None:
         return step
     started = current.opened_at if current is not None else now
