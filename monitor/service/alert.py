@@ -53,6 +53,7 @@ import httpx
 
 from monitor.config import WebhookConfig
 from monitor.errors import StoreError
+from monitor.service.metrics import count_delivery
 
 if TYPE_CHECKING:
     from monitor.store import AlertRecord, Store
@@ -371,6 +372,7 @@ def _record(
         log.warning("alert %s became %s elsewhere during this attempt", record.id, current.status)
         return current
     _log_outcome(updated, outcome, give_up, next_at)
+    count_delivery(updated.webhook, "delivered" if outcome.delivered else "failed" if give_up else "retrying")
     return updated
 
 
