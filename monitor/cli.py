@@ -116,24 +116,52 @@ def validate(config_path: str) -> None:
                f"{len(config.webhooks)} webhook(s)")
 
 
+def _check_address(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from monitor.config import parse_address
+
+    if value is not None:
+        try:
+            parse_address(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 @main.command()
 @config_option
 @click.option("--once", is_flag=True,
               help="Run every monitor once, attempt the due alerts once, and exit (1 if a run or an alert failed).")
+@click.option("--http", "http", metavar="HOST:PORT", default=None, callback=_check_address,
+              help="Serve /healthz and /metrics here (port 0: any free port, logged). "
+                   "Default: service.http of the config, else none.")
+@click.option("--stop-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds a running snapshot gets after SIGTERM/SIGINT before it is marked failed "
+                   "(default: service.stop_timeout of the config, 10).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as text or as one JSON object per line.")
 @handle_errors
-def run(config_path: str, once: bool) -> None:
+def run(config_path: str, once: bool, http: str | None, stop_timeout: float | None, log_format: str) -> None:
     """Run the service: each monitor on its schedule until SIGTERM or Ctrl-C.
+
+    SIGTERM/SIGINT stop it (exit 0) once running snapshots finish, or after the
+    stop timeout mark them failed with reason "stopped"; SIGHUP re-reads the
+    configuration (an invalid one is logged and the old one kept).
 
     Example:
 
-        drift-monitor run -c monitors.yaml --once
+        drift-monitor run -c monitors.yaml --http 127.0.0.1:9100 --log-format json
     """
+    from monitor.service.logs import configure_logging
+
+    configure_logging(logging.getLogger().level, log_format)
     config = load(config_path)
     if not once:
         logging.getLogger("monitor").setLevel(min(logging.getLogger().level, logging.INFO))
-        from monitor.service.scheduler import serve_forever
+        from monitor.service.daemon import Daemon, leave_now
 
-        serve_forever(config)
+        daemon = Daemon(config, config_path=config_path, http=http, stop_timeout=stop_timeout)
+        if not daemon.serve():
+            leave_now(0)
         return
     from monitor.service.alert import flush_outbox
     from monitor.service.runner import run_all

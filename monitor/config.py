@@ -23,7 +23,7 @@ Example::
     monitors:
       flights-daily:
         dataset: flights
-        schedule: {every: 1d}          # or {cron: "0 6 * * *"}
+        schedule: {every: 1d}          # or {cron: "0 6 * * *", timezone: Europe/Paris}
         baseline: first                # first | previous | a snapshot name | {dataset: other}
         data_copy: false
         thresholds:
@@ -34,6 +34,7 @@ Example::
     webhooks:
       ops: {url: "https://hooks.example.com/${HOOK_TOKEN}", secret: "${HOOK_SECRET}"}
       team: {url: "https://hooks.slack.com/services/${SLACK_PATH}", format: slack}
+    service: {http: "127.0.0.1:9100", stop_timeout: 10}
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -111,10 +113,17 @@ class DatasetConfig(_Model):
 
 class Schedule(_Model):
     """When a monitor runs: exactly one of ``every`` (a duration such as ``10m``) or
-    ``cron`` (five fields, UTC)."""
+    ``cron`` (five fields, read in ``timezone``, an IANA name, default UTC)."""
 
     every: str | None = None
     cron: str | None = None
+    timezone: str = Field(default="UTC", description="IANA time zone a cron line is read in, e.g. Europe/Paris")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        zone_of(value)
+        return value
 
     @field_validator("every")
     @classmethod
@@ -145,6 +154,17 @@ class Schedule(_Model):
     def interval(self) -> timedelta | None:
         """The interval of an ``every`` schedule, else ``None``."""
         return parse_duration(self.every) if self.every else None
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The :class:`~zoneinfo.ZoneInfo` of an IANA time zone name.
+
+    :raises ValueError: ``unknown time zone 'Mars/Base'`` when there is no such zone.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {name!r} (expected an IANA name such as America/New_York)") from None
 
 
 class ThresholdConfig(_Model):
@@ -272,6 +292,36 @@ def _is_whsec(value: str) -> bool:
     return 24 <= len(key) <= 64
 
 
+class ServiceConfig(_Model):
+    """How the daemon (``drift-monitor run``) serves: its HTTP endpoint and stop timeout."""
+
+    http: str | None = Field(
+        default=None, description="HOST:PORT serving /healthz and /metrics (port 0: any free port)"
+    )
+    stop_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a running snapshot may take to finish after SIGTERM"
+    )
+
+    @field_validator("http")
+    @classmethod
+    def _check_http(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_address(value)
+        return value
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """Split ``"HOST:PORT"`` (``"[::1]:9100"`` for IPv6) into host and port.
+
+    :raises ValueError: when there is no host, or the port is not 0 to 65535.
+    """
+    host, sep, port = str(text).rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected HOST:PORT such as 127.0.0.1:9100, got {text!r}")
+    return host, int(port)
+
+
 class Config(_Model):
     """The whole configuration file."""
 
@@ -283,6 +333,7 @@ class Config(_Model):
     datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
     monitors: dict[str, MonitorConfig] = Field(default_factory=dict)
     webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
+    service: ServiceConfig = ServiceConfig()
 
     def reference_problems(self) -> list[str]:
         """Problems that span sections: unknown datasets and webhooks, bad thresholds."""

@@ -11,7 +11,8 @@ exceptions (``OSError``, ``pyarrow.ArrowInvalid``, ``sqlite3.Error``,
      ├── ConfigError          the YAML file or a CLI option is wrong (exit code 2)
      ├── SourceError          a dataset's files are missing or unreadable
      ├── StoreError           the SQLite store or a data copy cannot be used
-     └── AlertDeliveryError   a webhook did not accept an alert
+     ├── AlertDeliveryError   a webhook did not accept an alert
+     └── StoppedError         the daemon is stopping: a running job gives up
 """
 
 from __future__ import annotations
@@ -53,3 +54,10 @@ class StoreError(MonitorError):
 class AlertDeliveryError(MonitorError):
     """Raised when a webhook does not accept an alert after every attempt; the
     alert stays in the outbox and is retried later."""
+
+
+class StoppedError(MonitorError):
+    """Raised inside a running job when the daemon was asked to stop (SIGTERM or
+    SIGINT) and the job reached a point where it can give up cleanly; its
+    snapshot is marked failed with reason ``stopped`` and its alerts stay in the
+    outbox."""

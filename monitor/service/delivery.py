@@ -53,6 +53,7 @@ from standardwebhooks import Webhook
 
 from monitor.config import WebhookConfig
 from monitor.errors import MonitorError, StoreError
+from monitor.service.metrics import count_delivery
 from monitor.service.payload import encode_payload, slack_message
 from monitor.store import AlertRecord, Store
 
@@ -292,6 +293,7 @@ def _record(
         log.warning("alert %s became %s elsewhere during this attempt", alert.id, current.status)
         return current
     _log_outcome(updated, outcome, error)
+    count_delivery(updated.webhook, "delivered" if outcome.delivered else "failed" if give_up else "retrying")
     return updated
 
 

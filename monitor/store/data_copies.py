@@ -118,6 +118,20 @@ class DataCopiesMixin(SnapshotsMixin):
             )
         return failed
 
+    def abandon_snapshot(self, snapshot_id: int, reason: str) -> SnapshotRecord:
+        """Fail a running snapshot whose job will not finish (the process is
+        stopping) and remove its temporary data-copy files.
+
+        :returns: the snapshot, failed (with its first reason if it had failed already).
+        :raises StoreError: the snapshot is missing or completed meanwhile.
+        """
+        snapshot = self.fail_snapshot(snapshot_id, reason)
+        self._remove_files(
+            self._temporary_copies(snapshot),
+            f"remove the temporary data copy of snapshot {snapshot.id}",
+        )
+        return snapshot
+
     def _temporary_copies(self, snapshot: SnapshotRecord) -> list[Path]:
         final = self.data_copy_path(snapshot.dataset, snapshot.name)
         if not final.parent.is_dir():
