@@ -309,3 +309,24 @@ def test_two_workers_never_send_one_alert_twice(folder: Path, serve: Callable[..
         assert worker.stop()
     assert alerts_of(folder)[0].status == "delivered"
     assert len(receiver.requests) == 1
+
+
+def test_sighup_sends_a_pending_alert_to_the_rotated_url_without_a_restart(
+    folder: Path, serve: Callable[..., Receiver], daemons: Callable[[Path], Daemon]
+) -> None:
+    config = configure(folder, {"url": f"http://127.0.0.1:{free_port()}/hook/{TOKEN_A}"})  # nothing listens
+    daemon = daemons(config)
+    deadline = time.monotonic() + 60
+    while not any(a.attempts for a in alerts_of(folder)):  # the catch-up run drifted; the first attempt failed
+        assert time.monotonic() < deadline and daemon.proc.poll() is None, daemon.log.read_text()
+        time.sleep(0.1)
+    receiver = serve([])
+    configure(folder, {"url": f"{receiver.url}/{TOKEN_B}"})  # the token was rotated
+    daemon.proc.send_signal(signal.SIGHUP)
+    receiver.wait_for(1)
+    [request] = receiver.requests
+    assert request.path == f"/hook/{TOKEN_B}"
+    assert daemon.proc.poll() is None  # the same process: no restart
+    assert daemon.stop() < 15
+    [alert] = alerts_of(folder)
+    assert alert.status == "delivered" and alert.attempts >= 2
