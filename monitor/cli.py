@@ -121,20 +121,27 @@ def validate(config_path: str) -> None:
 def run(config_path: str, once: bool) -> None:
     """Run the service: each monitor on its schedule until SIGTERM or Ctrl-C.
 
+    One run (with or without --once) holds a store at a time: another exits 1
+    with "store PATH is in use by drift-monitor run (pid N)". On start, running
+    snapshots of processes that are gone are marked failed.
+
     Example:
 
         drift-monitor run -c monitors.yaml --once
     """
+    from monitor.store import StoreLock
+
     config = load(config_path)
     if not once:
         logging.getLogger("monitor").setLevel(min(logging.getLogger().level, logging.INFO))
         from monitor.service.scheduler import serve_forever
 
-        serve_forever(config)
+        with StoreLock(config.store):
+            serve_forever(config)
         return
     from monitor.service.runner import run_all
 
-    with open_store(config) as store:
+    with StoreLock(config.store), open_store(config) as store:
         store.recover_interrupted()
         results = run_all(config, store)
     for r in results:
@@ -238,6 +245,9 @@ def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) 
 def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy: bool) -> None:
     """Profile a dataset now and store the snapshot.
 
+    Running snapshots of processes that are gone are marked failed first; a
+    daemon's running snapshot is left alone.
+
     Example:
 
         drift-monitor snapshot create flights --name before-retrain --data-copy
@@ -248,6 +258,7 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
     if dataset not in config.datasets:
         raise ConfigError([f"datasets.{dataset}: no such dataset"], config_path)
     with open_store(config) as store:
+        store.recover_interrupted()
         snap = take_snapshot(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy)
     click.echo(f"{snap.name}: {snap.status}, {snap.row_count} rows")
 

@@ -59,11 +59,22 @@ def is_due(mon: MonitorConfig, last_run: datetime | None, now: datetime) -> bool
 
 
 def run_job(config: Config, name: str) -> None:
-    """The scheduled job: open the store in this thread and run the monitor."""
-    from monitor.service.runner import run_monitor
+    """The scheduled job: open the store in this thread and run the monitor.
 
-    with Store(config.store) as store:
-        result = run_monitor(config, name, store)
+    Any exception of the run (or of opening the store) fails this run only: it
+    is logged once at error level with the traceback at debug level, and the
+    other monitors' jobs keep their schedule (see
+    :func:`~monitor.service.runner.run_isolated`).
+    """
+    from monitor.service.runner import failure_reason, run_isolated
+
+    try:
+        with Store(config.store) as store:
+            result = run_isolated(config, name, store)
+    except Exception as exc:  # noqa: BLE001 - a job must not take the daemon down
+        log.error("monitor %s failed: %s", name, failure_reason(config.monitors[name].dataset, exc))
+        log.debug("monitor %s failed", name, exc_info=exc)
+        return
     log.info("monitor %s: run %s%s", name, result.status, f" ({result.reason})" if result.reason else "")
 
 
@@ -80,7 +91,9 @@ def build_scheduler(config: Config, now: datetime | None = None) -> BackgroundSc
     now = now or datetime.now(timezone.utc)
     scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={"max_instances": 1, "coalesce": True})
     with Store(config.store) as store:
-        store.recover_interrupted()
+        recovered = store.recover_interrupted()
+        if recovered:
+            log.warning("recovered %d interrupted snapshot(s) of stopped processes", len(recovered))
         last_runs = {name: store.last_run_at(name) for name in config.monitors}
     for name, mon in sorted(config.monitors.items()):
         if not mon.enabled:
