@@ -147,11 +147,16 @@ def run(config_path: str, once: bool, http: str | None, stop_timeout: float | No
     stop timeout mark them failed with reason "stopped"; SIGHUP re-reads the
     configuration (an invalid one is logged and the old one kept).
 
+    One run (with or without --once) holds a store at a time: another exits 1
+    with "store PATH is in use by drift-monitor run (pid N)". On start, running
+    snapshots of processes that are gone are marked failed.
+
     Example:
 
         drift-monitor run -c monitors.yaml --http 127.0.0.1:9100 --log-format json
     """
     from monitor.service.logs import configure_logging
+    from monitor.store import StoreLock
 
     configure_logging(logging.getLogger().level, log_format)
     config = load(config_path)
@@ -159,14 +164,15 @@ def run(config_path: str, once: bool, http: str | None, stop_timeout: float | No
         logging.getLogger("monitor").setLevel(min(logging.getLogger().level, logging.INFO))
         from monitor.service.daemon import Daemon, leave_now
 
-        daemon = Daemon(config, config_path=config_path, http=http, stop_timeout=stop_timeout)
-        if not daemon.serve():
-            leave_now(0)
+        with StoreLock(config.store):
+            daemon = Daemon(config, config_path=config_path, http=http, stop_timeout=stop_timeout)
+            if not daemon.serve():
+                leave_now(0)
         return
     from monitor.service.alert import flush_outbox
     from monitor.service.runner import run_all
 
-    with open_store(config) as store:
+    with StoreLock(config.store), open_store(config) as store:
         store.recover_interrupted()
         results = run_all(config, store)
         alerts = flush_outbox(store, config.webhooks)
@@ -274,6 +280,9 @@ def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) 
 def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy: bool) -> None:
     """Profile a dataset now and store the snapshot.
 
+    Running snapshots of processes that are gone are marked failed first; a
+    daemon's running snapshot is left alone.
+
     Example:
 
         drift-monitor snapshot create flights --name before-retrain --data-copy
@@ -284,6 +293,7 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
     if dataset not in config.datasets:
         raise ConfigError([f"datasets.{dataset}: no such dataset"], config_path)
     with open_store(config) as store:
+        store.recover_interrupted()
         snap = take_snapshot(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy)
     click.echo(f"{snap.name}: {snap.status}, {snap.row_count} rows")
 

@@ -132,7 +132,7 @@ def test_cycle_finder_finds_a_circle_and_accepts_a_tree() -> None:
 
 
 def test_tables_are_read_from_the_document() -> None:
-    assert ALLOWED["profile"] == {"errors", "sources"}
+    assert ALLOWED["profile"] == {"errors", "sources", "lifeline"}
     assert ALLOWED["errors"] == set()
     assert LIBRARIES["sqlite3"] == {"store"}
     assert "store" not in ALLOWED["profile"] and "store" not in ALLOWED["drift"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -471,21 +473,34 @@ def test_delete_removes_rows_and_the_data_copy(store: Store, db_path: Path) -> N
     assert store.get_pinned_baseline("daily") is None
 
 
-def test_recover_interrupted_fails_running_snapshots(store: Store) -> None:
+def begin_in_child(db_path: Path, dataset: str, name: str) -> int:
+    """Begin a running snapshot from another process that then exits: its owner is gone."""
+    code = ("import sys; from monitor.store import Store; "
+            "s = Store(sys.argv[1]); print(s.begin_snapshot(sys.argv[2], sys.argv[3]).id)")
+    out = subprocess.run([sys.executable, "-c", code, str(db_path), dataset, name],
+                         check=True, capture_output=True, text=True)
+    return int(out.stdout)
+
+
+def test_recover_interrupted_fails_running_snapshots(store: Store, db_path: Path) -> None:
+    # recovery fails only snapshots whose owner is gone, so the running one is
+    # begun by a process that has exited; its final and temporary copies go too
     done = completed(store, "s1")
-    running = store.begin_snapshot("flights", "s2")
-    leftover = store.data_copy_path("flights", "s2").with_name("s2.parquet.tmp-999999")
+    running_id = begin_in_child(db_path, "flights", "s2")
+    final = store.data_copy_path("flights", "s2")
+    leftover = final.with_name("s2.parquet.tmp-999999")
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"half a file")
+    final.write_bytes(b"a whole file of a snapshot that never completed")
 
     recovered = store.recover_interrupted()
 
     assert [(s.id, s.status, s.reason) for s in recovered] == [
-        (running.id, "failed", INTERRUPTED_REASON)
+        (running_id, "failed", INTERRUPTED_REASON)
     ]
     assert INTERRUPTED_REASON == "interrupted: the process stopped before the snapshot completed"
     assert store.get_snapshot_by_id(done.id) == done
-    assert not leftover.exists()
+    assert not leftover.exists() and not final.exists()
     assert store.recover_interrupted() == []
 
 

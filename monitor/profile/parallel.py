@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import pyarrow as pa
 
 from monitor.errors import MonitorError, SourceError
+from monitor.lifeline import die_with_owner, start_fork_server
 from monitor.profile import kll
 from monitor.profile.accumulators import ProfileState
 from monitor.profile.columns import ColumnSpec, column_spec
@@ -210,7 +211,8 @@ def _context() -> Any:
     if threading.active_count() == 1 and not kll.sketches_used() and "fork" in mp.get_all_start_methods():
         return mp.get_context("fork")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["monitor.profile"])
+    ctx.set_forkserver_preload(["monitor.lifeline", "monitor.profile"])
+    start_fork_server(ctx)
     return ctx
 
 
@@ -244,9 +246,11 @@ def keep_heap() -> None:
         pass
 
 
-def _worker_main(template: bytes, tasks: Any, results: Any) -> None:
-    """Worker process: tune its allocators (:func:`keep_heap`), then profile tasks
-    from ``tasks`` until ``None`` in a new thread and send the state."""
+def _worker_main(template: bytes, tasks: Any, results: Any, owner: int) -> None:
+    """Worker process: exit with ``owner`` (:func:`monitor.lifeline.die_with_owner`), tune its
+    allocators (:func:`keep_heap`), then profile tasks from ``tasks`` until
+    ``None`` in a new thread and send the state."""
+    die_with_owner(owner)
     kll.reseed()
     keep_heap()
     worker = threading.Thread(target=_work, args=(template, tasks, results), daemon=True)
@@ -294,7 +298,8 @@ def _run_parallel(state: ProfileState, tasks: Sequence[ReadTask], workers: int, 
     ctx = _context()
     task_q, results = ctx.Queue(), ctx.Queue()
     template = pickle.dumps(ProfileState(state.specs, state.types, state.k, state.cap))
-    procs = [ctx.Process(target=_worker_main, args=(template, task_q, results), daemon=True) for _ in range(workers)]
+    procs = [ctx.Process(target=_worker_main, args=(template, task_q, results, os.getpid()), daemon=True)
+             for _ in range(workers)]
     for p in procs:
         p.start()
     for task in tasks:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.config import BaselineDataset, Config, DatasetConfig, MonitorConfig
-from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
+from monitor.errors import ConfigError, MonitorError, SourceError, StoppedError, StoreError
 from monitor.profile import DatasetProfile, profile_from_records, profile_source, profile_to_records
 from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
@@ -57,15 +57,11 @@ def source_for(ds: DatasetConfig) -> FileSource:
     return FileSource(ds.paths, ds.format, ds.columns.include, ds.columns.exclude)
 
 
-def snapshot_name(store: Store, dataset: str, now: datetime) -> str:
-    """A new snapshot name ``snapshot_YYYYmmddTHHMMSSZ`` (``_2``, ``_3``… if taken)."""
-    base = "snapshot_" + now.strftime("%Y%m%dT%H%M%SZ")
-    taken = {s.name for s in store.list_snapshots(dataset)}
-    name, i = base, 1
-    while name in taken:
-        i += 1
-        name = f"{base}_{i}"
-    return name
+def snapshot_name(now: datetime) -> str:
+    """The default snapshot name ``snapshot_YYYYmmddTHHMMSSZ`` of a snapshot
+    taken at ``now``; the store adds ``_2``, ``_3``, ... when it is taken
+    (:meth:`~monitor.store.Store.begin_snapshot` with ``unique=True``)."""
+    return "snapshot_" + now.strftime("%Y%m%dT%H%M%SZ")
 
 
 def register(store: Store, name: str, ds: DatasetConfig) -> int:
@@ -85,35 +81,54 @@ def take_snapshot(
 ) -> SnapshotRecord:
     """Profile the dataset now and store the snapshot (and its data copy).
 
-    The snapshot is recorded as ``running`` first; any failure marks it ``failed``
-    with the reason, so an interrupted snapshot is never taken for a complete one.
+    The snapshot is recorded as ``running`` first, owned by this process, its
+    heartbeat refreshed from a thread while it runs; any failure marks it
+    ``failed`` with the reason (and removes its data copy), so an interrupted
+    snapshot is never taken for a complete one.
 
+    :param name: the snapshot's name; default ``snapshot_<UTC time>``, with a
+        ``_2``, ``_3``, ... suffix picked by the store when taken.
     :returns: the completed snapshot.
     :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
-    :raises StoreError: when the snapshot name exists or the store cannot be written.
+    :raises StoreError: when the given ``name`` exists or the store cannot be written.
     """
     version = register(store, dataset, ds)
-    name = name or snapshot_name(store, dataset, now or utcnow())
-    snap = store.begin_snapshot(dataset, name, monitor=monitor, dataset_version=version)
+    snap = store.begin_snapshot(
+        dataset, name or snapshot_name(now or utcnow()), monitor=monitor,
+        dataset_version=version, unique=name is None,
+    )
     try:
-        source = source_for(ds)
-        files = source.files()
-        digest = source.fingerprint()
-        if data_copy:
-            copy = store.write_data_copy(dataset, name, *_first_schema(source.iter_batches(files)))
-            profile = profile_source(FileSource((str(copy),), "parquet"), types=ds.types)
-        else:
-            copy = None
-            profile = profile_source(source, types=ds.types, files=files)
-        meta, columns = profile_to_records(profile)
-        return store.complete_snapshot(
-            snap.id, profile=meta, columns=columns, row_count=profile.row_count,
-            fingerprint=digest, data_copy=str(copy) if copy else None,
-        )
+        with store.heartbeat(snap.id):
+            return _profile_and_complete(store, snap, ds, data_copy)
     except BaseException as exc:
-        reason = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
-        store.fail_snapshot(snap.id, reason)
+        store.fail_snapshot(snap.id, failure_reason(dataset, exc))
         raise
+
+
+def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig, data_copy: bool) -> SnapshotRecord:
+    source = source_for(ds)
+    files = source.files()
+    digest = source.fingerprint()
+    if data_copy:
+        copy = store.write_data_copy(snap.dataset, snap.name, *_first_schema(source.iter_batches(files)))
+        profile = profile_source(FileSource((str(copy),), "parquet"), types=ds.types)
+    else:
+        copy = None
+        profile = profile_source(source, types=ds.types, files=files)
+    meta, columns = profile_to_records(profile)
+    return store.complete_snapshot(
+        snap.id, profile=meta, columns=columns, row_count=profile.row_count,
+        fingerprint=digest, data_copy=str(copy) if copy else None,
+    )
+
+
+def failure_reason(dataset: str, exc: BaseException) -> str:
+    """The reason a run or snapshot of ``dataset`` failed with ``exc``: the
+    message of a :class:`MonitorError` (it names the file at fault), else
+    ``"dataset 'd': TypeName: message"``."""
+    if isinstance(exc, MonitorError):
+        return str(exc)
+    return f"dataset {dataset!r}: {type(exc).__name__}: {exc}"
 
 
 def _first_schema(batches: Iterator[pa.RecordBatch]) -> tuple[Iterator[pa.RecordBatch], pa.Schema]:
@@ -270,6 +285,7 @@ def run_monitor(
         target = take_snapshot(store, mon.dataset, config.datasets[mon.dataset], monitor=name, data_copy=mon.data_copy)
     except (SourceError, StoreError) as exc:
         log.error("monitor %s: snapshot of %s failed: %s", name, mon.dataset, exc)
+        log.debug("monitor %s: snapshot of %s failed", name, mon.dataset, exc_info=exc)
         return RunResult(name, "failed", reason=str(exc))
     baseline = resolve_baseline(store, config, name, target)
     if baseline is None:
@@ -313,18 +329,32 @@ def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: 
     return list(queued)
 
 
+def run_isolated(config: Config, name: str, store: Store, *,
+                 on_queued: Callable[[], Any] | None = None) -> RunResult:
+    """:func:`run_monitor`, with any exception (a named baseline snapshot that
+    does not exist, a bug, a library failing on odd data) turned into a
+    ``failed`` result whose reason names the dataset; logged once at error
+    level, the traceback at debug level. :class:`~monitor.errors.StoppedError`
+    (the daemon is stopping), ``KeyboardInterrupt`` and other non-``Exception``
+    errors propagate.
+    """
+    try:
+        return run_monitor(config, name, store, on_queued=on_queued)
+    except StoppedError:  # the daemon is stopping: not a failure of this monitor
+        raise
+    except Exception as exc:  # noqa: BLE001 - one monitor must not stop the others
+        dataset = config.monitors[name].dataset if name in config.monitors else "?"
+        reason = failure_reason(dataset, exc)
+        log.error("monitor %s failed: %s", name, reason)
+        log.debug("monitor %s failed", name, exc_info=exc)
+        return RunResult(name, "failed", reason=reason)
+
+
 def run_all(config: Config, store: Store) -> list[RunResult]:
-    """Run every enabled monitor once, in name order; one failing does not stop the others."""
-    results = []
-    for name in sorted(config.monitors):
-        if not config.monitors[name].enabled:
-            continue
-        try:
-            results.append(run_monitor(config, name, store))
-        except MonitorError as exc:  # e.g. a named baseline snapshot that does not exist
-            log.error("monitor %s failed: %s", name, exc)
-            results.append(RunResult(name, "failed", reason=str(exc)))
-    return results
+    """Run every enabled monitor once, in name order; one failing (with any
+    exception, see :func:`run_isolated`) does not stop the others."""
+    return [run_isolated(config, name, store) for name in sorted(config.monitors)
+            if config.monitors[name].enabled]
 
 
 def profile_file(path: str, fmt: str | None = None, types: dict[str, str] | None = None) -> DatasetProfile:
@@ -334,5 +364,6 @@ def profile_file(path: str, fmt: str | None = None, types: dict[str, str] | None
 
 __all__ = [
     "RunResult", "compare", "load_data_copy", "load_profile", "profile_file",
-    "record_and_report", "resolve_baseline", "run_all", "run_monitor", "take_snapshot",
+    "failure_reason", "record_and_report", "resolve_baseline", "run_all", "run_isolated", "run_monitor",
+    "take_snapshot",
 ]

@@ -43,7 +43,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import Config, MonitorConfig, zone_of
-from monitor.errors import MonitorError, StoppedError
+from monitor.errors import StoppedError
 from monitor.service.logs import monitor_context
 from monitor.service.metrics import ServiceMetrics
 from monitor.store import SnapshotRecord, Store
@@ -222,21 +222,27 @@ def run_job(runtime: Runtime, name: str) -> None:
 
 
 def _run_and_count(runtime: Runtime, name: str, lateness: float | None) -> None:
-    from monitor.service.runner import RunResult, run_monitor
+    """Run the monitor and count the run. Any exception of the run (or of opening
+    the store) fails this run only: it is logged once at error level with the
+    traceback at debug level, and the other monitors' jobs keep their schedule
+    (see :func:`~monitor.service.runner.run_isolated`)."""
+    from monitor.service.runner import RunResult, failure_reason, run_isolated
 
     config = runtime.config
     started = time.monotonic()
     comparison: dict[str, Any] | None = None
     try:
         with TrackingStore(config.store, runtime, name) as store:
-            result = run_monitor(config, name, store, on_queued=runtime.wake_delivery)
+            result = run_isolated(config, name, store, on_queued=runtime.wake_delivery)
             if result.comparison_id is not None:
                 comparison = store.get_comparison(result.comparison_id).result
     except StoppedError as exc:
         result = RunResult(name, "stopped", reason=str(exc))
-    except MonitorError as exc:
-        log.error("monitor %s: run failed: %s", name, exc)
-        result = RunResult(name, "failed", reason=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a job must not take the daemon down
+        reason = failure_reason(config.monitors[name].dataset, exc)
+        log.error("monitor %s failed: %s", name, reason)
+        log.debug("monitor %s failed", name, exc_info=exc)
+        result = RunResult(name, "failed", reason=reason)
     _count_run(runtime, name, result, comparison, time.monotonic() - started, lateness)
 
 
@@ -283,7 +289,9 @@ def build_scheduler(config: Config, now: datetime | None = None, runtime: Runtim
     scheduler = BackgroundScheduler(timezone=timezone.utc, executors={"default": _Executor(runtime)},
                                     job_defaults={"max_instances": 1, "coalesce": True})
     with Store(config.store) as store:
-        store.recover_interrupted()
+        recovered = store.recover_interrupted()
+        if recovered:
+            log.warning("recovered %d interrupted snapshot(s) of stopped processes", len(recovered))
         last_runs = {name: store.last_run_at(name) for name in config.monitors}
     for name, mon in sorted(config.monitors.items()):
         if mon.enabled:

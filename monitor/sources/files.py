@@ -25,6 +25,7 @@ import glob
 import hashlib
 import math
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +176,7 @@ class ReadTask:
             raise ValueError("column_chunks reads Parquet tasks only")
         try:
             pf = pq.ParquetFile(self.path, read_dictionary=list(self.dictionary) or None)
+            check_unique_names(self.path, pf.schema_arrow.names)
             names = _selected(self.path, pf.schema_arrow.names, self.columns, self.exclude)
             groups = self.row_groups if self.row_groups is not None else range(pf.num_row_groups)
         except _ARROW_ERRORS as exc:
@@ -286,11 +288,38 @@ def read_file(path: Path, fmt: str, columns: Sequence[str] | None = None) -> Ite
     """
     try:
         for batch in _READERS[fmt](path, columns):
+            check_unique_names(path, batch.schema.names)
             if columns is not None:
                 batch = _select(batch, columns, path)
             yield batch
     except _ARROW_ERRORS as exc:
+        duplicate = _json_duplicate(path, exc) if fmt == "jsonl" else None
+        if duplicate is not None:
+            raise duplicate from exc
         raise SourceError(f"{path}: cannot read as {fmt}: {_short(exc)}") from exc
+
+
+def check_unique_names(path: Path, names: Sequence[str]) -> None:
+    """Refuse a file whose columns are not uniquely named.
+
+    :raises SourceError: ``"<path>: duplicate column name 'a' (columns 1 and 3)"``.
+    """
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name in seen:
+            raise SourceError(f"{path}: duplicate column name {name!r} (columns {seen[name]} and {i})")
+        seen[name] = i
+
+
+_JSON_DUPLICATE = re.compile(r"Column\((?:/)?(.*)\) was specified twice")
+
+
+def _json_duplicate(path: Path, exc: BaseException) -> SourceError | None:
+    """The SourceError of a JSON Lines object with a key given twice, else None."""
+    match = _JSON_DUPLICATE.search(str(exc))
+    if match is None:
+        return None
+    return SourceError(f"{path}: duplicate column name {match.group(1)!r} in a JSON object")
 
 
 def _short(exc: BaseException) -> str:
@@ -312,12 +341,15 @@ def _select(batch: pa.RecordBatch, columns: Sequence[str], path: Path) -> pa.Rec
 def parquet_schema(path: Path) -> pa.Schema:
     """The Arrow schema of a Parquet file (from its footer).
 
-    :raises SourceError: when the file is not readable Parquet.
+    :raises SourceError: when the file is not readable Parquet or two of its
+        columns have the same name.
     """
     try:
-        return pq.ParquetFile(path).schema_arrow
+        schema = pq.ParquetFile(path).schema_arrow
     except _ARROW_ERRORS as exc:
         raise SourceError(f"{path}: cannot read as parquet: {_short(exc)}") from exc
+    check_unique_names(path, schema.names)
+    return schema
 
 
 def _selected(path: Path, names: Sequence[str], columns: Sequence[str] | None, exclude: Sequence[str]) -> list[str]:
@@ -342,6 +374,7 @@ def _parquet_batches(
         plain, with Arrow's threads).
     """
     pf = pq.ParquetFile(path)
+    check_unique_names(path, pf.schema_arrow.names)
     names = _selected(path, pf.schema_arrow.names, columns, ())
     encoded = [n for n in dictionary or () if n in names]
     if encoded:
@@ -414,6 +447,7 @@ def _parquet_tasks(path: Path, columns: Sequence[str] | None, exclude: Sequence[
         schema = md.schema.to_arrow_schema()
     except _ARROW_ERRORS as exc:
         raise SourceError(f"{path}: cannot read as parquet: {_short(exc)}") from exc
+    check_unique_names(path, schema.names)
     names = _selected(path, schema.names, columns, exclude)
     index = {n: schema.get_field_index(n) for n in names}
     encoded = dictionary_columns(md, schema, names)
@@ -457,7 +491,8 @@ def _csv_parse_options(path: Path) -> pa_csv.ParseOptions:
 def csv_header(path: Path) -> list[str]:
     """The column names of a CSV file.
 
-    :raises SourceError: when the file cannot be read as CSV.
+    :raises SourceError: when the file cannot be read as CSV or two columns
+        have the same name.
     """
     try:
         reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=1 << 20),
@@ -465,7 +500,9 @@ def csv_header(path: Path) -> list[str]:
     except _ARROW_ERRORS as exc:
         raise SourceError(f"{path}: cannot read as csv: {_short(exc)}") from exc
     with reader:
-        return list(reader.schema.names)
+        names = list(reader.schema.names)
+    check_unique_names(path, names)
+    return names
 
 
 def _read_csv(path: Path, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:

@@ -18,7 +18,9 @@ failed; ``sqlite3`` and ``OSError`` exceptions are chained as its cause.
 
 A :class:`Store` may be shared between threads: its calls are serialised by a
 lock. Several processes may open the same store; SQLite's locking keeps their
-writes apart.
+writes apart. Each running snapshot records the process that owns it, so
+recovery fails only the snapshots of processes that are gone; only one
+``drift-monitor run`` holds a store at a time (:class:`StoreLock`).
 
 :class:`Store` is put together from one mixin per concern, each running its SQL
 through the connection and transaction helper of
@@ -40,6 +42,10 @@ through the connection and transaction helper of
   its delivery attempts and the webhooks disabled by an HTTP 410.
 - :mod:`monitor.store.episodes`: drift episodes and their notification state.
 - :mod:`monitor.store.baselines`: pinned baselines and when a monitor last ran.
+- :mod:`monitor.store.owner`: who owns a running snapshot and whether it is
+  still alive; :mod:`monitor.store.heartbeat` refreshes a snapshot's heartbeat.
+- :mod:`monitor.store.lock`: :class:`StoreLock`, one ``drift-monitor run`` per
+  store (an OS file lock beside the database).
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ from monitor.store.baselines import BaselinesMixin
 from monitor.store.comparisons import ComparisonsMixin
 from monitor.store.data_copies import DataCopiesMixin
 from monitor.store.datasets import DatasetsMixin
+from monitor.store.heartbeat import HeartbeatsMixin
+from monitor.store.lock import StoreLock, StoreLockedError
+from monitor.store.owner import HEARTBEAT_EVERY, HEARTBEAT_TIMEOUT
 from monitor.store.records import (
     INTERRUPTED_REASON,
     AlertRecord,
@@ -71,6 +80,8 @@ from monitor.store.schema import SCHEMA_VERSION
 from monitor.store.snapshots import SnapshotsMixin
 
 __all__ = [
+    "HEARTBEAT_EVERY",
+    "HEARTBEAT_TIMEOUT",
     "INTERRUPTED_REASON",
     "SCHEMA_VERSION",
     "AlertRecord",
@@ -85,6 +96,8 @@ __all__ = [
     "SnapshotRecord",
     "SnapshotStatus",
     "Store",
+    "StoreLock",
+    "StoreLockedError",
     "WebhookState",
     "open_store",
 ]
@@ -98,6 +111,7 @@ class Store(
     DataCopiesMixin,
     SnapshotsMixin,
     DatasetsMixin,
+    HeartbeatsMixin,
     StoreBase,
 ):
     """The SQLite store of one workspace, plus its folder of data copies.

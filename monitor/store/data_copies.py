@@ -5,18 +5,23 @@ stopped process left running."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.errors import MonitorError, StoreError
-from monitor.store.codec import Row, _check_path_part
+from monitor.store.codec import Row, _check_path_part, _from_db_time
+from monitor.store.owner import HEARTBEAT_TIMEOUT, SnapshotOwner, owner_gone
 from monitor.store.records import INTERRUPTED_REASON, SnapshotRecord
 from monitor.store.schema import _SNAPSHOT_ORDER
 from monitor.store.snapshots import SnapshotsMixin
+
+log = logging.getLogger(__name__)
 
 
 def _fsync_path(path: Path) -> None:
@@ -27,6 +32,14 @@ def _fsync_path(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _owner_of(row: Row) -> SnapshotOwner | None:
+    """The recorded owner of a snapshot row; ``None`` for rows written before
+    owners were recorded."""
+    if row["owner_host"] is None or row["owner_pid"] is None:
+        return None
+    return SnapshotOwner(row["owner_host"], int(row["owner_pid"]), row["owner_started"])
 
 
 class DataCopiesMixin(SnapshotsMixin):
@@ -92,52 +105,94 @@ class DataCopiesMixin(SnapshotsMixin):
             except OSError as exc:
                 raise StoreError(f"{what}: the rows are deleted but {path} is left: {exc}") from exc
 
-    def recover_interrupted(self) -> list[SnapshotRecord]:
-        """Fail every snapshot left ``"running"`` by a process that stopped.
+    def recover_interrupted(self, *, timeout: timedelta = HEARTBEAT_TIMEOUT) -> list[SnapshotRecord]:
+        """Fail the ``"running"`` snapshots whose owner is gone (see
+        :func:`~monitor.store.owner.owner_gone`); leave those of live processes.
 
-        Each gets reason :data:`INTERRUPTED_REASON`; their leftover temporary
-        data-copy files are removed. Call it on start, before any snapshot of
-        this process begins, and only when no other process is writing
-        snapshots to this store.
+        Each gets reason :data:`INTERRUPTED_REASON` and is logged at warning
+        level; its data-copy files (temporary and final) are removed first, so a
+        crash during recovery leaves it running, to be recovered again. Safe to
+        call while other processes write snapshots to this store.
 
+        :param timeout: how old the heartbeat of a snapshot owned by another
+            host (or recorded with no owner) must be for it to count as gone.
         :returns: the snapshots it failed, oldest first.
+        :raises StoreError: the store cannot be written or a file not removed.
         """
-        with self._transaction("recover interrupted snapshots", write=True) as db:
+        with self._transaction("find running snapshots", write=False):
             rows = self._all(
-                f"SELECT id FROM snapshots WHERE status = 'running' {_SNAPSHOT_ORDER}", []
+                f"SELECT * FROM snapshots WHERE status = 'running' {_SNAPSHOT_ORDER}", []
             )
-            db.execute(
-                "UPDATE snapshots SET status = 'failed', reason = ? WHERE status = 'running'",
-                [INTERRUPTED_REASON],
-            )
-            failed = [self._snapshot_record(self._snapshot_row_by_id(r["id"])) for r in rows]
-        for snapshot in failed:
-            self._remove_files(
-                self._temporary_copies(snapshot),
-                f"remove the temporary data copy of snapshot {snapshot.id}",
-            )
+        now = self._clock()
+        failed = []
+        for row in rows:
+            heartbeat = _from_db_time(row["heartbeat_at"] or row["created_at"])
+            if owner_gone(_owner_of(row), heartbeat, now, timeout):
+                snapshot = self._fail_interrupted(row)
+                if snapshot is not None:
+                    failed.append(snapshot)
         return failed
 
     def abandon_snapshot(self, snapshot_id: int, reason: str) -> SnapshotRecord:
         """Fail a running snapshot whose job will not finish (the process is
-        stopping) and remove its temporary data-copy files.
+        stopping); its data-copy files are removed as :meth:`fail_snapshot` does.
 
         :returns: the snapshot, failed (with its first reason if it had failed already).
         :raises StoreError: the snapshot is missing or completed meanwhile.
         """
-        snapshot = self.fail_snapshot(snapshot_id, reason)
+        return self.fail_snapshot(snapshot_id, reason)
+
+    def _fail_interrupted(self, row: Row) -> SnapshotRecord | None:
+        """Remove a dead owner's data copies, then fail its snapshot; ``None``
+        when another process recovered it first."""
         self._remove_files(
-            self._temporary_copies(snapshot),
-            f"remove the temporary data copy of snapshot {snapshot.id}",
+            self._leftover_copies(row["dataset"], row["name"]),
+            f"remove the data copy of interrupted snapshot {row['id']}",
+        )
+        with self._transaction(f"fail interrupted snapshot {row['id']}", write=True) as db:
+            changed = db.execute(
+                "UPDATE snapshots SET status = 'failed', reason = ? "
+                "WHERE id = ? AND status = 'running'",
+                [INTERRUPTED_REASON, row["id"]],
+            ).rowcount
+            snapshot = self._snapshot_record(self._snapshot_row_by_id(row["id"]))
+        if not changed:
+            return None
+        log.warning(
+            "snapshot %r of dataset %r failed: its owner (pid %s on %s) is gone; "
+            "its data copy files were removed", row["name"], row["dataset"],
+            row["owner_pid"] or "unknown", row["owner_host"] or "unknown host",
         )
         return snapshot
 
-    def _temporary_copies(self, snapshot: SnapshotRecord) -> list[Path]:
-        final = self.data_copy_path(snapshot.dataset, snapshot.name)
+    def fail_snapshot(self, snapshot_id: int, reason: str) -> SnapshotRecord:
+        """Mark a running snapshot failed with ``reason`` and remove its data-copy
+        files (temporary and final), which no completed snapshot refers to.
+
+        A snapshot that already failed is returned unchanged (its first reason
+        kept), so error handlers may call this twice.
+
+        :raises StoreError: the snapshot is missing or completed; a file cannot
+            be removed.
+        """
+        with self._transaction(f"read snapshot {snapshot_id}", write=False):
+            row = self._snapshot_row_by_id(snapshot_id)
+        if row["status"] == "running":
+            self._remove_files(
+                self._leftover_copies(row["dataset"], row["name"]),
+                f"remove the data copy of failed snapshot {snapshot_id}",
+            )
+        return super().fail_snapshot(snapshot_id, reason)
+
+    def _leftover_copies(self, dataset: str, name: str) -> list[Path]:
+        """The final and temporary data-copy files of a snapshot that is not
+        completed (its name is unique in the dataset, so they are its own)."""
+        final = self.data_copy_path(dataset, name)
         if not final.parent.is_dir():
             return []
         prefix = f"{final.name}.tmp-"
-        return [path for path in final.parent.iterdir() if path.name.startswith(prefix)]
+        return [path for path in final.parent.iterdir()
+                if path.name == final.name or path.name.startswith(prefix)]
 
     # ---------------------------------------------------------------- data copies
 

@@ -146,9 +146,21 @@ def _migration_2_alert_episodes(db: Database) -> None:
         db.execute(statement)
 
 
+def _migration_3_snapshot_owners(db: Database) -> None:
+    """Record who runs a snapshot: ``owner_host``, ``owner_pid``,
+    ``owner_started`` (the process start time token) and ``heartbeat_at``, so
+    recovery fails only the running snapshots of processes that are gone.
+    Snapshots from before have no owner (NULL) and are judged by ``created_at``."""
+    for column, kind in (("owner_host", "TEXT"), ("owner_pid", "INTEGER"),
+                         ("owner_started", "TEXT"), ("heartbeat_at", "TEXT")):
+        db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {kind}")
+
+
 Migration = Callable[[Database], None]
 
-MIGRATIONS: tuple[Migration, ...] = (_migration_1_initial_schema, _migration_2_alert_episodes)
+MIGRATIONS: tuple[Migration, ...] = (
+    _migration_1_initial_schema, _migration_2_alert_episodes, _migration_3_snapshot_owners,
+)
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
 

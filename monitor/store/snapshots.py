@@ -22,6 +22,7 @@ from monitor.store.codec import (
     _to_json,
 )
 from monitor.store.datasets import DatasetsMixin
+from monitor.store.owner import current_owner
 from monitor.store.records import JsonDict, SnapshotRecord, SnapshotStatus
 from monitor.store.schema import _SNAPSHOT_COLUMNS, _SNAPSHOT_ORDER
 
@@ -84,23 +85,29 @@ class SnapshotsMixin(DatasetsMixin):
         *,
         monitor: str | None = None,
         dataset_version: int | None = None,
+        unique: bool = False,
     ) -> SnapshotRecord:
-        """Record a new snapshot ``name`` of ``dataset`` with status ``"running"``.
+        """Record a new snapshot ``name`` of ``dataset`` with status ``"running"``,
+        owned by this process (see :mod:`monitor.store.owner`), its heartbeat now.
 
         :param dataset_version: the registered version profiled; ``None`` means
             the dataset's latest version.
+        :param unique: when ``name`` is taken, use the first free one of
+            ``name_2``, ``name_3``, ... instead of failing; the name is picked in
+            the transaction that inserts the row, so two processes never get the
+            same one.
         :raises StoreError: the dataset (version) is not registered; the name is
-            taken (``"snapshot 'n' of dataset 'd' already exists"``); the name or
-            dataset contains ``/``, ``\\`` or NUL or is ``.``/``..``.
+            taken and not ``unique`` (``"snapshot 'n' of dataset 'd' already
+            exists"``); the name or dataset contains ``/``, ``\\`` or NUL or is
+            ``.``/``..``.
         """
         _check_path_part(dataset, "dataset name")
         _check_path_part(name, "snapshot name")
+        owner = current_owner()
         with self._transaction(f"begin snapshot '{name}' of dataset '{dataset}'", write=True):
             version = self._dataset_row(dataset, dataset_version)["version"]
-            if self._one(
-                "SELECT 1 FROM snapshots WHERE dataset = ? AND name = ?", [dataset, name]
-            ):
-                raise StoreError(f"snapshot '{name}' of dataset '{dataset}' already exists")
+            name = self._free_name(dataset, name, unique)
+            now = self._now()
             snapshot_id = self._insert(
                 "snapshots",
                 {
@@ -108,11 +115,34 @@ class SnapshotsMixin(DatasetsMixin):
                     "dataset_version": version,
                     "name": name,
                     "monitor": monitor,
-                    "created_at": self._now(),
+                    "created_at": now,
                     "status": "running",
+                    "owner_host": owner.host,
+                    "owner_pid": owner.pid,
+                    "owner_started": owner.started,
+                    "heartbeat_at": now,
                 },
             )
             return self._snapshot_record(self._snapshot_row_by_id(snapshot_id))
+
+    def _free_name(self, dataset: str, name: str, unique: bool) -> str:
+        """``name`` when free; else with ``unique`` the first free ``name_<i>``
+        (i >= 2), without it a StoreError."""
+        taken = {
+            row["name"]
+            for row in self._all(
+                "SELECT name FROM snapshots WHERE dataset = ? "
+                "AND (name = ? OR substr(name, 1, ?) = ?)",
+                [dataset, name, len(name) + 1, f"{name}_"],
+            )
+        }
+        if name in taken and not unique:
+            raise StoreError(f"snapshot '{name}' of dataset '{dataset}' already exists")
+        candidate, i = name, 1
+        while candidate in taken:
+            i += 1
+            candidate = f"{name}_{i}"
+        return candidate
 
     def _running_row(self, snapshot_id: int, action: str) -> Row:
         row = self._snapshot_row_by_id(snapshot_id)
