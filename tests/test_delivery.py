@@ -330,3 +330,15 @@ def test_sighup_sends_a_pending_alert_to_the_rotated_url_without_a_restart(
     assert daemon.stop() < 15
     [alert] = alerts_of(folder)
     assert alert.status == "delivered" and alert.attempts >= 2
+
+
+def test_json_log_lines_of_a_delivery_carry_the_webhook_id(folder: Path, serve: Callable[..., Receiver]) -> None:
+    receiver = serve([])
+    config = configure(folder, {"url": receiver.url, "secret": SECRET})
+    done = cli("-v", "run", "-c", str(config), "--once", "--log-format", "json")
+    assert done.returncode == 0, done.stderr
+    [request] = receiver.requests
+    entries = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    [delivered] = [e for e in entries if e["message"].endswith("delivered: HTTP 200")]
+    assert delivered["webhook_id"] == request.headers["webhook-id"]
+    assert (delivered["webhook"], delivered["event"], delivered["status_code"]) == ("ops", "drift.detected", 200)

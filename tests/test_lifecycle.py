@@ -211,8 +211,10 @@ def test_kill_9_at_50_seeded_moments_leaves_a_consistent_store(
     final = rows(db)
     assert [r["name"] for r in final if r["status"] == "running"] == []
     assert copy_files(db) == {f"{r['name']}.parquet" for r in final if r["status"] == "completed"}
-    interrupted = [r for r in final if r["status"] == "failed"]
+    interrupted = [r for r in final if r["status"] == "failed" and r["owner_pid"] != last.pid]
     assert all(r["reason"] == INTERRUPTED_REASON for r in interrupted)
+    # the clean stop fails a data copy it interrupts between record batches as "stopped"
+    assert all(r["reason"] == "stopped" for r in final if r["status"] == "failed" and r["owner_pid"] == last.pid)
     print(f"\n50 kills in {time.monotonic() - start:.0f} s: {len(verified)} snapshots completed, "
           f"{len(interrupted)} interrupted")
     assert verified and interrupted  # the moments hit both outcomes

@@ -299,12 +299,15 @@ def _record(
 
 def _log_outcome(record: AlertRecord, outcome: AttemptOutcome, error: str | None) -> None:
     where = f"alert {record.id} ({record.event}) to webhook {record.webhook!r} (attempt {record.attempts})"
+    fields = {"webhook": record.webhook, "webhook_id": record.idempotency_key, "event": record.event,
+              "attempt": record.attempts, "status_code": outcome.status_code}
     if outcome.delivered:
-        log.info("%s delivered: HTTP %s", where, outcome.status_code)
+        log.info("%s delivered: HTTP %s", where, outcome.status_code, extra=fields)
     elif record.status == "failed":
-        log.error("%s failed permanently, not retried: %s", where, error)
+        log.error("%s failed permanently, not retried: %s", where, error, extra=fields)
     else:
-        log.warning("%s failed: %s; next attempt at %s", where, error, record.next_attempt_at.isoformat())
+        log.warning("%s failed: %s; next attempt at %s", where, error, record.next_attempt_at.isoformat(),
+                    extra=fields)
 
 
 # ------------------------------------------------------------------ one pass
