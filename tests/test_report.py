@@ -454,6 +454,24 @@ def test_rewriting_a_report_replaces_it(tmp_path: Path) -> None:
     assert page.reports[0].generated_at == GENERATED_AT + timedelta(hours=1)
 
 
+def test_index_reads_only_new_or_replaced_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.report import context
+
+    first = report.write_comparison_report(tmp_path, make_page())
+    read: list[Path] = []
+    real = context.read_report_metadata
+    monkeypatch.setattr(context, "read_report_metadata", lambda path: read.append(path) or real(path))
+    assert len(report.index_context(tmp_path).reports) == 1 and read == []  # remembered from the write
+    second = report.write_comparison_report(tmp_path, make_page(dataset="weather"))
+    assert read == [second]  # the index the write rebuilt read the new report only
+    report.write_comparison_report(tmp_path, make_page(generated_at=GENERATED_AT + timedelta(hours=1)))
+    assert read[-1] == first  # replaced by rename: read again
+    assert {e.generated_at for e in report.index_context(tmp_path).reports} == {
+        GENERATED_AT, GENERATED_AT + timedelta(hours=1)}
+    second.unlink()
+    assert [e.dataset for e in report.index_context(tmp_path).reports] == ["taxi trips"]
+
+
 def test_index_skips_files_that_are_not_reports(tmp_path: Path) -> None:
     report.write_comparison_report(tmp_path, make_page())
     (tmp_path / "notes").mkdir()

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import numbers
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from html.parser import HTMLParser
@@ -342,11 +343,46 @@ def _index_entry(summary: Mapping[str, Any], href: str) -> IndexEntry:
     )
 
 
+_SUMMARIES: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
+_SUMMARIES_LOCK = threading.Lock()
+
+
+def cached_report_metadata(path: Path) -> dict[str, Any] | None:
+    """:func:`read_report_metadata`, remembered per file while its inode, size and
+    modification time stay the same (reports are replaced by rename, which
+    changes the inode), so rebuilding the index reads only new or rewritten
+    reports. Safe to call from several threads.
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        log.warning("skipping report %s: %s", path, exc)
+        return None
+    key = (info.st_ino, info.st_size, info.st_mtime_ns)
+    with _SUMMARIES_LOCK:
+        cached = _SUMMARIES.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    summary = read_report_metadata(path)
+    with _SUMMARIES_LOCK:
+        _SUMMARIES[path] = (key, summary)
+    return summary
+
+
+def _forget_missing(reports_dir: Path, present: set[Path]) -> None:
+    """Drop remembered summaries of reports under ``reports_dir`` that are gone."""
+    with _SUMMARIES_LOCK:
+        for path in [p for p in _SUMMARIES if p.parent.parent == reports_dir and p not in present]:
+            del _SUMMARIES[path]
+
+
 def _scan_reports(reports_dir: Path) -> list[IndexEntry]:
     """Every readable report in ``<reports_dir>/<dataset>/``, newest first."""
     entries = []
-    for path in sorted(Path(reports_dir).glob("*/*.html")):
-        summary = read_report_metadata(path)
+    paths = sorted(Path(reports_dir).glob("*/*.html"))
+    _forget_missing(Path(reports_dir), set(paths))
+    for path in paths:
+        summary = cached_report_metadata(path)
         if summary is None:
             continue
         href = quote(path.relative_to(reports_dir).as_posix())
