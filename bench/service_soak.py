@@ -14,7 +14,8 @@ then stops it with SIGTERM and prints:
   start, from the ``lateness_seconds`` field of the daemon's JSON log lines;
 - peak resident memory of the daemon's process tree (the daemon and any worker
   processes), sampled from ``/proc`` every 0.5 s;
-- the stop: exit code and seconds from SIGTERM to exit.
+- the stop: exit code and seconds from SIGTERM to exit;
+- the first ten ERROR lines of the log (the reasons of failed runs).
 
 Example::
 
@@ -146,6 +147,7 @@ def summarise(log_path: Path, counts: dict[str, float], peak: int, code: int, st
         "lateness_p50_s": round(percentile(lateness, 0.5), 3), "lateness_p99_s": round(percentile(lateness, 0.99), 3),
         "lateness_max_s": round(max(lateness, default=math.nan), 3),
         "peak_rss_mib": round(peak / 2**20, 1), "exit_code": code, "stop_seconds": round(stop_seconds, 2),
+        "errors_logged": [e["message"] for e in entries if e["level"] == "ERROR"][:10],
     }
 
 
