@@ -648,3 +648,31 @@ def test_docs_list_every_metric_with_its_defaults() -> None:
         for cell, default in ((cells[3], metric.warning), (cells[4], metric.critical)):
             assert cell == ("—" if default is None else f"{default:g}"), (name, cell, default)
         assert ("p-value" in cells[2]) == (metric.direction == "p_value")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ks_p_value_equals_scipy_exact_on_data_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = (int(v) for v in rng.integers(1, 400, 2))
+    x, y = rng.integers(0, 12, n).astype(float), rng.integers(1, 14, m).astype(float)
+    ref = stats.ks_2samp(x, y, method="exact")
+    assert metrics.ks_p_value(float(ref.statistic), n, m) == pytest.approx(ref.pvalue, abs=1e-12)
+
+
+def test_ks_p_value_between_attainable_statistics_is_that_of_the_next_one() -> None:
+    # n = 2, m = 3: attainable statistics are k/6 for k in 0..4 and 6 (5/6 is not)
+    exact = {k: stats.ks_2samp([0.0] * i + [1.0] * (2 - i), [0.0] * j + [1.0] * (3 - j), method="exact").pvalue
+             for k, (i, j) in {4: (2, 1), 6: (2, 0)}.items()}
+    assert metrics.ks_p_value(5 / 6, 2, 3) == pytest.approx(exact[6], abs=1e-12)
+    assert metrics.ks_p_value(4 / 6, 2, 3) == pytest.approx(exact[4], abs=1e-12)
+    assert metrics.ks_p_value(4 / 6, 2, 3) > metrics.ks_p_value(5 / 6, 2, 3)
+
+
+def test_no_private_scipy_api_is_used() -> None:
+    import re
+    from pathlib import Path
+
+    package = Path(metrics.__file__).resolve().parents[1]
+    private = [f"{p.relative_to(package)}: {line.strip()}" for p in package.rglob("*.py")
+               for line in p.read_text().splitlines() if re.search(r"\bscipy(\.\w+)*\._", line)]
+    assert private == []

@@ -22,6 +22,7 @@ PSI's own null distribution (Yurdakul 2018).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -417,19 +418,49 @@ def ks_p_value(d: float, n: int, m: int) -> float:
 
     Exact (scipy's path counting) when both sizes are at most ``KS_EXACT_MAX_N``,
     else Smirnov's limit ``kstwo.sf(d, round(n m / (n + m)))``: the definitions of
-    ``scipy.stats.ks_2samp(method="auto")``.
+    ``scipy.stats.ks_2samp(method="auto")``. The exact value depends on ``d``
+    only through its nearest attainable value ``h / lcm(n, m)``, so it is
+    computed by the public ``ks_2samp(method="exact")`` on two samples of sizes
+    ``n`` and ``m`` whose statistic is exactly that value (:func:`_ks_witness`).
     """
-    if max(n, m) <= KS_EXACT_MAX_N:
-        try:
-            from scipy.stats._stats_py import _attempt_exact_2kssamp
-
-            ok, _, prob = _attempt_exact_2kssamp(n, m, math.gcd(n, m), d, "two-sided")
-            if ok:
-                return float(np.clip(prob, 0.0, 1.0))
-        except (ImportError, TypeError, ValueError):
-            pass
+    if n and m and max(n, m) <= KS_EXACT_MAX_N:
+        witness = _ks_witness(d, n, m)
+        if witness is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)  # scipy warns when it falls back
+                try:
+                    res = stats.ks_2samp(*witness, alternative="two-sided", method="exact")
+                except RuntimeWarning:
+                    res = None
+            if res is not None:
+                return float(np.clip(res.pvalue, 0.0, 1.0))
     big, small = max(n, m), min(n, m)
     return float(np.clip(stats.kstwo.sf(d, np.round(big * small / (big + small))), 0.0, 1.0))
+
+
+def _ks_witness(d: float, n: int, m: int) -> tuple[Array, Array] | None:
+    """Two samples of sizes ``n`` and ``m`` whose KS statistic is the smallest
+    attainable value ``>= h / lcm(n, m)``, ``h = round(d * lcm(n, m))`` (scipy's
+    rounding), so ``P(D >= statistic)`` is the p-value of ``d``: ``i`` zeros and
+    ``n - i`` ones against ``j`` zeros and ``m - j`` ones, with
+    ``|i / n - j / m|`` that value. None when ``d > 1``.
+    """
+    g = math.gcd(n, m)
+    p, q = m // g, n // g  # lcm / n and lcm / m: |i / n - j / m| = |i p - j q| / lcm
+    h = max(0, int(round(d * n * p)))
+    best: tuple[int, int, int] | None = None
+    for i in range(n + 1):
+        below = (i * p - h) // q  # the largest j with i p - j q >= h
+        above = -((-(h + i * p)) // q)  # the smallest j with j q - i p >= h
+        for j in (below, above):
+            if 0 <= j <= m and abs(i * p - j * q) >= h and (best is None or abs(i * p - j * q) < best[0]):
+                best = (abs(i * p - j * q), i, j)
+        if best is not None and best[0] == h:
+            break
+    if best is None:
+        return None
+    _, i, j = best
+    return (np.concatenate([np.zeros(i), np.ones(n - i)]), np.concatenate([np.zeros(j), np.ones(m - j)]))
 
 
 def _quantile_cells() -> tuple[Array, Array]:
