@@ -464,9 +464,7 @@ def compare_files(reference: str, current: str, fmt: str, report_path: str | Non
     from monitor.sources.files import FileSource
 
     if exact:
-        import pyarrow as pa
-
-        tables = [pa.Table.from_batches(list(FileSource((p,)).iter_batches())) for p in (reference, current)]
+        tables = [FileSource((p,)).read_table() for p in (reference, current)]
         result = drift.compare_data(tables[0], tables[1]).to_dict()
     else:
         result = drift.compare_profiles(profile_file(reference), profile_file(current)).to_dict()

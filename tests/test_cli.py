@@ -86,3 +86,22 @@ def test_metrics_lists_the_registry() -> None:
     rows = json.loads(invoke("metrics", "--format", "json").output)
     assert {r["name"] for r in rows} == set(METRICS)
     assert all(r["direction"] in ("higher", "p_value") for r in rows)
+
+
+@pytest.mark.parametrize("sides", ["empty-empty", "full-empty", "empty-full"])
+def test_compare_files_exact_on_a_zero_row_parquet_file_names_the_reason(
+    files: tuple[Path, Path, Path], tmp_path: Path, sides: str
+) -> None:
+    _, same, _ = files
+    empty = tmp_path / "empty.parquet"
+    pd.read_parquet(same).iloc[:0].to_parquet(empty, index=False)
+    paths = {"empty": empty, "full": same}
+    reference, current = (paths[s] for s in sides.split("-"))
+    for mode in (["--exact"], []):
+        out = invoke("compare-files", reference, current, "--format", "json", "--fail-on-drift", *mode)
+        assert out.exit_code == 0, out.output
+        result = json.loads(out.output)
+        assert not result["verdict"]["drifted"]
+        columns = {c["column"]: c for c in result["columns"]}
+        assert set(columns) == {"x", "c"}
+        assert all(c["status"] == "insufficient_data" and "no rows" in c["reason"] for c in columns.values())

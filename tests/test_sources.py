@@ -261,3 +261,17 @@ def test_json_lines(tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"a": 1}\n{oops\n')
     with pytest.raises(SourceError, match=r"bad\.jsonl: cannot read as jsonl"):
         list(FileSource((str(tmp_path / "bad.jsonl"),)).iter_batches())
+
+
+def test_read_table_of_files_without_rows_keeps_their_columns(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    (tmp_path / "header.csv").write_text("a,b,c\n")
+    pq.write_table(pa.table({"x": pa.array([], pa.float64()), "y": pa.array([], pa.string())}), tmp_path / "e.parquet")
+    csv = FileSource((str(tmp_path / "header.csv"),), exclude=("b",)).read_table()
+    assert (csv.num_rows, csv.column_names) == (0, ["a", "c"])
+    assert is_text(csv.schema) and all(pa.types.is_string(t) for t in csv.schema.types)
+    parquet = FileSource((str(tmp_path / "e.parquet"),)).read_table()
+    assert (parquet.num_rows, parquet.schema.types) == (0, [pa.float64(), pa.string()])
+    (tmp_path / "rows.csv").write_text("a,b,c\n1,2,3\n")
+    assert FileSource((str(tmp_path / "rows.csv"),)).read_table().num_rows == 1

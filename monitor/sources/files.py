@@ -258,6 +258,29 @@ class FileSource:
             for batch in read_file(path, self.format_of(path), self.columns):
                 yield _drop(batch, self.exclude) if self.exclude else batch
 
+    def read_table(self, files: Sequence[Path] | None = None) -> pa.Table:
+        """Every row as one Arrow table (exact mode). With no rows, a 0-row table
+        with the columns the files declare (a Parquet schema, a CSV header as
+        text columns), so the columns are compared and reported as empty.
+
+        :raises SourceError: as :meth:`iter_batches`.
+        """
+        paths = files if files is not None else self.files()
+        batches = list(self.iter_batches(paths))
+        if batches:
+            return pa.Table.from_batches(batches)
+        fields: dict[str, pa.Field] = {}
+        for path in paths:
+            fmt = self.format_of(path)
+            schema = parquet_schema(path) if fmt == "parquet" else pa.schema(
+                [pa.field(n, pa.string()) for n in csv_header(path)] if fmt == "csv" else [])
+            fields.update({f.name: f for f in schema if f.name not in fields and self._wanted(f.name)})
+        metadata = TEXT_METADATA if paths and all(self.format_of(p) == "csv" for p in paths) else None
+        return pa.schema(list(fields.values()), metadata=metadata).empty_table()
+
+    def _wanted(self, name: str) -> bool:
+        return (self.columns is None or name in self.columns) and name not in self.exclude
+
     def plan(self, files: Sequence[Path] | None = None, *, split: int = 1) -> list[ReadTask]:
         """Split the dataset into read tasks, in file and row order.
 
