@@ -25,8 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from monitor.config import ColumnSelection, Config, DatasetConfig, load_config
-from monitor.errors import StoreError
+from monitor.config import ColumnSelection, Config, DatasetConfig, MonitorConfig, load_config
+from monitor.errors import ConfigError, StoreError
 from monitor.store import SnapshotRecord, Store
 
 
@@ -53,19 +53,33 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def compare(self, dataset: str, baseline: str, target: str, *, exact: bool = False) -> Any:
+    def compare(self, dataset: str, baseline: str, target: str, *, exact: bool = False,
+                monitor: str | None = None) -> Any:
         """Compare two snapshots of a dataset.
 
+        :param monitor: decide with this monitor's thresholds, ``min_values`` and
+            ``fdr`` (needs a workspace opened from a YAML configuration); default:
+            the metrics' default thresholds.
         :returns: a :class:`monitor.drift.DatasetDrift`.
         :raises StoreError: when a snapshot is missing or not completed, or, with
             ``exact``, has no data copy.
+        :raises ConfigError: when ``monitor`` is not a monitor of the configuration.
         """
         from monitor.drift import DriftSettings
-        from monitor.service.runner import compare
+        from monitor.service.runner import compare, settings_for
 
+        settings = DriftSettings() if monitor is None else settings_for(self._monitor(monitor))
         base = self.store.get_snapshot(dataset, baseline)
         tgt = self.store.get_snapshot(dataset, target)
-        return compare(self.store, base, tgt, DriftSettings(), exact=exact)
+        return compare(self.store, base, tgt, settings, exact=exact)
+
+    def _monitor(self, name: str) -> MonitorConfig:
+        if self.config is None:
+            raise ConfigError([f"monitors.{name}: this workspace has no configuration; open it from its YAML file"])
+        if name not in self.config.monitors:
+            known = ", ".join(sorted(self.config.monitors)) or "none"
+            raise ConfigError([f"monitors.{name}: no such monitor (configured: {known})"])
+        return self.config.monitors[name]
 
 
 @dataclass

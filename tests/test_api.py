@@ -54,3 +54,29 @@ def test_versions_grow_when_the_definition_changes(data: Path) -> None:
         assert list(snap.get_profile().index) == ["x"]
         with pytest.raises(StoreError):
             Dataset.get_by_name(ws, "parts", version=7)
+
+
+def test_compare_with_a_monitors_thresholds(data: Path) -> None:
+    import yaml
+
+    from monitor import ConfigError
+
+    lenient = {"ks_statistic": {"warning": 0.95, "critical": 0.99}, "psi": {"warning": 50, "critical": 100}}
+    config = {"store": "store.db",
+              "datasets": {"parts": {"path": "*.parquet"}},
+              "monitors": {"lenient": {"dataset": "parts", "schedule": {"every": "1d"}, "thresholds": lenient},
+                           "plain": {"dataset": "parts", "schedule": {"every": "1d"}}}}
+    (data / "monitors.yaml").write_text(yaml.safe_dump(config))
+    with Workspace(data / "monitors.yaml") as ws:
+        ds = Dataset.get_by_name(ws, "parts")
+        ds.create_snapshot("before")
+        frame = pd.read_parquet(data / "part-1.parquet")
+        frame.assign(x=frame["x"] + 1.0).to_parquet(data / "part-1.parquet", index=False)  # a 1 s.d. shift
+        ds.create_snapshot("after")
+        assert ws.compare("parts", "before", "after").drifted_columns()[0].column == "x"
+        assert ws.compare("parts", "before", "after", monitor="plain").verdict.drifted
+        assert not ws.compare("parts", "before", "after", monitor="lenient").verdict.drifted
+        with pytest.raises(ConfigError, match=r"monitors\.nope: no such monitor \(configured: lenient, plain\)"):
+            ws.compare("parts", "before", "after", monitor="nope")
+    with Workspace(data / "store.db") as ws, pytest.raises(ConfigError, match="has no configuration"):
+        ws.compare("parts", "before", "after", monitor="plain")
