@@ -298,7 +298,9 @@ def test_snapshot_create_from_a_second_process_leaves_the_daemons_running_snapsh
     assert next(r for r in rows(db) if r["id"] == running["id"])["status"] in ("running", "completed")
     assert poll(lambda: next(r for r in rows(db) if r["id"] == running["id"])["status"] == "completed", 120)
     daemon.stop()
-    assert [r["reason"] for r in rows(db) if r["status"] == "failed"] == []
+    # nothing was failed by the second process's recovery; the clean stop may fail the
+    # data copy it interrupts (the schedule is 1 s, so a next snapshot is often running)
+    assert [r["reason"] for r in rows(db) if r["status"] == "failed" and r["reason"] != "stopped"] == []
 
 
 def test_recovery_fails_a_snapshot_of_another_host_only_after_the_heartbeat_timeout(tmp_path: Path) -> None:
