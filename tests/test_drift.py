@@ -609,8 +609,8 @@ def test_to_dict_shape() -> None:
         assert set(col["missing_rate"]) == {"baseline", "target", "change", "relative_change"}
         assert {"count", "missing", "mean", "std", "min", "max", "p01", "p50", "p99"} <= set(col["baseline"])
         for m in col["metrics"]:
-            assert set(m) == {"name", "value", "p_value", "direction", "warning", "critical", "severity",
-                              "decides", "detail"}
+            assert set(m) == {"name", "value", "p_value", "p_value_underflow", "direction", "warning", "critical",
+                              "severity", "decides", "detail"}
     x = next(c for c in data["columns"] if c["column"] == "x")
     assert len(x["histogram"]["edges"]) == len(x["histogram"]["baseline"]) + 1
     cat = next(c for c in data["columns"] if c["column"] == "cat")
@@ -676,3 +676,19 @@ def test_no_private_scipy_api_is_used() -> None:
     private = [f"{p.relative_to(package)}: {line.strip()}" for p in package.rglob("*.py")
                for line in p.read_text().splitlines() if re.search(r"\bscipy(\.\w+)*\._", line)]
     assert private == []
+
+
+def test_a_p_value_below_the_double_range_is_flagged_as_underflow() -> None:
+    rng = np.random.default_rng(3)
+    base = pa.table({"x": rng.normal(0, 1, 20_000)})
+    far = pa.table({"x": rng.normal(50, 1, 20_000)})
+    near = pa.table({"x": rng.normal(0, 1, 20_000)})
+    for result in both(base, far):
+        ks = result.column("x").metric("ks_test")
+        assert ks is not None and ks.p_value == 0.0 and ks.p_value_underflow
+        json.dumps(result.to_dict(), allow_nan=False)  # strict JSON
+    calm = compare_profiles(profile(base), profile(near)).column("x").metric("ks_test")
+    assert calm is not None and calm.p_value > 0 and not calm.p_value_underflow
+    entry = next(m for m in compare_profiles(profile(base), profile(far)).to_dict()["columns"][0]["metrics"]
+                 if m["name"] == "ks_test")
+    assert (entry["p_value"], entry["p_value_underflow"]) == (0.0, True)

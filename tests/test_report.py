@@ -593,3 +593,13 @@ def test_report_renders_in_a_headless_browser(written: tuple[Path, str], tmp_pat
             check=True, capture_output=True, timeout=120,
         )
     assert shot.stat().st_size > 10_000
+
+
+def test_a_p_value_that_underflowed_reads_below_1e_300() -> None:
+    from monitor.report import format as report_format
+
+    assert report_format.p_value(0.0) == "< 1e-300"
+    assert report_format.p_value(3.2e-40) == report.fmt(3.2e-40) == "3.2e-40"
+    assert report_format.p_value(None) == "—"
+    row = report.MetricRow("ks_test", 0.98, 0.0, "p_value", 0.05, None, "critical", True, ())
+    assert row.short == "ks_test p=< 1e-300"

@@ -41,10 +41,18 @@ class MetricResult:
     decision_value: float | None
     detail: Mapping[str, Any]
 
+    @property
+    def p_value_underflow(self) -> bool:
+        """True when the p-value is 0: it underflowed (the true value is below the
+        double range, about 1e-308), so it is "smaller than any double", not zero."""
+        return self.p_value is not None and self.p_value == 0.0
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (keys name, value, p_value, direction, warning, critical, severity, decides, detail)."""
+        """JSON-safe form (keys name, value, p_value, p_value_underflow, direction,
+        warning, critical, severity, decides, detail)."""
         detail = {**self.detail, "decision_value": self.decision_value}
-        return {"name": self.name, "value": self.value, "p_value": self.p_value, "direction": self.direction,
+        return {"name": self.name, "value": self.value, "p_value": self.p_value,
+                "p_value_underflow": self.p_value_underflow, "direction": self.direction,
                 "warning": self.warning, "critical": self.critical, "severity": self.severity,
                 "decides": self.decides, "detail": detail}
 

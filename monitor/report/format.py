@@ -54,6 +54,18 @@ def _fmt_float(value: float, digits: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+P_VALUE_FLOOR_TEXT = "< 1e-300"
+"""How a p-value that underflowed to 0 (below the double range) is shown."""
+
+
+def p_value(value: object) -> str:
+    """Format a p-value: as :func:`fmt`, but a p-value of exactly 0 (it underflowed:
+    the true value is below about 1e-308) reads :data:`P_VALUE_FLOOR_TEXT`."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) == 0.0:
+        return P_VALUE_FLOOR_TEXT
+    return fmt(value)
+
+
 def pct(value: object, digits: int = 3) -> str:
     """Format a fraction as a percentage: ``0.1234`` → ``"12.3%"``; ``None`` → ``"—"``."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool):

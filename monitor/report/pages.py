@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.report.charts import Chart
-from monitor.report.format import duration, fmt
+from monitor.report.format import duration, fmt, p_value
 
 META_NAME = "drift-monitor-report"
 """``name`` of the ``<meta>`` tag that holds a report's summary as JSON."""
@@ -49,7 +49,7 @@ class MetricRow:
     def short(self) -> str:
         """``"psi 0.3121"`` or ``"chi_square p=0.0001"`` for the summary table."""
         if self.direction == "p_value":
-            return f"{self.name} p={fmt(self.p_value)}"
+            return f"{self.name} p={p_value(self.p_value)}"
         return f"{self.name} {fmt(self.value)}"
 
 

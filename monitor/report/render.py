@@ -20,7 +20,7 @@ import jinja2
 
 from monitor.errors import MonitorError
 from monitor.report.context import index_context
-from monitor.report.format import fmt, humanize, pct, pp, signed_pct, when
+from monitor.report.format import fmt, humanize, p_value, pct, pp, signed_pct, when
 from monitor.report.pages import ComparisonPage, IndexPage
 
 INDEX_NAME = "index.html"
@@ -75,7 +75,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        fmt=fmt, pct=pct, signed_pct=signed_pct, pp=pp, when=when, humanize=humanize
+        fmt=fmt, pct=pct, signed_pct=signed_pct, pp=pp, when=when, humanize=humanize, p_value=p_value
     )
     return env
 
