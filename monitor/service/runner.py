@@ -343,11 +343,18 @@ def run_isolated(config: Config, name: str, store: Store, *,
     except StoppedError:  # the daemon is stopping: not a failure of this monitor
         raise
     except Exception as exc:  # noqa: BLE001 - one monitor must not stop the others
-        dataset = config.monitors[name].dataset if name in config.monitors else "?"
-        reason = failure_reason(dataset, exc)
-        log.error("monitor %s failed: %s", name, reason)
-        log.debug("monitor %s failed", name, exc_info=exc)
-        return RunResult(name, "failed", reason=reason)
+        return failed_run(config, name, exc)
+
+
+def failed_run(config: Config, name: str, exc: BaseException) -> RunResult:
+    """The ``failed`` result of monitor ``name`` that raised ``exc``, its reason
+    naming the dataset (:func:`failure_reason`); logged once at error level, the
+    traceback at debug level."""
+    dataset = config.monitors[name].dataset if name in config.monitors else "?"
+    reason = failure_reason(dataset, exc)
+    log.error("monitor %s failed: %s", name, reason)
+    log.debug("monitor %s failed", name, exc_info=exc)
+    return RunResult(name, "failed", reason=reason)
 
 
 def run_all(config: Config, store: Store) -> list[RunResult]:
@@ -364,6 +371,6 @@ def profile_file(path: str, fmt: str | None = None, types: dict[str, str] | None
 
 __all__ = [
     "RunResult", "compare", "load_data_copy", "load_profile", "profile_file",
-    "failure_reason", "record_and_report", "resolve_baseline", "run_all", "run_isolated", "run_monitor",
+    "failed_run", "failure_reason", "record_and_report", "resolve_baseline", "run_all", "run_isolated", "run_monitor",
     "take_snapshot",
 ]

@@ -226,7 +226,7 @@ def _run_and_count(runtime: Runtime, name: str, lateness: float | None) -> None:
     the store) fails this run only: it is logged once at error level with the
     traceback at debug level, and the other monitors' jobs keep their schedule
     (see :func:`~monitor.service.runner.run_isolated`)."""
-    from monitor.service.runner import RunResult, failure_reason, run_isolated
+    from monitor.service.runner import RunResult, failed_run, run_isolated
 
     config = runtime.config
     started = time.monotonic()
@@ -239,10 +239,7 @@ def _run_and_count(runtime: Runtime, name: str, lateness: float | None) -> None:
     except StoppedError as exc:
         result = RunResult(name, "stopped", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a job must not take the daemon down
-        reason = failure_reason(config.monitors[name].dataset, exc)
-        log.error("monitor %s failed: %s", name, reason)
-        log.debug("monitor %s failed", name, exc_info=exc)
-        result = RunResult(name, "failed", reason=reason)
+        result = failed_run(config, name, exc)
     _count_run(runtime, name, result, comparison, time.monotonic() - started, lateness)
 
 

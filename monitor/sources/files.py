@@ -274,12 +274,10 @@ class FileSource:
             fmt = self.format_of(path)
             schema = parquet_schema(path) if fmt == "parquet" else pa.schema(
                 [pa.field(n, pa.string()) for n in csv_header(path)] if fmt == "csv" else [])
-            fields.update({f.name: f for f in schema if f.name not in fields and self._wanted(f.name)})
+            wanted = _selected(path, schema.names, self.columns, self.exclude)
+            fields.update({n: schema.field(n) for n in wanted if n not in fields})
         metadata = TEXT_METADATA if paths and all(self.format_of(p) == "csv" for p in paths) else None
         return pa.schema(list(fields.values()), metadata=metadata).empty_table()
-
-    def _wanted(self, name: str) -> bool:
-        return (self.columns is None or name in self.columns) and name not in self.exclude
 
     def plan(self, files: Sequence[Path] | None = None, *, split: int = 1) -> list[ReadTask]:
         """Split the dataset into read tasks, in file and row order.
