@@ -224,6 +224,10 @@ class MonitorConfig(_Model):
     )
     min_values: int = Field(default=100, ge=1, description="fewer values on either side: 'insufficient data'")
     fdr: float = Field(default=0.05, gt=0, lt=1, description="Benjamini-Hochberg false-discovery rate")
+    false_alarm_rate: float = Field(
+        default=0.01, gt=0, lt=1,
+        description="probability that a comparison without drift raises any alarm (split over the deciding pairs)",
+    )
     webhooks: tuple[str, ...] = ()
     alert: AlertConfig = AlertConfig()
     enabled: bool = True

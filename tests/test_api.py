@@ -61,7 +61,8 @@ def test_compare_with_a_monitors_thresholds(data: Path) -> None:
 
     from monitor import ConfigError
 
-    lenient = {"ks_statistic": {"warning": 0.95, "critical": 0.99}, "psi": {"warning": 50, "critical": 100}}
+    lenient = {"ks_statistic": {"warning": 0.95, "critical": 0.99}, "psi": {"warning": 50, "critical": 100},
+               "mean_change": {"warning": 50, "critical": 100}}
     config = {"store": "store.db",
               "datasets": {"parts": {"path": "*.parquet"}},
               "monitors": {"lenient": {"dataset": "parts", "schedule": {"every": "1d"}, "thresholds": lenient},

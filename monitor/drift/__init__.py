@@ -7,11 +7,13 @@ can be compared without their data; :func:`compare_data` (exact mode) computes t
 same metrics from two Arrow tables with scipy and numpy, and is the oracle the
 profile numbers are checked against.
 
-Decisions use effect sizes with the sampling noise taken out (see
-:mod:`monitor.drift.metrics` and ``docs/metrics.md``): a column with fewer than
-``min_values`` values on either side is "insufficient data", never drift;
-p-value metrics decide only where thresholds are set for them, and then under a
-Benjamini-Hochberg correction across columns.
+Decisions use effect sizes, each guarded by a test of "no change" at the
+dataset's false-alarm rate split over the deciding pairs (see
+:mod:`monitor.drift.noise` and ``docs/metrics.md``): a column with fewer than
+``min_values`` values on either side is "insufficient data" for its
+distribution (its missing rate still decides); p-value metrics decide only where
+thresholds are set for them, and then under a Benjamini-Hochberg correction
+across columns.
 
 Example::
 
@@ -24,7 +26,9 @@ Modules: the formulas in :mod:`monitor.drift.metrics` and their registry in
 :mod:`monitor.drift.registry`; thresholds and their validation in
 :mod:`monitor.drift.settings`; a column's inputs (from a profile) in
 :mod:`monitor.drift.inputs`; measuring, deciding and the verdict in
-:mod:`monitor.drift.compare`; exact mode in :mod:`monitor.drift.exact`; the
+:mod:`monitor.drift.compare`, the noise tests in :mod:`monitor.drift.noise`
+and what a column's report shows in :mod:`monitor.drift.display`; exact mode in
+:mod:`monitor.drift.exact`; the
 result types in :mod:`monitor.drift.results`. Their public names are importable
 from here.
 """

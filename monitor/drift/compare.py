@@ -1,28 +1,31 @@
 """Measuring, deciding and concluding: each column's metrics from two
 :class:`~monitor.drift.inputs.ColumnInput` sides, severities against the
-thresholds (Benjamini-Hochberg across columns for p-value metrics), the dataset
-verdict, and :func:`compare_profiles`."""
+thresholds (each effect size guarded by a test at the dataset's false-alarm rate
+split over the deciding pairs, see :mod:`monitor.drift.noise`;
+Benjamini-Hochberg across columns for p-value metrics), the dataset verdict,
+and :func:`compare_profiles`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from monitor.drift import display
 from monitor.drift.inputs import ColumnInput, input_from_profile
 from monitor.drift.metrics import (
     CATEGORICAL_KINDS,
     EPSILON,
-    NOISE_ALPHA,
-    NOISE_C,
     CategoryCells,
     CategoryCounts,
     NumericSide,
     bh_adjust,
     category_cells,
     chi_square,
+    column_removed,
     empty_share,
     hellinger,
     js_distance,
@@ -31,13 +34,24 @@ from monitor.drift.metrics import (
     linf_distance,
     mean_change,
     missing_rate_change,
-    noise_floor,
     psi,
-    psi_noise,
     quantile_bins,
+    row_count_change,
+    total_variation,
     type_change,
     wasserstein,
     wasserstein_normed,
+)
+from monitor.drift.noise import (
+    NullFit,
+    bootstrap_null,
+    hellinger_rows,
+    js_rows,
+    pair_alpha,
+    psi_rows,
+    two_proportion_p,
+    two_proportion_p_many,
+    welch_p,
 )
 from monitor.drift.registry import METRICS
 from monitor.drift.results import ColumnDrift, DatasetDrift, MetricResult, Verdict
@@ -47,13 +61,28 @@ if TYPE_CHECKING:
     from monitor.profile.model import DatasetProfile
 
 
-LIST_LIMIT = 50
-"""Most categories listed as new or vanished, and most labels in a column's chart data."""
-_SUMMARY_RANKS = (0.01, 0.5, 0.99)
-
-
 # ---------------------------------------------------------------------------
 # measuring one column
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """What a metric's noise guard says at a per-pair level ``alpha``.
+
+    :ivar significant: the change is beyond sampling noise at that level.
+    :ivar decision: the number compared with the absolute thresholds (the value,
+        or for category shares the largest change among significant categories).
+    :ivar relative: the number compared with the relative thresholds, or ``None``.
+    :ivar detail: what the guard computed (p-value, allowance, alpha), for the result's detail.
+    """
+
+    significant: bool
+    decision: float | None
+    relative: float | None
+    detail: Mapping[str, Any]
+
+
+Guard = Callable[[float], Guarded]
 
 
 @dataclass(frozen=True)
@@ -63,37 +92,66 @@ class _Measure:
     p_value: float | None
     decision: float | None
     detail: Mapping[str, Any]
+    guard: Guard | None = None
+    relative: float | None = None
+    by_rows: bool = False
+    at_least: Severity = "none"
 
 
 def _undefined(name: str, reason: str) -> _Measure:
     return _Measure(name, None, None, None, {"reason": reason})
 
 
+def _p_guard(value: float, p: float) -> Guard:
+    return lambda a: Guarded(p <= a, value, None, {"p_value": p, "alpha": a})
+
+
+def _null_guard(value: float, fit: Callable[[], NullFit]) -> Guard:
+    def guard(a: float) -> Guarded:
+        null = fit()
+        allowance = null.quantile(a)
+        return Guarded(value > allowance, value, None,
+                       {"allowance": allowance, "alpha": a, "null_mean": null.mean, "draws": null.draws})
+    return guard
+
+
 def _numeric_measures(b: NumericSide, t: NumericSide, bins: int) -> tuple[list[_Measure], dict[str, Any] | None, float]:
     n, m = b.n, t.n
-    floor = noise_floor(n, m)
     d, p = ks_test(b, t)
-    ks_detail = {"n": n, "m": m, "noise_floor": floor, "c": NOISE_C}
-    out = [_Measure("ks_statistic", d, p, max(0.0, d - floor), ks_detail),
+    out = [_Measure("ks_statistic", d, p, d, {"n": n, "m": m}, guard=_p_guard(d, p)),
            _Measure("ks_test", d, p, p, {"n": n, "m": m})]
     binned = quantile_bins(b, t, bins)
     if binned is None:
         out += [_undefined(k, "the baseline has no finite values") for k in ("psi", "js_distance", "hellinger")]
     else:
-        out += _share_measures(binned.baseline, binned.target, n, m)
+        out += _share_measures(binned.baseline * n, binned.target * m, n, m)
     out += _moment_measures(b, t)
-    return out, _histogram(binned), max(0.0, d - floor)
+    return out, display.histogram(binned), d
 
 
-def _share_measures(p: np.ndarray, q: np.ndarray, n: int, m: int) -> list[_Measure]:
-    cells = int(np.count_nonzero((p > 0) | (q > 0)))
-    value = psi(p, q, n, m)
-    allowance = psi_noise(cells, n, m)
-    detail = {"cells": cells, "noise_allowance": allowance, "empty_share": [empty_share(n), empty_share(m)]}
+_NULL_STATISTICS = {"psi": psi_rows, "js_distance": js_rows, "hellinger": hellinger_rows}
+
+
+def _share_measures(base: np.ndarray, target: np.ndarray, n: int, m: int) -> list[_Measure]:
+    """PSI, JS and Hellinger of two count vectors, guarded by one bootstrap of their null distribution."""
+    used = (base > 0) | (target > 0)
+    cb, ct = np.round(base[used]), np.round(target[used])
+    p, q = base / max(n, 1), target / max(m, 1)
+    cache: dict[str, NullFit] = {}
+
+    def fit(name: str) -> Callable[[], NullFit]:
+        def get() -> NullFit:
+            if not cache:
+                cache.update(bootstrap_null(cb, ct, _NULL_STATISTICS))
+            return cache[name]
+        return get
+
+    value, js, hel = psi(p, q, n, m), js_distance(p, q), hellinger(p, q)
+    detail = {"cells": int(used.sum()), "empty_share": [empty_share(n), empty_share(m)]}
     return [
-        _Measure("psi", value, None, max(0.0, value - allowance), detail),
-        _Measure("js_distance", js_distance(p, q), None, js_distance(p, q), {"base": 2}),
-        _Measure("hellinger", hellinger(p, q), None, hellinger(p, q), {}),
+        _Measure("psi", value, None, value, detail, guard=_null_guard(value, fit("psi"))),
+        _Measure("js_distance", js, None, js, {"base": 2}, guard=_null_guard(js, fit("js_distance"))),
+        _Measure("hellinger", hel, None, hel, {}, guard=_null_guard(hel, fit("hellinger"))),
     ]
 
 
@@ -111,26 +169,46 @@ def _moment_measures(b: NumericSide, t: NumericSide) -> list[_Measure]:
     change = mean_change(b, t)
     normed = wasserstein_normed(w, b.std)
     out.append(_Measure("wasserstein_normed", normed, None, normed, {"baseline_std": b.std}))
-    if change is None:
+    if change is None or b.mean is None or t.mean is None:
         return out + [_undefined("mean_change", "a mean is undefined")]
+    p = welch_p(b.mean, b.std, b.n_finite, t.mean, t.std or 0.0, t.n_finite)
     return out + [_Measure("mean_change", abs(change), None, abs(change),
-                           {"signed": change, "baseline_mean": b.mean, "target_mean": t.mean})]
+                           {"signed": change, "baseline_mean": b.mean, "target_mean": t.mean},
+                           guard=_p_guard(abs(change), p))]
+
+
+def _category_guard(cells: CategoryCells, n: int, m: int) -> Guard:
+    p, q = cells.baseline / max(n, 1), cells.target / max(m, 1)
+    diff = np.abs(p - q)
+    pvals = two_proportion_p_many(cells.baseline, n, cells.target, m)
+
+    def guard(a: float) -> Guarded:
+        level = a / max(len(cells.labels), 1)
+        hits = np.flatnonzero(pvals <= level)
+        if not hits.size:
+            return Guarded(False, None, None, {"alpha": a, "category_alpha": level, "significant_categories": 0})
+        top = hits[np.argmax(diff[hits])]
+        with np.errstate(divide="ignore"):
+            rel = np.where(p[hits] > 0, diff[hits] / np.where(p[hits] > 0, p[hits], 1.0), np.inf)
+        return Guarded(True, float(diff[top]), float(rel.max()),
+                       {"alpha": a, "category_alpha": level, "significant_categories": int(hits.size),
+                        "decisive_category": cells.labels[int(top)]})
+    return guard
 
 
 def _categorical_measures(b: CategoryCounts, t: CategoryCounts) -> tuple[list[_Measure], CategoryCells, float]:
     cells = category_cells(b, t)
     n, m = b.total, t.total
     p, q = cells.baseline / max(n, 1), cells.target / max(m, 1)
-    floor = noise_floor(n, m)
     linf = linf_distance(p, q)
     stat, pval, dof = chi_square(cells.baseline, cells.target)
-    out = _share_measures(p, q, n, m)
+    out = _share_measures(cells.baseline, cells.target, n, m)
     out += [
-        _Measure("linf_distance", linf, None, max(0.0, linf - floor),
-                 {"n": n, "m": m, "noise_floor": floor, "c": NOISE_C, "category": _argmax_label(cells, p, q)}),
+        _Measure("linf_distance", linf, None, linf, {"n": n, "m": m, "category": _argmax_label(cells, p, q)},
+                 guard=_category_guard(cells, n, m)),
         _Measure("chi_square", stat, pval, pval, {"dof": dof, "cells": len(cells.labels)}),
     ]
-    return out, cells, max(0.0, linf - floor)
+    return out, cells, total_variation(p, q)
 
 
 def _argmax_label(cells: CategoryCells, p: np.ndarray, q: np.ndarray) -> str | None:
@@ -145,67 +223,37 @@ def _missing_measure(b: ColumnInput, t: ColumnInput) -> tuple[_Measure, dict[str
     if rb is None or rt is None or change is None:
         return _undefined("missing_rate_change", "a snapshot has no rows"), rates
     rates["change"] = change
+    relative = abs(change) / rb if rb else (0.0 if rt == 0 else math.inf)
     rates["relative_change"] = change / rb if rb else (0.0 if rt == 0 else None)
-    floor = noise_floor(b.rows, t.rows)
-    detail = {"signed": change, "relative": rates["relative_change"], "noise_floor": floor, "c": NOISE_C}
-    return _Measure("missing_rate_change", abs(change), None, max(0.0, abs(change) - floor), detail), rates
-
-
-# ---------------------------------------------------------------------------
-# what a column's report shows
-
-
-def _histogram(binned: Any) -> dict[str, Any] | None:
-    if binned is None:
-        return None
-    edges = [float(e) for e in binned.edges]
-    inner = edges if len(edges) > 1 else edges * 2
-    return {"edges": [None, *inner, None], "baseline": binned.baseline.tolist(), "target": binned.target.tolist()}
-
-
-def _side_stats(side: ColumnInput) -> dict[str, Any]:
-    out: dict[str, Any] = {"count": side.rows, "missing": side.missing}
-    num = side.numeric
-    if num is not None:
-        quants = num.quantiles(np.array(_SUMMARY_RANKS)) if num.n_finite else [None] * 3
-        out.update(mean=num.mean, std=num.std, min=num.low, max=num.high,
-                   p01=quants[0], p50=quants[1], p99=quants[2])
-        if num.neg_inf or num.pos_inf:
-            out.update(neg_inf=num.neg_inf, pos_inf=num.pos_inf)
-    else:
-        out.update(mean=None, std=None, min=None, max=None, p01=None, p50=None, p99=None)
-    if side.categories is not None:
-        out["categories"] = len(side.categories.counts)
-    return out
-
-
-def _categories_block(cells: CategoryCells) -> dict[str, Any]:
-    p = cells.baseline / max(cells.baseline.sum(), 1.0)
-    q = cells.target / max(cells.target.sum(), 1.0)
-    named = [i for i, label in enumerate(cells.labels) if label != cells.other_label]
-    named.sort(key=lambda i: (-max(p[i], q[i]), cells.labels[i]))
-    shown, rest = named[:LIST_LIMIT], named[LIST_LIMIT:]
-    labels = [cells.labels[i] for i in shown]
-    base, targ = [float(p[i]) for i in shown], [float(q[i]) for i in shown]
-    extra = [i for i, label in enumerate(cells.labels) if label == cells.other_label] + rest
-    if extra:
-        labels.append(cells.other_label or "other")
-        base.append(float(p[extra].sum()))
-        targ.append(float(q[extra].sum()))
-    return {"labels": labels, "baseline": base, "target": targ}
-
-
-def _appeared(side: CategoryCounts, other: CategoryCounts) -> tuple[dict[str, Any], ...]:
-    """Categories of ``side`` that ``other`` certainly lacks (it has no "other" bucket)."""
-    if other.other or not side.total:
-        return ()
-    found = [(c, n / side.total) for c, n in side.counts.items() if n and c not in other.counts]
-    found.sort(key=lambda item: (-item[1], item[0]))
-    return tuple({"name": c, "share": s} for c, s in found[:LIST_LIMIT])
+    emptied = "target" if t.values == 0 and b.values else "baseline" if b.values == 0 and t.values else None
+    detail: dict[str, Any] = {"signed": change, "relative": rates["relative_change"]}
+    if emptied:
+        detail["all_missing"] = emptied
+    p = two_proportion_p(b.missing, b.rows, t.missing, t.rows)
+    guard = lambda a: Guarded(p <= a, abs(change), relative, {"p_value": p, "alpha": a})  # noqa: E731
+    return _Measure("missing_rate_change", abs(change), None, abs(change), detail, guard=guard, relative=relative,
+                    by_rows=True, at_least="warning" if emptied else "none"), rates
 
 
 # ---------------------------------------------------------------------------
 # one column, before decisions
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A column measured, waiting for the per-pair test level."""
+
+    column: ColumnDrift
+    measures: list[_Measure]
+    rows_ok: bool
+    values_ok: bool
+    effects: list[float] = field(default_factory=list)
+
+    def deciding(self, settings: DriftSettings) -> list[_Measure]:
+        """Its guarded measures that can decide (threshold set, enough data)."""
+        return [m for m in self.measures if m.guard is not None and m.decision is not None
+                and (self.rows_ok if m.by_rows else self.values_ok)
+                and settings.threshold(m.name, self.column.column).enabled]
 
 
 def _retyped(b: ColumnInput, t: ColumnInput) -> bool:
@@ -216,10 +264,15 @@ def _comparable(b: ColumnInput, t: ColumnInput) -> bool:
     return kind_family(b.base_kind or b.kind) == kind_family(t.base_kind or t.kind)
 
 
-def _one_sided(col: ColumnInput, status: str) -> ColumnDrift:
-    stats = _side_stats(col)
-    return ColumnDrift(col.name, col.kind, status, "none", None, (), None,
-                       stats if status == "removed" else None, stats if status == "added" else None)
+def _one_sided(col: ColumnInput, status: str) -> _Draft:
+    stats = display.side_stats(col)
+    drift = ColumnDrift(col.name, col.kind, status, "none", None, (), None,
+                        stats if status == "removed" else None, stats if status == "added" else None)
+    if status == "added":
+        return _Draft(drift, [], False, False)
+    removed = _Measure("column_removed", column_removed(False), None, 1.0, {"baseline_kind": col.kind}, by_rows=True)
+    return _Draft(replace(drift, magnitude=1.0, reason="the column is missing from the target"), [removed],
+                  True, False, [1.0])
 
 
 def _insufficient(b: ColumnInput, t: ColumnInput, minimum: int) -> str | None:
@@ -234,16 +287,21 @@ def _insufficient(b: ColumnInput, t: ColumnInput, minimum: int) -> str | None:
     return None
 
 
-def _measure_column(b: ColumnInput | None, t: ColumnInput | None, settings: DriftSettings) -> ColumnDrift:
+def _measure_column(b: ColumnInput | None, t: ColumnInput | None, settings: DriftSettings) -> _Draft:
     if b is None or t is None:
         side = t if b is None else b
         assert side is not None
         return _one_sided(side, "added" if b is None else "removed")
     missing, rates = _missing_measure(b, t)
     measures = [missing]
+    effects = [abs(rates["change"] or 0.0)]
+    if bool(b.values) != bool(t.values):
+        effects.append(1.0)  # values on one side only: the distributions share nothing
     if _retyped(b, t):
-        measures.append(_Measure("type_change", 1.0, None, 1.0, {"baseline": b.kind, "target": t.kind}))
-    col = ColumnDrift(b.name, t.kind, "ok", "none", None, (), rates, _side_stats(b), _side_stats(t), eligible=True)
+        measures.append(_Measure("type_change", 1.0, None, 1.0, {"baseline": b.kind, "target": t.kind}, by_rows=True))
+        effects.append(1.0)
+    col = ColumnDrift(b.name, t.kind, "ok", "none", None, (), rates, display.side_stats(b), display.side_stats(t),
+                      eligible=True)
     short = _insufficient(b, t, settings.min_values)
     if not _comparable(b, t):
         reason = f"type changed from {b.kind} to {t.kind}; the distributions are not compared"
@@ -251,40 +309,30 @@ def _measure_column(b: ColumnInput | None, t: ColumnInput | None, settings: Drif
     elif b.values and t.values:
         col, more = _distribution(col, b, t, settings)
         measures += more
+        effects.append(col.magnitude or 0.0)
+    rows_ok = min(b.rows, t.rows) >= settings.min_values
     if short is not None:
         reason = short + (f"; {col.reason}" if col.reason else "")
-        return _with(col, settings, measures, status="insufficient_data", reason=reason, eligible=False)
-    return _with(col, settings, measures)
+        col = replace(col, status="insufficient_data", reason=reason, eligible=False)
+    col = replace(col, magnitude=max(effects))
+    return _Draft(col, measures, rows_ok, short is None, effects)
 
 
 def _distribution(col: ColumnDrift, b: ColumnInput, t: ColumnInput,
                   settings: DriftSettings) -> tuple[ColumnDrift, list[_Measure]]:
     as_categories = b.kind in CATEGORICAL_KINDS and t.kind in CATEGORICAL_KINDS
     if b.numeric is not None and t.numeric is not None and not (as_categories and b.categories and t.categories):
-        measures, hist, magnitude = _numeric_measures(b.numeric, t.numeric, settings.bins)
+        measures, hist, effect = _numeric_measures(b.numeric, t.numeric, settings.bins)
         notes = ("interpolated",) if b.numeric.interpolated or t.numeric.interpolated else ()
         sketch = ("sketch",) if b.numeric.values is None or t.numeric.values is None else ()
-        return replace(col, histogram=hist, magnitude=magnitude, notes=notes + sketch), measures
+        return replace(col, histogram=hist, magnitude=effect, notes=notes + sketch), measures
     if b.categories is not None and t.categories is not None:
-        measures, cells, magnitude = _categorical_measures(b.categories, t.categories)
+        measures, cells, effect = _categorical_measures(b.categories, t.categories)
         notes = ("other",) if b.categories.other or t.categories.other else ()
-        return replace(col, categories=_categories_block(cells), magnitude=magnitude, notes=notes,
-                       new_categories=_appeared(t.categories, b.categories),
-                       vanished_categories=_appeared(b.categories, t.categories)), measures
+        return replace(col, categories=display.categories_block(cells), magnitude=effect, notes=notes,
+                       new_categories=display.appeared(t.categories, b.categories),
+                       vanished_categories=display.appeared(b.categories, t.categories)), measures
     return replace(col, status="not_comparable", reason="the two sides have no comparable summaries"), []
-
-
-def _with(col: ColumnDrift, settings: DriftSettings, measures: list[_Measure], *, status: str | None = None,
-          reason: str | None = None, eligible: bool | None = None) -> ColumnDrift:
-    ok = col.eligible if eligible is None else eligible
-    results = tuple(_result(m, settings.threshold(m.name, col.column), ok) for m in measures)
-    return replace(col, metrics=results, status=status or col.status, reason=reason or col.reason, eligible=ok)
-
-
-def _result(m: _Measure, th: Threshold, eligible: bool) -> MetricResult:
-    decides = eligible and m.decision is not None and (th.warning is not None or th.critical is not None)
-    return MetricResult(m.name, m.value, m.p_value, METRICS[m.name].direction, th.warning, th.critical,
-                        "none", decides, m.decision, m.detail)
 
 
 # ---------------------------------------------------------------------------
@@ -295,10 +343,13 @@ def _rank(sev: str) -> int:
     return ("none", "warning", "critical").index(sev)
 
 
-def _higher_severity(v: float, th: MetricResult) -> Severity:
-    if th.critical is not None and v >= th.critical:
+def _higher_severity(v: float | None, rel: float | None, th: Threshold) -> Severity:
+    def reached(value: float | None, limit: float | None) -> bool:
+        return value is not None and limit is not None and value >= limit
+
+    if reached(v, th.critical) or reached(rel, th.relative_critical):
         return "critical"
-    return "warning" if th.warning is not None and v >= th.warning else "none"
+    return "warning" if reached(v, th.warning) or reached(rel, th.relative_warning) else "none"
 
 
 def _p_severity(p: float, th: MetricResult) -> Severity:
@@ -307,11 +358,46 @@ def _p_severity(p: float, th: MetricResult) -> Severity:
     return "warning" if th.warning is not None and p <= th.warning else "none"
 
 
-def _decide_metric(m: MetricResult, bh: tuple[float, bool] | None) -> MetricResult:
-    if not m.decides or m.decision_value is None:
+def _result(m: _Measure, th: Threshold, eligible: bool, alpha: float) -> MetricResult:
+    """The metric's result with its severity for "higher" metrics (p-value metrics wait for Benjamini-Hochberg)."""
+    decides = eligible and m.decision is not None and th.enabled
+    decision, relative, detail = m.decision, m.relative, dict(m.detail)
+    severity: Severity = "none"
+    if decides and m.guard is not None and not _may_reach(m, th):
+        detail.update(significant=False, tested=False)  # below every threshold: no test needed
+        decision = relative = None
+    elif decides and m.guard is not None:
+        guarded = m.guard(alpha)
+        detail.update(guarded.detail, significant=guarded.significant, tested=True)
+        decision, relative = guarded.decision, guarded.relative
+        if guarded.significant:
+            severity = max(_higher_severity(decision, relative, th), m.at_least, key=_rank)
+        else:
+            decision = relative = None
+    elif decides and METRICS[m.name].direction == "higher":
+        severity = _higher_severity(decision, relative, th)
+    if relative is not None:
+        detail["decision_relative"] = relative if math.isfinite(relative) else None
+        detail["decision_relative_infinite"] = not math.isfinite(relative)
+    return MetricResult(m.name, m.value, m.p_value, METRICS[m.name].direction, th.warning, th.critical,
+                        severity, decides, decision, detail, th.relative_warning, th.relative_critical)
+
+
+def _may_reach(m: _Measure, th: Threshold) -> bool:
+    """Whether the measure's value reaches its lowest threshold (or it has a floor severity)."""
+    if m.at_least != "none":
+        return True
+    limits = [v for v in (th.warning, th.critical) if v is not None]
+    rel_limits = [v for v in (th.relative_warning, th.relative_critical) if v is not None]
+    value = m.value if m.value is not None else m.decision
+    by_value = bool(limits) and value is not None and value >= min(limits)
+    by_relative = bool(rel_limits) and (m.relative is None or m.relative >= min(rel_limits))
+    return by_value or by_relative
+
+
+def _decide_p(m: MetricResult, bh: tuple[float, bool] | None) -> MetricResult:
+    if not m.decides or m.decision_value is None or m.direction != "p_value":
         return m
-    if m.direction == "higher":
-        return replace(m, severity=_higher_severity(m.decision_value, m))
     adjusted, rejected = bh if bh is not None else (m.decision_value, True)
     detail = {**m.detail, "p_adjusted": adjusted, "bh_rejected": rejected}
     return replace(m, severity=_p_severity(m.decision_value, m) if rejected else "none", detail=detail)
@@ -325,12 +411,19 @@ def _bh_table(columns: Sequence[ColumnDrift], fdr: float) -> dict[tuple[int, str
     return {key: (float(a), bool(a <= fdr)) for key, a in zip(keys, adjusted)}
 
 
+def _settle(draft: _Draft, settings: DriftSettings, alpha: float) -> ColumnDrift:
+    col = draft.column
+    results = tuple(_result(m, settings.threshold(m.name, col.column), draft.rows_ok if m.by_rows else draft.values_ok,
+                            alpha) for m in draft.measures)
+    return replace(col, metrics=results)
+
+
 def _decide_column(i: int, col: ColumnDrift, bh: Mapping[tuple[int, str], tuple[float, bool]]) -> ColumnDrift:
-    metrics = tuple(_decide_metric(m, bh.get((i, m.name))) for m in col.metrics)
+    metrics = tuple(_decide_p(m, bh.get((i, m.name))) for m in col.metrics)
     flagged = [m for m in metrics if m.severity != "none"]
     severity: Severity = max((m.severity for m in flagged), key=_rank, default="none")
     status, reason = col.status, col.reason
-    if severity != "none" and status in ("ok", "not_comparable"):
+    if severity != "none" and status in ("ok", "not_comparable", "insufficient_data", "removed"):
         status = "drift"
         reason = "; ".join(_why(m) for m in flagged) + (f" ({col.reason})" if col.reason else "")
     return replace(col, metrics=metrics, severity=severity if status == "drift" else "none",
@@ -341,22 +434,43 @@ def _why(m: MetricResult) -> str:
     limit = m.critical if m.severity == "critical" else m.warning
     if m.direction == "p_value":
         return f"{m.name} p={m.decision_value:.3g} <= {m.severity} {limit:g} (Benjamini-Hochberg rejected)"
-    shown = f"{m.value:.4g}" + (f", {m.decision_value:.4g} beyond noise" if m.decision_value != m.value else "")
-    return f"{m.name} {shown} >= {m.severity} {limit:g}"
+    if m.name == "column_removed":
+        return "column removed from the target"
+    if m.name == "missing_rate_change" and "all_missing" in m.detail:
+        return f"the {m.detail['all_missing']} is entirely missing (missing rate change {m.value:.4g})"
+    value = m.decision_value if m.decision_value is not None else m.value
+    rel = m.detail.get("decision_relative")
+    rel_limit = m.relative_critical if m.severity == "critical" else m.relative_warning
+    if limit is not None and value is not None and value >= limit:
+        text = f"{m.name} {value:.4g} >= {m.severity} {limit:g}"
+    elif rel_limit is not None:
+        shown = "infinite" if rel is None else f"{rel:.4g}"
+        text = f"{m.name} relative change {shown} >= relative {m.severity} {rel_limit:g}"
+    else:
+        text = f"{m.name} {value:.4g}"
+    if "decisive_category" in m.detail:
+        text += f" (category {m.detail['decisive_category']!r})"
+    return text
 
 
-def _verdict(columns: Sequence[ColumnDrift]) -> Verdict:
-    compared = [c for c in columns if c.status in ("ok", "drift", "not_comparable")]
+def _verdict(columns: Sequence[ColumnDrift], dataset: Sequence[MetricResult]) -> Verdict:
+    compared = [c for c in columns if c.status in ("ok", "drift", "not_comparable") and c.eligible]
     drifted = [c for c in columns if c.status == "drift"]
-    mags = [c.magnitude for c in columns if c.status in ("ok", "drift") and c.magnitude is not None]
+    flagged = [m for m in dataset if m.severity != "none"]
+    severity: Severity = max([c.severity for c in drifted] + [m.severity for m in flagged], key=_rank, default="none")
+    drift = bool(drifted or flagged)
+    judged = bool(compared) or any(c.status == "drift" for c in columns)
+    status: Literal["drift", "no_drift", "insufficient_data"] = \
+        "drift" if drift else ("no_drift" if judged or not columns else "insufficient_data")
     return Verdict(
-        drifted=bool(drifted),
-        severity=max((c.severity for c in drifted), key=_rank, default="none"),
+        drifted=drift,
+        severity=severity,
         drifted_columns=len(drifted),
         columns_compared=len(compared),
-        share_drifted=len(drifted) / len(compared) if compared else 0.0,
-        magnitude=float(np.mean(mags)) if mags else 0.0,
+        share_drifted=len(drifted) / len(compared) if compared else (1.0 if drifted else 0.0),
+        magnitude=max((c.magnitude or 0.0 for c in drifted), default=0.0),
         insufficient_data=sum(c.status == "insufficient_data" for c in columns),
+        status=status,
     )
 
 
@@ -371,13 +485,17 @@ def _schema(base: Mapping[str, ColumnInput], target: Mapping[str, ColumnInput]) 
             "retyped": retyped}
 
 
-def _notes(mode: str, columns: Sequence[ColumnDrift], settings: DriftSettings, bh: Mapping[Any, Any]) -> list[str]:
+def _notes(mode: str, columns: Sequence[ColumnDrift], settings: DriftSettings, bh: Mapping[Any, Any],
+           pairs: int, alpha: float) -> list[str]:
     notes = [
-        f"Decisions use effect sizes: KS statistic, L-infinity distance and missing-rate change are compared "
-        f"with their thresholds after subtracting {NOISE_C:.4f} * sqrt(1/n + 1/m) (Deequ's robust L-infinity, "
-        f"alpha = {NOISE_ALPHA:g}); PSI after subtracting (1/n + 1/m) * chi2.ppf({1 - NOISE_ALPHA:g}, cells - 1), "
-        f"its {100 * (1 - NOISE_ALPHA):g}th percentile under no drift.",
-        f"Columns with fewer than {settings.min_values:,} values on either side are 'insufficient data', never drift.",
+        f"A metric flags when its change reaches a threshold and is beyond sampling noise: {pairs} (column, metric) "
+        f"pair(s) decide, each tested at {alpha:.3g} = false_alarm_rate {settings.false_alarm_rate:g} / {pairs} "
+        f"(Bonferroni), so a comparison without drift raises an alarm with probability at most "
+        f"{settings.false_alarm_rate:g}. Tests: the KS p-value; Welch's z for the mean change; two-proportion "
+        f"z-tests for missing rates and category shares; a parametric bootstrap for PSI.",
+        f"Columns with fewer than {settings.min_values:,} values on either side are 'insufficient data': their "
+        f"distributions decide nothing; their missing rate still decides when both sides have "
+        f"{settings.min_values:,} rows.",
         f"PSI: natural logarithm, shares (empty bins included) floored at max({EPSILON:g}, 1/(2 n)); "
         f"JS distance in base 2.",
     ]
@@ -411,17 +529,35 @@ def _mode_notes(mode: str, columns: Sequence[ColumnDrift]) -> list[str]:
     return notes
 
 
+def _row_count_metric(rows: tuple[int, int], settings: DriftSettings) -> MetricResult:
+    change, relative = row_count_change(*rows)
+    th = settings.thresholds.get("row_count_change") or Threshold()
+    measure = _Measure("row_count_change", change, None, change,
+                       {"baseline": rows[0], "target": rows[1], "signed": rows[1] - rows[0]}, relative=relative)
+    return _result(measure, th, True, settings.false_alarm_rate)
+
+
 def compare_columns(mode: Literal["profile", "exact"], rows: tuple[int, int], base: Mapping[str, ColumnInput],
-             target: Mapping[str, ColumnInput], settings: DriftSettings) -> DatasetDrift:
+                    target: Mapping[str, ColumnInput], settings: DriftSettings) -> DatasetDrift:
+    """Compare two sides column by column and conclude (the core of :func:`compare_profiles` and exact mode).
+
+    :param rows: (baseline, target) row counts.
+    :param base: column name -> baseline :class:`ColumnInput`; ``target`` likewise.
+    """
     names = list(dict.fromkeys([*base, *target]))
     drafts = [_measure_column(base.get(n), target.get(n), settings) for n in names]
-    bh = _bh_table(drafts, settings.fdr)
-    columns = tuple(_decide_column(i, c, bh) for i, c in enumerate(drafts))
+    pairs = sum(len(d.deciding(settings)) for d in drafts)
+    alpha = pair_alpha(settings.false_alarm_rate, pairs)
+    settled = [_settle(d, settings, alpha) for d in drafts]
+    bh = _bh_table(settled, settings.fdr)
+    columns = tuple(_decide_column(i, c, bh) for i, c in enumerate(settled))
+    dataset = (_row_count_metric(rows, settings),)
     settings_out = {"min_values": settings.min_values, "fdr": settings.fdr, "bins": settings.bins,
-                    "bh_applied": bool(bh), "noise_c": NOISE_C, "noise_alpha": NOISE_ALPHA, "epsilon": EPSILON,
-                    "notes": _notes(mode, columns, settings, bh)}
+                    "bh_applied": bool(bh), "false_alarm_rate": settings.false_alarm_rate, "deciding_pairs": pairs,
+                    "pair_alpha": alpha, "epsilon": EPSILON, "notes": _notes(mode, columns, settings, bh, pairs, alpha)}
     row_count = {"baseline": rows[0], "target": rows[1], "change": (rows[1] - rows[0]) / rows[0] if rows[0] else None}
-    return DatasetDrift(mode, _verdict(columns), _schema(base, target), row_count, settings_out, columns)
+    return DatasetDrift(mode, _verdict(columns, dataset), _schema(base, target), row_count, settings_out, columns,
+                        dataset)
 
 
 def compare_profiles(baseline: DatasetProfile, target: DatasetProfile,

@@ -11,12 +11,7 @@ value) or from a profile's quantile sketch. A categorical column is seen through
 Conventions: ``p`` is the baseline's distribution, ``q`` the target's; ``n`` and
 ``m`` their numbers of values; logarithms are natural (nats) unless stated.
 
-Sampling noise (see ``docs/metrics.md``): decisions on the KS statistic, the
-L-infinity distance and the missing-rate change subtract
-``NOISE_C * sqrt(1/n + 1/m)`` (Deequ's robust L-infinity with
-``c(alpha) = sqrt(-ln(alpha/2) / 2)``, ``alpha = NOISE_ALPHA``); decisions on PSI
-subtract ``(1/n + 1/m) * chi2.ppf(1 - NOISE_ALPHA, k - 1)``, the same quantile of
-PSI's own null distribution (Yurdakul 2018).
+Sampling noise is kept from deciding by the tests in :mod:`monitor.drift.noise`.
 """
 
 from __future__ import annotations
@@ -36,10 +31,6 @@ Direction = Literal["higher", "p_value"]
 
 EPSILON = 1e-4
 """Smallest share PSI uses (empty bins included), unless half an observation is larger."""
-NOISE_ALPHA = 0.05
-"""Tail probability of the noise allowances (KS, L-infinity, missing rate, PSI)."""
-NOISE_C = math.sqrt(-math.log(NOISE_ALPHA / 2) / 2)
-"""Deequ's ``c(alpha)`` for ``NOISE_ALPHA``: 1.3581, the two-sample KS 5% critical value."""
 GRID = 4096
 """Quantile ranks per side used to evaluate sketch-based KS and Wasserstein."""
 KS_EXACT_MAX_N = 10_000
@@ -310,17 +301,6 @@ def psi(p: Array, q: Array, n: int, m: int) -> float:
     return float(np.sum((qq - pp) * np.log(qq / pp)))
 
 
-def psi_noise(cells: int, n: int, m: int, alpha: float = NOISE_ALPHA) -> float:
-    """PSI that sampling noise alone exceeds with probability ``alpha``.
-
-    Under no drift ``PSI ~ (1/n + 1/m) * chi2(cells - 1)`` (Yurdakul 2018), so this is
-    ``(1/n + 1/m) * chi2.ppf(1 - alpha, cells - 1)``; 0 for a single cell.
-    """
-    if cells < 2 or n <= 0 or m <= 0:
-        return 0.0
-    return float((1.0 / n + 1.0 / m) * stats.chi2.ppf(1.0 - alpha, cells - 1))
-
-
 def js_distance(p: Array, q: Array) -> float:
     """Jensen-Shannon distance between two share vectors.
 
@@ -356,13 +336,6 @@ def linf_distance(p: Array, q: Array) -> float:
     ``infinity_norm`` drift comparator.
     """
     return float(np.max(np.abs(p - q))) if p.size else 0.0
-
-
-def noise_floor(n: int, m: int, c: float = NOISE_C) -> float:
-    """Deequ's sample-size correction ``c * sqrt((n + m) / (n * m))`` for an L-infinity distance."""
-    if n <= 0 or m <= 0:
-        return 1.0
-    return c * math.sqrt((n + m) / (n * m))
 
 
 # ---------------------------------------------------------------------------
@@ -555,6 +528,36 @@ def type_change(kind_b: str, kind_t: str) -> float:
     return float(kind_b != kind_t and not (kind_family(kind_b) == kind_family(kind_t) == "text"))
 
 
+def column_removed(in_target: bool) -> float:
+    """Whether a baseline column is missing from the target.
+
+    Formula: 1 when the column is absent from the target, else 0. Units: 0 or 1.
+    Direction: higher = more drift. Source: schema comparison (TFDV schema anomalies).
+    """
+    return 0.0 if in_target else 1.0
+
+
+def row_count_change(rows_b: int, rows_t: int) -> tuple[float, float | None]:
+    """Change in the number of rows.
+
+    Formula: ``|rows_t - rows_b|`` and its relative form ``|rows_t - rows_b| / rows_b``
+    (``None`` when the baseline has no rows). Units: rows; relative: share of the
+    baseline's rows. Direction: higher = more drift. Source: volume checks (Deequ
+    ``Size``; WhyLabs volume monitors).
+    """
+    change = float(abs(rows_t - rows_b))
+    return change, (change / rows_b if rows_b else None)
+
+
+def total_variation(p: Array, q: Array) -> float:
+    """Total variation distance between two share vectors.
+
+    Formula: ``sum_i |p_i - q_i| / 2``. Units: none; in [0, 1] (0 = identical, 1 = disjoint).
+    Source: the L1 distance of probability measures (Levin, Peres & Wilmer 2009, 4.1).
+    """
+    return float(np.clip(np.abs(p - q).sum() / 2.0, 0.0, 1.0)) if p.size else 0.0
+
+
 # ---------------------------------------------------------------------------
 # tests on counts
 
@@ -580,3 +583,4 @@ def bh_adjust(p_values: Sequence[float]) -> Array:
     if not p_values:
         return np.empty(0)
     return np.asarray(stats.false_discovery_control(np.asarray(p_values, dtype=np.float64), method="bh"))
+

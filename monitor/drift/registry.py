@@ -11,11 +11,10 @@ from typing import Any
 from monitor.drift.metrics import (
     ALL_KINDS,
     CATEGORICAL_KINDS,
-    NOISE_ALPHA,
-    NOISE_C,
     NUMERIC_KINDS,
     Direction,
     chi_square,
+    column_removed,
     hellinger,
     js_distance,
     ks_test,
@@ -23,6 +22,7 @@ from monitor.drift.metrics import (
     mean_change,
     missing_rate_change,
     psi,
+    row_count_change,
     type_change,
     wasserstein,
     wasserstein_normed,
@@ -43,7 +43,9 @@ class Metric:
     :ivar direction: ``"higher"`` (higher = more drift) or ``"p_value"`` (lower = more drift).
     :ivar warning: default warning threshold, ``None`` = does not decide by default;
         ``critical`` likewise.
-    :ivar noise: how sampling noise is taken out of its decision, or ``None``.
+    :ivar noise: how sampling noise is kept from deciding, or ``None``.
+    :ivar relative: what its relative thresholds compare, for metrics that have
+        them (``relative_warning``, ``relative_critical``); else ``None``.
     """
 
     name: str
@@ -55,44 +57,58 @@ class Metric:
     formula: str
     source: str
     noise: str | None = None
+    relative: str | None = None
 
     def row(self) -> dict[str, Any]:
         """The metric as a JSON-able dict (for ``drift-monitor metrics``)."""
         return {"name": self.name, "kinds": list(self.kinds), "direction": self.direction,
                 "warning": self.warning, "critical": self.critical, "units": self.units,
-                "formula": self.formula, "source": self.source, "noise": self.noise}
+                "formula": self.formula, "source": self.source, "noise": self.noise,
+                "relative": self.relative}
 
 
-_FLOOR = f"decides on max(0, value - {NOISE_C:.4f} * sqrt(1/n + 1/m))"
+_BONF = "flags only when also significant at false_alarm_rate / pairs (Bonferroni over the comparison)"
+_BOOT = f"{_BONF}: null distribution from a parametric bootstrap of the pooled shares (three-moment chi-square fit)"
 _METRICS = (
     Metric("ks_statistic", NUMERIC_KINDS, "higher", 0.1, 0.2, "share (0..1)",
-           "sup_x |F_b(x) - F_t(x)|, inclusive CDFs", "Smirnov 1939; scipy.stats.ks_2samp", _FLOOR),
+           "sup_x |F_b(x) - F_t(x)|, inclusive CDFs", "Smirnov 1939; scipy.stats.ks_2samp",
+           f"{_BONF}: the KS p-value (scipy.stats.ks_2samp)"),
     Metric("ks_test", NUMERIC_KINDS, "p_value", None, None, "probability",
            "two-sided p-value of the KS statistic for sizes n, m", "scipy.stats.ks_2samp (exact <= 10000, else kstwo)",
            "Benjamini-Hochberg across columns when it decides"),
     Metric("psi", NUMERIC_KINDS + CATEGORICAL_KINDS, "higher", 0.1, 0.25, "nats",
-           "sum (q - p) ln(q / p); shares floored at max(1e-4, 1/(2n))", "Siddiqi 2006; Yurdakul 2018",
-           f"decides on max(0, PSI - (1/n + 1/m) * chi2.ppf({1 - NOISE_ALPHA:g}, cells - 1))"),
+           "sum (q - p) ln(q / p); shares floored at max(1e-4, 1/(2n))", "Siddiqi 2006; Yurdakul 2018", _BOOT),
     Metric("wasserstein", NUMERIC_KINDS, "higher", None, None, "column units",
            "integral |F_b - F_t| dx", "scipy.stats.wasserstein_distance"),
     Metric("wasserstein_normed", NUMERIC_KINDS, "higher", None, None, "baseline standard deviations",
            "W1 / std_b", "Evidently 'Wasserstein distance (normed)'"),
     Metric("js_distance", NUMERIC_KINDS + CATEGORICAL_KINDS, "higher", None, None, "none (0..1, base 2)",
-           "sqrt((KL(p||a) + KL(q||a)) / 2), a = (p + q) / 2", "Lin 1991; scipy.spatial.distance.jensenshannon"),
+           "sqrt((KL(p||a) + KL(q||a)) / 2), a = (p + q) / 2", "Lin 1991; scipy.spatial.distance.jensenshannon",
+           _BOOT),
     Metric("hellinger", NUMERIC_KINDS + CATEGORICAL_KINDS, "higher", None, None, "none (0..1)",
-           "sqrt(1 - sum sqrt(p q))", "Hellinger 1909"),
-    Metric("mean_change", NUMERIC_KINDS, "higher", None, None, "baseline standard deviations",
-           "|mean_t - mean_b| / std_b", "standardised mean difference"),
+           "sqrt(1 - sum sqrt(p q))", "Hellinger 1909", _BOOT),
+    Metric("mean_change", NUMERIC_KINDS, "higher", 0.2, 0.5, "baseline standard deviations",
+           "|mean_t - mean_b| / std_b", "standardised mean difference; Cohen 1988 (0.2 small, 0.5 medium)",
+           f"{_BONF}: Welch's z on the two means"),
     Metric("chi_square", CATEGORICAL_KINDS, "p_value", None, None, "probability",
            "Pearson chi-square on the 2 x k table of counts", "scipy.stats.chi2_contingency",
            "Benjamini-Hochberg across columns when it decides"),
-    Metric("linf_distance", CATEGORICAL_KINDS, "higher", 0.05, 0.15, "share (0..1)",
-           "max |p_i - q_i| over categories and 'other'", "Deequ categoricalDistance; TFDV infinity_norm", _FLOOR),
-    Metric("missing_rate_change", ALL_KINDS, "higher", 0.05, 0.15, "share of rows (0..1)",
+    Metric("linf_distance", CATEGORICAL_KINDS, "higher", 0.03, 0.15, "share (0..1)",
+           "max |p_i - q_i| over categories and 'other'", "Deequ categoricalDistance; TFDV infinity_norm",
+           f"{_BONF} and the categories: a category counts when its two-proportion z-test (pooled, continuity "
+           f"corrected) rejects", relative="|p_i - q_i| / p_i of the categories that count"),
+    Metric("missing_rate_change", ALL_KINDS, "higher", 0.02, 0.10, "share of rows (0..1)",
            "|missing_t / rows_t - missing_b / rows_b|", "L-infinity distance of {missing, present}",
-           f"decides on max(0, value - {NOISE_C:.4f} * sqrt(1/rows_b + 1/rows_t))"),
+           f"{_BONF}: two-proportion z-test on the row counts (pooled, continuity corrected); a column "
+           f"becoming entirely missing (or entirely present) is at least a warning when significant",
+           relative="change / missing rate of the baseline"),
     Metric("type_change", ALL_KINDS, "higher", 1.0, None, "0 or 1",
            "1 when the column's kind changed (string <-> categorical excepted)", "schema comparison"),
+    Metric("column_removed", ALL_KINDS, "higher", 1.0, None, "0 or 1",
+           "1 when a baseline column is missing from the target", "schema comparison (TFDV schema anomalies)"),
+    Metric("row_count_change", ("dataset",), "higher", None, None, "rows",
+           "|rows_t - rows_b|", "volume check (Deequ Size; WhyLabs volume monitor)",
+           relative="|rows_t - rows_b| / rows_b"),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
 """Every metric by name."""
@@ -103,6 +119,7 @@ METRIC_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "wasserstein_normed": wasserstein_normed, "js_distance": js_distance, "hellinger": hellinger,
     "mean_change": mean_change, "chi_square": chi_square, "linf_distance": linf_distance,
     "missing_rate_change": missing_rate_change, "type_change": type_change,
+    "column_removed": column_removed, "row_count_change": row_count_change,
 }
 """The function computing each metric; its docstring gives formula, units, direction and source."""
 

@@ -28,6 +28,8 @@ class MetricResult:
         sampling noise taken out, or the p-value).
     :ivar decides: whether it can set the column's severity (a threshold is set
         and the column has enough data).
+    :ivar relative_warning: the relative thresholds (metrics with a relative
+        form), compared with ``detail["decision_relative"]``; ``relative_critical`` likewise.
     """
 
     name: str
@@ -40,6 +42,8 @@ class MetricResult:
     decides: bool
     decision_value: float | None
     detail: Mapping[str, Any]
+    relative_warning: float | None = None
+    relative_critical: float | None = None
 
     @property
     def p_value_underflow(self) -> bool:
@@ -49,11 +53,12 @@ class MetricResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (keys name, value, p_value, p_value_underflow, direction,
-        warning, critical, severity, decides, detail)."""
+        warning, critical, relative_warning, relative_critical, severity, decides, detail)."""
         detail = {**self.detail, "decision_value": self.decision_value}
         return {"name": self.name, "value": self.value, "p_value": self.p_value,
                 "p_value_underflow": self.p_value_underflow, "direction": self.direction,
-                "warning": self.warning, "critical": self.critical, "severity": self.severity,
+                "warning": self.warning, "critical": self.critical, "relative_warning": self.relative_warning,
+                "relative_critical": self.relative_critical, "severity": self.severity,
                 "decides": self.decides, "detail": detail}
 
 
@@ -63,8 +68,11 @@ class ColumnDrift:
 
     :ivar status: ``drift``, ``ok``, ``insufficient_data``, ``added``, ``removed``
         or ``not_comparable``.
-    :ivar magnitude: the column's robust L-infinity distance (KS statistic or
-        category L-infinity minus the noise floor, 0..1), ``None`` if not compared.
+    :ivar magnitude: how far the column moved, in [0, 1] and independent of the
+        sample sizes: the largest of its distribution's distance (KS statistic for
+        numbers, total variation distance for categories), its missing-rate change,
+        1 for a type change, a removed column or values on one side only;
+        ``None`` for an added column.
     """
 
     column: str
@@ -104,9 +112,12 @@ class ColumnDrift:
 class Verdict:
     """The dataset verdict.
 
-    :ivar magnitude: mean robust L-infinity distance over the columns whose
-        distributions were compared (0 = nothing moved beyond noise, 1 = every
-        column's values fully separated).
+    :ivar status: ``drift``, ``no_drift`` or ``insufficient_data`` (nothing
+        drifted and no column had enough data to be judged).
+    :ivar magnitude: the largest magnitude among the drifted columns, in [0, 1]
+        (0 when none drifted; 1 when a drifted column's values are fully separated,
+        emptied, retyped or removed); independent of the sample sizes and of the
+        columns that did not drift.
     """
 
     drifted: bool
@@ -116,17 +127,22 @@ class Verdict:
     share_drifted: float
     magnitude: float
     insufficient_data: int
+    status: Literal["drift", "no_drift", "insufficient_data"] = "no_drift"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"drifted": self.drifted, "severity": self.severity, "drifted_columns": self.drifted_columns,
-                "columns_compared": self.columns_compared, "share_drifted": self.share_drifted,
-                "magnitude": self.magnitude, "insufficient_data": self.insufficient_data}
+        return {"status": self.status, "drifted": self.drifted, "severity": self.severity,
+                "drifted_columns": self.drifted_columns, "columns_compared": self.columns_compared,
+                "share_drifted": self.share_drifted, "magnitude": self.magnitude,
+                "insufficient_data": self.insufficient_data}
 
 
 @dataclass(frozen=True)
 class DatasetDrift:
-    """The comparison of a target snapshot with its baseline."""
+    """The comparison of a target snapshot with its baseline.
+
+    :ivar metrics: dataset-level metrics (``row_count_change``).
+    """
 
     mode: Literal["profile", "exact"]
     verdict: Verdict
@@ -134,6 +150,7 @@ class DatasetDrift:
     row_count: Mapping[str, Any]
     settings: Mapping[str, Any]
     columns: tuple[ColumnDrift, ...]
+    metrics: tuple[MetricResult, ...] = ()
 
     def drifted_columns(self) -> list[ColumnDrift]:
         """Columns whose status is ``drift``, in column order."""
@@ -151,13 +168,14 @@ class DatasetDrift:
         undefined number is ``None`` and its metric's ``detail`` has a ``reason``).
 
         Keys: ``mode``, ``verdict``, ``schema`` (added, removed, retyped),
-        ``row_count`` (baseline, target, relative change), ``settings`` (min_values,
-        fdr, bins, bh_applied, notes) and ``columns`` (one dict per column).
+        ``row_count`` (baseline, target, relative change), ``metrics`` (dataset-level
+        metrics), ``settings`` (min_values, fdr, bins, false_alarm_rate,
+        deciding_pairs, pair_alpha, bh_applied, notes) and ``columns`` (one dict per column).
         """
         data: dict[str, Any] = _json_safe({
             "mode": self.mode, "verdict": self.verdict.to_dict(), "schema": self.schema,
-            "row_count": self.row_count, "settings": self.settings,
-            "columns": [c.to_dict() for c in self.columns],
+            "row_count": self.row_count, "metrics": [m.to_dict() for m in self.metrics],
+            "settings": self.settings, "columns": [c.to_dict() for c in self.columns],
         })
         return data
 

@@ -21,14 +21,28 @@ Severity = Literal["none", "warning", "critical"]
 
 @dataclass(frozen=True)
 class Threshold:
-    """A metric's two thresholds; ``None`` disables that severity.
+    """A metric's thresholds; ``None`` disables that severity.
 
     For a "higher" metric a value at or above ``warning`` is a warning; for a
     p-value metric a p-value at or below it (after Benjamini-Hochberg).
+    ``relative_warning`` and ``relative_critical`` (metrics with a relative form
+    only: missing rate, category shares, row count) compare the change divided
+    by the baseline's value: 0.5 means "moved by half of what it was".
     """
 
     warning: float | None = None
     critical: float | None = None
+    relative_warning: float | None = None
+    relative_critical: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """True when at least one threshold is set."""
+        return any(v is not None for v in (self.warning, self.critical, self.relative_warning, self.relative_critical))
+
+
+THRESHOLD_KEYS = ("warning", "critical", "relative_warning", "relative_critical")
+"""Keys a metric's threshold mapping may have (the relative ones only where the metric has a relative form)."""
 
 
 def _default(metric: str) -> Threshold:
@@ -39,10 +53,8 @@ def _default(metric: str) -> Threshold:
 def _merged(base: Threshold, spec: Mapping[str, Any] | Threshold) -> Threshold:
     if isinstance(spec, Threshold):
         return spec
-    return Threshold(
-        _num(spec["warning"]) if "warning" in spec else base.warning,
-        _num(spec["critical"]) if "critical" in spec else base.critical,
-    )
+    values = [_num(spec[k]) if k in spec else getattr(base, k) for k in THRESHOLD_KEYS]
+    return Threshold(*values)
 
 
 def _num(value: Any) -> float | None:
@@ -55,9 +67,13 @@ class DriftSettings:
 
     :ivar thresholds: metric name -> :class:`Threshold`, overriding the registry's defaults.
     :ivar column_thresholds: column -> metric name -> :class:`Threshold`, overriding both.
-    :ivar min_values: fewer non-missing values on either side: "insufficient data".
+    :ivar min_values: fewer non-missing values (rows, for the missing rate) on
+        either side: "insufficient data".
     :ivar fdr: Benjamini-Hochberg false-discovery rate for deciding p-values.
     :ivar bins: number of baseline-quantile bins for PSI, JS and Hellinger.
+    :ivar false_alarm_rate: the probability, under no drift, that a comparison
+        raises any alarm from its effect-size metrics: each guarded (column,
+        metric) pair is tested at ``false_alarm_rate / pairs`` (Bonferroni).
     """
 
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
@@ -65,6 +81,7 @@ class DriftSettings:
     min_values: int = 100
     fdr: float = 0.05
     bins: int = 10
+    false_alarm_rate: float = 0.01
 
     def threshold(self, metric: str, column: str) -> Threshold:
         """The thresholds of ``metric`` for ``column``: column, then monitor, then default."""
@@ -75,7 +92,7 @@ class DriftSettings:
 
     @classmethod
     def from_config(cls, thresholds: Mapping[str, Any] | None, min_values: int = 100, fdr: float = 0.05,
-                    bins: int = 10) -> DriftSettings:
+                    bins: int = 10, false_alarm_rate: float = 0.01) -> DriftSettings:
         """Settings from a monitor's ``thresholds:`` YAML mapping.
 
         A metric's mapping may give ``warning``, ``critical`` or both; a key left
@@ -93,7 +110,7 @@ class DriftSettings:
             col: {k: _merged(monitor.get(k) or _default(k), v) for k, v in spec.items()}
             for col, spec in (raw.get("columns") or {}).items()
         }
-        return cls(monitor, columns, int(min_values), float(fdr), int(bins))
+        return cls(monitor, columns, int(min_values), float(fdr), int(bins), float(false_alarm_rate))
 
 
 # ---------------------------------------------------------------------------
@@ -144,8 +161,12 @@ def _metric_problems(path: str, name: str, spec: Any, parent: Mapping[str, Any] 
         return [f"{path}: unknown metric {name!r}; known metrics: {', '.join(METRICS)}"]
     if not isinstance(spec, Mapping):
         return [f"{path}: expected a mapping with 'warning' and/or 'critical'"]
-    problems = [f"{path}.{k}: unknown key (expected 'warning' or 'critical')" for k in spec if k not in ("warning", "critical")]
-    for key in ("warning", "critical"):
+    metric = METRICS[name]
+    allowed = THRESHOLD_KEYS if metric.relative else ("warning", "critical")
+    expected = "'warning', 'critical', 'relative_warning' or 'relative_critical'" if metric.relative \
+        else "'warning' or 'critical'"
+    problems = [f"{path}.{k}: unknown key (expected {expected})" for k in spec if k not in allowed]
+    for key in allowed:
         value = spec.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
             problems.append(f"{path}.{key}: expected a number or null, got {value!r}")
@@ -156,7 +177,7 @@ def _metric_problems(path: str, name: str, spec: Any, parent: Mapping[str, Any] 
 
 def _range_problems(path: str, metric: Metric, spec: Mapping[str, Any], parent: Mapping[str, Any] | None) -> list[str]:
     problems: list[str] = []
-    for key in ("warning", "critical"):
+    for key in THRESHOLD_KEYS:
         value = spec.get(key)
         if value is None:
             continue
@@ -170,10 +191,12 @@ def _range_problems(path: str, metric: Metric, spec: Mapping[str, Any], parent: 
     if parent is not None and not _metric_problems("", metric.name, parent, None):
         base = _merged(base, parent)
     eff = _merged(base, spec)
-    return _order_problem(path, metric, eff, "critical" in spec)
+    relative = _order_problem(path, metric, Threshold(eff.relative_warning, eff.relative_critical),
+                              "relative_critical" in spec, "relative_")
+    return _order_problem(path, metric, eff, "critical" in spec) + relative
 
 
-def _order_problem(path: str, metric: Metric, eff: Threshold, critical_given: bool) -> list[str]:
+def _order_problem(path: str, metric: Metric, eff: Threshold, critical_given: bool, prefix: str = "") -> list[str]:
     w, c = eff.warning, eff.critical
     if w is None or c is None:
         return []
@@ -184,6 +207,7 @@ def _order_problem(path: str, metric: Metric, eff: Threshold, critical_given: bo
     rule = (f"higher {metric.name} means more drift, so critical must be >= warning" if metric.direction == "higher"
             else f"{metric.name} is a p-value (lower = more drift), so critical must be <= warning")
     if critical_given:
-        return [f"{path}.critical: {c:g} is {side} the warning threshold {w:g}; {rule}"]
+        return [f"{path}.{prefix}critical: {c:g} is {side} the {prefix}warning threshold {w:g}; {rule}"]
     other = "above" if side == "below" else "below"
-    return [f"{path}.warning: {w:g} is {other} the critical threshold {c:g} (inherited); {rule} (set critical too)"]
+    return [f"{path}.{prefix}warning: {w:g} is {other} the {prefix}critical threshold {c:g} (inherited); {rule} "
+            f"(set {prefix}critical too)"]

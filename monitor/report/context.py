@@ -122,6 +122,7 @@ def _verdict(raw: Mapping[str, Any]) -> Verdict:
         share_drifted=float(raw["share_drifted"]),
         magnitude=_number(raw.get("magnitude")),
         insufficient_data=int(raw.get("insufficient_data") or 0),
+        status=str(raw.get("status") or ("drift" if raw["drifted"] else "no_drift")),
     )
 
 

@@ -145,12 +145,17 @@ class Verdict:
     share_drifted: float
     magnitude: float | None
     insufficient_data: int
+    status: str = "no_drift"
 
     @property
     def headline(self) -> str:
         """One sentence for the banner, e.g. ``"Drift detected in 3 of 12 columns"``."""
         if self.drifted:
+            if not self.drifted_columns:
+                return "Drift detected in the dataset's volume"
             return f"Drift detected in {self.drifted_columns} of {self.columns_compared} columns"
+        if self.status == "insufficient_data":
+            return f"Insufficient data: none of the {self.insufficient_data} columns has enough values to judge"
         return f"No drift detected across {self.columns_compared} columns"
 
 

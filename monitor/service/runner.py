@@ -228,7 +228,7 @@ def settings_for(mon: MonitorConfig) -> Any:
     """The drift settings of a monitor."""
     from monitor.drift import DriftSettings
 
-    return DriftSettings.from_config(mon.thresholds, mon.min_values, mon.fdr)
+    return DriftSettings.from_config(mon.thresholds, mon.min_values, mon.fdr, false_alarm_rate=mon.false_alarm_rate)
 
 
 def write_report(
