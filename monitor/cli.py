@@ -385,11 +385,15 @@ def _write_single_report(result: dict[str, Any], meta: dict[str, Any], path: str
     Path(path).write_text(report.render_comparison(page), encoding="utf-8")
 
 
+_VERDICT_WORDS = {"drift": "DRIFT", "no_drift": "no drift", "insufficient_data": "insufficient data"}
+
+
 def _comparison_text(result: dict[str, Any], meta: dict[str, Any]) -> str:
     v = result["verdict"]
     lines = [
         f"{meta['dataset']}: {meta['target']} vs baseline {meta['baseline']} ({result.get('mode', 'profile')})",
-        f"verdict: {'DRIFT' if v['drifted'] else 'no drift'}, severity {v['severity']}, "
+        f"verdict: {_VERDICT_WORDS.get(str(v.get('status')), 'DRIFT' if v['drifted'] else 'no drift')}, "
+        f"severity {v['severity']}, "
         f"{v['drifted_columns']}/{v['columns_compared']} columns drifted",
     ]
     for c in result["columns"]:

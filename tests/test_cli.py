@@ -105,3 +105,6 @@ def test_compare_files_exact_on_a_zero_row_parquet_file_names_the_reason(
         columns = {c["column"]: c for c in result["columns"]}
         assert set(columns) == {"x", "c"}
         assert all(c["status"] == "insufficient_data" and "no rows" in c["reason"] for c in columns.values())
+        assert result["verdict"]["status"] == "insufficient_data"
+    text = invoke("compare-files", reference, current, "--exact")
+    assert text.exit_code == 0 and "verdict: insufficient data" in text.output
