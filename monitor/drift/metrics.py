@@ -31,6 +31,8 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from monitor.profile.sketches import Moments, array_times_pow2, scale_exponent, times_pow2
+
 Array = np.ndarray
 Direction = Literal["higher", "p_value"]
 
@@ -125,9 +127,10 @@ def side_from_values(values: Array) -> NumericSide:
     finite = np.sort(v[np.isfinite(v)])
     n = finite.size
     neg, pos = int(np.count_nonzero(v == -np.inf)), int(np.count_nonzero(v == np.inf))
+    moments = Moments.of(finite, max(-float(finite[0]), float(finite[-1]))) if n else Moments()
     return NumericSide(
         n, neg, pos, float(finite[0]) if n else None, float(finite[-1]) if n else None,
-        float(finite.mean()) if n else None, float(finite.std(ddof=1)) if n > 1 else None, 0.0, finite,
+        moments.mean if n else None, moments.std, 0.0, finite,
         lambda x: np.searchsorted(finite, x, side="right") / n,
         lambda r: np.quantile(finite, r, method="inverted_cdf"),
     )
@@ -484,15 +487,25 @@ def wasserstein(base: NumericSide, target: NumericSide) -> float | None:
     """
     if base.n_finite == 0 or target.n_finite == 0:
         return None
+    e = _wide_exponent(base, target)
     if base.values is not None and target.values is not None:
-        return float(stats.wasserstein_distance(base.values, target.values, base.counts, target.counts))
+        bv, tv = (array_times_pow2(v, -e) if e else v for v in (base.values, target.values))
+        return times_pow2(float(stats.wasserstein_distance(bv, tv, base.counts, target.counts)), e)
     mid, width = _quantile_cells()
-    diff = (target.quantiles(mid) - base.quantiles(mid)) * width
-    shift = float((target.mean or 0.0) - (base.mean or 0.0))
+    qb, qt = base.quantiles(mid), target.quantiles(mid)
+    diff = ((array_times_pow2(qt, -e) - array_times_pow2(qb, -e)) if e else (qt - qb)) * width
+    shift = times_pow2(target.mean or 0.0, -e) - times_pow2(base.mean or 0.0, -e)
     tau = max(base.rank_error, target.rank_error)
     inner = (mid > tau) & (mid < 1.0 - tau)
     against = -diff[inner & (diff < 0)].sum() if shift >= 0 else diff[inner & (diff > 0)].sum()
-    return abs(shift) + 2.0 * float(against)
+    return times_pow2(abs(shift) + 2.0 * float(against), e)
+
+
+def _wide_exponent(base: NumericSide, target: NumericSide) -> int:
+    """0, or for values from 2**1020 on (whose differences may leave the double range)
+    the ``e`` such that values times ``2**-e`` (exact) are below 1; ``W1(cX, cY) = c W1(X, Y)``."""
+    peak = max(abs(v) for v in (base.low, base.high, target.low, target.high) if v is not None)
+    return scale_exponent(peak) if peak >= 2.0**1020 else 0
 
 
 def mean_change(base: NumericSide, target: NumericSide) -> float | None:
@@ -505,7 +518,10 @@ def mean_change(base: NumericSide, target: NumericSide) -> float | None:
     """
     if base.mean is None or target.mean is None or not base.std:
         return None
-    return (target.mean - base.mean) / base.std
+    change = target.mean - base.mean
+    if math.isinf(change):  # means near opposite ends of the double range: halve first (exact)
+        return (0.5 * target.mean - 0.5 * base.mean) / base.std * 2.0
+    return change / base.std
 
 
 def wasserstein_normed(distance: float | None, baseline_std: float | None) -> float | None:
