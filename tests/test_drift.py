@@ -752,3 +752,32 @@ def test_a_p_value_below_the_double_range_is_flagged_as_underflow() -> None:
     entry = next(m for m in compare_profiles(profile(base), profile(far)).to_dict()["columns"][0]["metrics"]
                  if m["name"] == "ks_test")
     assert (entry["p_value"], entry["p_value_underflow"]) == (0.0, True)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("mode", ["exact", "profile"])
+def test_values_at_both_ends_of_the_double_range_compare_without_overflow(mode: str) -> None:
+    """Differences of values near -1.7e308 and 1.7e308 exceed the double range; the
+    Wasserstein distance and the mean change are computed without overflow and
+    equal the exact ones (in fractions; equal sample sizes: W1 = mean |sorted x -
+    sorted y|)."""
+    from fractions import Fraction
+
+    rng = np.random.default_rng(21)
+    base = np.concatenate([rng.uniform(-1.7e308, -1e308, 600), rng.uniform(1e308, 1.7e308, 400)])
+    target = np.concatenate([rng.uniform(-1.7e308, -1e308, 400), rng.uniform(1e308, 1.7e308, 600)])
+    tb, tt = pa.table({"x": base}), pa.table({"x": target})
+    result = compare_data(tb, tt) if mode == "exact" else compare_profiles(profile(tb), profile(tt))
+    col = result.column("x")
+    fb, ft = [Fraction(v) for v in base.tolist()], [Fraction(v) for v in target.tolist()]
+    w1 = sum((abs(a - b) for a, b in zip(sorted(fb), sorted(ft))), Fraction(0)) / base.size
+    mb, mt = sum(fb, Fraction(0)) / base.size, sum(ft, Fraction(0)) / target.size
+    var_b = sum(((x - mb) ** 2 for x in fb), Fraction(0)) / (base.size - 1)
+    std_b = math.ldexp(math.sqrt(float(var_b / 2**2048)), 1024)  # the root taken in range, then scaled back
+    w = col.metric("wasserstein")
+    assert w is not None and w.value == pytest.approx(float(w1), rel=1e-9)
+    change = col.metric("mean_change")
+    assert change is not None and change.value == pytest.approx(abs(float((mt - mb) / Fraction(std_b))), rel=1e-9)
+    same = compare_data(tb, tb) if mode == "exact" else compare_profiles(profile(tb), profile(tb))
+    assert same.column("x").metric("wasserstein").value == 0.0  # type: ignore[union-attr]
+    assert json.dumps(result.to_dict(), allow_nan=False)

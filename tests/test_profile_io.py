@@ -57,7 +57,7 @@ def stored(profile: DatasetProfile) -> DatasetProfile:
 
 def test_records_are_strict_json_and_round_trip(profile: DatasetProfile) -> None:
     meta, columns = profile_to_records(profile)
-    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert meta["format_version"] == FORMAT_VERSION == 3
     assert [c["column"] for c in columns] == list(profile.columns) and all(isinstance(c["sketch"], bytes) for c in columns)
     back = stored(profile)
     assert back.row_count == profile.row_count
@@ -144,7 +144,7 @@ def test_profile_json_is_strict_and_readable(profile: DatasetProfile) -> None:
     cols = {c["name"]: c for c in out["columns"]}
     assert out["row_count"] == profile.row_count
     wide = cols["wide"]
-    assert wide["min"] == "-inf" and wide["max"] == "inf" and wide["pos_inf"] == 1
+    assert wide["min"] is None and wide["max"] is None and wide["pos_inf"] == wide["neg_inf"] == 1
     assert set(wide["quantiles"]) == {"0.1%", "1%", "5%", "25%", "50%", "75%", "95%", "99%", "99.9%"}
     assert 0 < wide["rank_error"] < 5e-4 and wide["is_exact"] is False
     when = cols["when"]

@@ -18,13 +18,26 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
+
+from monitor.drift.sides import (  # re-exported: the inputs of the formulas
+    Bins as Bins,
+    CategoryCells as CategoryCells,
+    CategoryCounts as CategoryCounts,
+    NumericSide as NumericSide,
+    category_cells as category_cells,
+    quantile_bins as quantile_bins,
+    rebucket as rebucket,
+    side_from_counts as side_from_counts,
+    side_from_histogram as side_from_histogram,
+    side_from_values as side_from_values,
+)
+from monitor.profile.sketches import array_times_pow2, scale_exponent, times_pow2
 
 Array = np.ndarray
 Direction = Literal["higher", "p_value"]
@@ -38,237 +51,6 @@ KS_EXACT_MAX_N = 10_000
 NUMERIC_KINDS = ("integer", "decimal", "datetime")
 CATEGORICAL_KINDS = ("string", "categorical", "boolean")
 ALL_KINDS = NUMERIC_KINDS + CATEGORICAL_KINDS
-
-
-# ---------------------------------------------------------------------------
-# the two sides of a comparison
-
-
-@dataclass(frozen=True)
-class NumericSide:
-    """One snapshot's non-missing values of a numeric column.
-
-    :ivar values: the finite values, sorted, when known exactly (every value, or
-        each distinct value once with ``counts``); else ``None``.
-    :ivar counts: multiplicity of each of ``values``; ``None`` when ``values`` holds
-        every value (raw data).
-    :ivar finite_cdf: fraction of finite values ``<= x`` for a 1-D float64 array.
-    :ivar finite_quantiles: inclusive quantiles of the finite values (the smallest
-        value whose CDF reaches the rank) for ranks in (0, 1).
-    :ivar rank_error: normalised rank error of ``finite_cdf`` (0 when exact).
-    :ivar interpolated: True when the CDF comes from a few quantiles, with mass
-        spread uniformly within each bin.
-    """
-
-    n_finite: int
-    neg_inf: int
-    pos_inf: int
-    low: float | None
-    high: float | None
-    mean: float | None
-    std: float | None
-    rank_error: float
-    values: Array | None
-    finite_cdf: Callable[[Array], Array]
-    finite_quantiles: Callable[[Array], Array]
-    counts: Array | None = None
-    interpolated: bool = False
-
-    @property
-    def n(self) -> int:
-        """Number of non-missing values, infinities included."""
-        return self.n_finite + self.neg_inf + self.pos_inf
-
-    @property
-    def raw(self) -> bool:
-        """True when :attr:`values` holds every finite value (data, not a summary)."""
-        return self.values is not None and self.counts is None
-
-    def cdf(self, points: Array) -> Array:
-        """Fraction of all non-missing values ``<= x`` (infinities included) at finite points."""
-        pts = np.asarray(points, dtype=np.float64)
-        finite = self.finite_cdf(pts) if self.n_finite else np.zeros(pts.shape)
-        return (self.neg_inf + self.n_finite * np.clip(finite, 0.0, 1.0)) / max(self.n, 1)
-
-    def quantiles(self, ranks: Array) -> Array:
-        """Inclusive quantiles of the finite values; rank 0 is the minimum, 1 the maximum."""
-        r = np.asarray(ranks, dtype=np.float64)
-        inner = (r > 0) & (r < 1)
-        low = math.nan if self.low is None else self.low
-        high = math.nan if self.high is None else self.high
-        out: Array = np.where(r <= 0, low, high)
-        if inner.any():
-            out[inner] = self.finite_quantiles(r[inner])
-        return out
-
-    def all_values(self) -> Array:
-        """Every non-missing value, infinities included (only for raw data)."""
-        assert self.values is not None and self.counts is None
-        return np.concatenate([np.full(self.neg_inf, -np.inf), self.values, np.full(self.pos_inf, np.inf)])
-
-
-def side_from_values(values: Array) -> NumericSide:
-    """A :class:`NumericSide` from data.
-
-    :param values: 1-D float64 array of non-missing values (NaN removed, infinities allowed).
-    """
-    v = np.asarray(values, dtype=np.float64)
-    finite = np.sort(v[np.isfinite(v)])
-    n = finite.size
-    neg, pos = int(np.count_nonzero(v == -np.inf)), int(np.count_nonzero(v == np.inf))
-    return NumericSide(
-        n, neg, pos, float(finite[0]) if n else None, float(finite[-1]) if n else None,
-        float(finite.mean()) if n else None, float(finite.std(ddof=1)) if n > 1 else None, 0.0, finite,
-        lambda x: np.searchsorted(finite, x, side="right") / n,
-        lambda r: np.quantile(finite, r, method="inverted_cdf"),
-    )
-
-
-def side_from_counts(values: Array, counts: Array, *, neg_inf: int = 0, pos_inf: int = 0,
-                     mean: float | None = None, std: float | None = None) -> NumericSide:
-    """An exact :class:`NumericSide` from distinct finite values and their counts.
-
-    :param values: 1-D sorted array of distinct finite values; ``counts`` their
-        positive integer counts (same length, at least one value).
-    """
-    vals = np.asarray(values, dtype=np.float64)
-    cum = np.cumsum(np.asarray(counts, dtype=np.int64))
-    n = int(cum[-1])
-
-    def quantiles(r: Array) -> Array:  # as numpy.quantile(..., method="inverted_cdf") on the expanded values
-        pos = np.clip(np.ceil(n * np.asarray(r, dtype=np.float64)) - 1, 0, n - 1)
-        out: Array = vals[np.searchsorted(cum, pos, side="right")]
-        return out
-
-    return NumericSide(
-        n, neg_inf, pos_inf, float(vals[0]), float(vals[-1]), mean, std, 0.0, vals,
-        lambda x: np.concatenate([[0], cum])[np.searchsorted(vals, x, side="right")] / n,
-        quantiles, counts=np.asarray(counts, dtype=np.int64),
-    )
-
-
-def side_from_histogram(edges: Array, fractions: Array, *, n_finite: int, neg_inf: int = 0, pos_inf: int = 0,
-                        mean: float | None = None, std: float | None = None) -> NumericSide:
-    """A :class:`NumericSide` whose CDF is piecewise linear between ``edges``.
-
-    Mass is spread uniformly within each bin (as TFDV does), so evaluating this
-    CDF at another summary's edges re-buckets onto the union of both edge sets.
-
-    :param edges: 1-D increasing array of ``len(fractions) + 1`` finite bin edges.
-    :param fractions: share of the finite values in each bin (sums to 1).
-    """
-    e = np.asarray(edges, dtype=np.float64)
-    cum = np.concatenate([[0.0], np.cumsum(np.asarray(fractions, dtype=np.float64))])
-    cum = cum / cum[-1] if cum[-1] > 0 else cum
-    return NumericSide(
-        n_finite, neg_inf, pos_inf, float(e[0]), float(e[-1]), mean, std, 0.0, None,
-        lambda x: np.interp(x, e, cum, left=0.0, right=1.0),
-        lambda r: np.interp(r, cum, e), interpolated=True,
-    )
-
-
-def rebucket(edges: Array, fractions: Array, new_edges: Array) -> Array:
-    """Shares of a histogram re-bucketed onto ``new_edges``, mass uniform within a bin.
-
-    :param edges: increasing bin edges (length ``len(fractions) + 1``).
-    :param fractions: share of each bin.
-    :param new_edges: increasing edges of the target bins.
-    :returns: 1-D array of ``len(new_edges) - 1`` shares.
-    """
-    side = side_from_histogram(edges, fractions, n_finite=1)
-    return np.diff(side.finite_cdf(np.asarray(new_edges, dtype=np.float64)))
-
-
-@dataclass(frozen=True)
-class CategoryCounts:
-    """Exact counts of a column's categories; ``other`` counts values outside ``counts``."""
-
-    counts: Mapping[str, int]
-    other: int = 0
-
-    @property
-    def total(self) -> int:
-        """Number of non-missing values."""
-        return int(sum(self.counts.values())) + self.other
-
-
-@dataclass(frozen=True)
-class CategoryCells:
-    """The cells both categorical distributions are compared on.
-
-    :ivar labels: category names; the last is ``other_label`` when there is an "other" cell.
-    :ivar baseline: counts per cell; ``target`` likewise.
-    :ivar folded: categories moved into "other" because the other side could not
-        count them (they are in its own "other" bucket).
-    """
-
-    labels: tuple[str, ...]
-    baseline: Array
-    target: Array
-    other_label: str | None
-    folded: int
-
-
-def _known(label: str, side: CategoryCounts) -> bool:
-    return label in side.counts or side.other == 0
-
-
-def category_cells(base: CategoryCounts, target: CategoryCounts, other_label: str = "other") -> CategoryCells:
-    """Cells on which two category distributions are compared.
-
-    A category is its own cell when its count is known on both sides (listed, or
-    absent from a side that has no "other" bucket, so its count there is 0). Every
-    other category is folded into one "other" cell on both sides, so no value is
-    dropped and both sides' "other" cells hold the same categories.
-    """
-    names = list(dict.fromkeys([*base.counts, *target.counts]))
-    keep = [c for c in names if _known(c, base) and _known(c, target)]
-    folded = len(names) - len(keep)
-    b = [int(base.counts.get(c, 0)) for c in keep]
-    t = [int(target.counts.get(c, 0)) for c in keep]
-    b_other, t_other = base.total - sum(b), target.total - sum(t)
-    label = other_label if other_label not in keep else f"({other_label})"
-    has_other = bool(b_other or t_other)
-    if has_other:
-        keep, b, t = [*keep, label], [*b, b_other], [*t, t_other]
-    return CategoryCells(tuple(keep), np.asarray(b, dtype=np.float64), np.asarray(t, dtype=np.float64),
-                         label if has_other else None, folded)
-
-
-# ---------------------------------------------------------------------------
-# bins of numeric columns
-
-
-@dataclass(frozen=True)
-class Bins:
-    """PSI bins: ``(-inf, e0)``, ``[e0, e1]``, ``(e1, e2]`` ... ``(e_last, +inf]``.
-
-    :ivar edges: the baseline's distinct quantile edges (minimum first, maximum last).
-    :ivar baseline: share of the baseline's non-missing values per bin (sums to 1);
-        ``target`` likewise. The first and last bins hold values outside the
-        baseline's finite range, infinities included.
-    """
-
-    edges: Array
-    baseline: Array
-    target: Array
-
-
-def quantile_bins(base: NumericSide, target: NumericSide, bins: int = 10) -> Bins | None:
-    """Bins from the baseline's quantiles at ranks ``i / bins``, plus one bin below
-    and one above the baseline's finite range. ``None`` when the baseline has no
-    finite value."""
-    if base.low is None or base.high is None:
-        return None
-    inner = base.quantiles(np.arange(1, bins) / bins)
-    edges = np.unique(np.concatenate([[base.low], inner, [base.high]]))
-    cuts = np.concatenate([[np.nextafter(edges[0], -np.inf)], edges[1:] if edges.size > 1 else edges])
-
-    def shares(side: NumericSide) -> Array:
-        cum = np.concatenate([[0.0], np.maximum.accumulate(side.cdf(cuts)), [1.0]])
-        return np.clip(np.diff(cum), 0.0, 1.0)
-
-    return Bins(edges, shares(base), shares(target))
 
 
 # ---------------------------------------------------------------------------
@@ -459,15 +241,25 @@ def wasserstein(base: NumericSide, target: NumericSide) -> float | None:
     """
     if base.n_finite == 0 or target.n_finite == 0:
         return None
+    e = _wide_exponent(base, target)
     if base.values is not None and target.values is not None:
-        return float(stats.wasserstein_distance(base.values, target.values, base.counts, target.counts))
+        bv, tv = (array_times_pow2(v, -e) if e else v for v in (base.values, target.values))
+        return times_pow2(float(stats.wasserstein_distance(bv, tv, base.counts, target.counts)), e)
     mid, width = _quantile_cells()
-    diff = (target.quantiles(mid) - base.quantiles(mid)) * width
-    shift = float((target.mean or 0.0) - (base.mean or 0.0))
+    qb, qt = base.quantiles(mid), target.quantiles(mid)
+    diff = ((array_times_pow2(qt, -e) - array_times_pow2(qb, -e)) if e else (qt - qb)) * width
+    shift = times_pow2(target.mean or 0.0, -e) - times_pow2(base.mean or 0.0, -e)
     tau = max(base.rank_error, target.rank_error)
     inner = (mid > tau) & (mid < 1.0 - tau)
     against = -diff[inner & (diff < 0)].sum() if shift >= 0 else diff[inner & (diff > 0)].sum()
-    return abs(shift) + 2.0 * float(against)
+    return times_pow2(abs(shift) + 2.0 * float(against), e)
+
+
+def _wide_exponent(base: NumericSide, target: NumericSide) -> int:
+    """0, or for values from 2**1020 on (whose differences may leave the double range)
+    the ``e`` such that values times ``2**-e`` (exact) are below 1; ``W1(cX, cY) = c W1(X, Y)``."""
+    peak = max(abs(v) for v in (base.low, base.high, target.low, target.high) if v is not None)
+    return scale_exponent(peak) if peak >= 2.0**1020 else 0
 
 
 def mean_change(base: NumericSide, target: NumericSide) -> float | None:
@@ -480,7 +272,10 @@ def mean_change(base: NumericSide, target: NumericSide) -> float | None:
     """
     if base.mean is None or target.mean is None or not base.std:
         return None
-    return (target.mean - base.mean) / base.std
+    change = target.mean - base.mean
+    if math.isinf(change):  # means near opposite ends of the double range: halve first (exact)
+        return (0.5 * target.mean - 0.5 * base.mean) / base.std * 2.0
+    return change / base.std
 
 
 def wasserstein_normed(distance: float | None, baseline_std: float | None) -> float | None:

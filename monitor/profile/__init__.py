@@ -17,8 +17,10 @@ definitions (they match pandas; the tests hold them to it):
   ``Series.skew``) and **Kurtosis** (bias-corrected excess kurtosis G2, as
   ``Series.kurt``) over the finite values. They come from the count, mean and
   central moment sums M2, M3, M4, merged with the pairwise formulas of Chan,
-  Golub & LeVeque (1979) and Pébay (2008, SAND2008-6212, eq. 3.1). Positive and
-  negative infinities and zeros are counted apart.
+  Golub & LeVeque (1979) and Pébay (2008, SAND2008-6212, eq. 3.1), kept for the
+  values scaled by a power of two so that they stay finite for any finite values
+  (see :class:`~monitor.profile.sketches.Moments`). Positive and negative
+  infinities and zeros are counted apart.
 - **Quantiles** 0.1%, 1%, 5%, 25%, 50%, 75%, 95%, 99%, 99.9% and the CDF, over
   finite values. Exact (``numpy.quantile``'s default linear interpolation, as
   ``Series.quantile``) while the column has at most :data:`~monitor.profile.numeric.EXACT_DISTINCT`

@@ -16,6 +16,8 @@ from typing import Any
 import datasketches
 import numpy as np
 
+from monitor.profile.sketches import array_times_pow2, scale_exponent
+
 _RNG = np.random.default_rng()
 _SKETCHES_USED = False
 """Set once this process updated or merged a KLL sketch: DataSketches' random
@@ -141,6 +143,10 @@ def _level_zero(rel: np.ndarray, span: int, tau: int) -> tuple[np.ndarray, np.nd
     return gid, starts, step
 
 
+_SUM_SAFE = 2.0**1000
+"""Bins whose values reach this magnitude are summed scaled by a power of two."""
+
+
 def _refine(rel: np.ndarray, vals: np.ndarray, gid: np.ndarray, tau: int, kmin: np.uint64) -> tuple[np.ndarray, ...]:
     """Split groups of keys (compact ids ``gid``) until each holds at most ``tau`` keys
     or a single key value (keys relative to ``kmin``).
@@ -151,6 +157,10 @@ def _refine(rel: np.ndarray, vals: np.ndarray, gid: np.ndarray, tau: int, kmin: 
     """
     out: list[tuple[np.ndarray, ...]] = []
     root = np.arange(int(gid.max()) + 1)
+    peak = max(-float(vals.min()), float(vals.max()))
+    scale = scale_exponent(peak) if peak >= _SUM_SAFE else 0
+    if scale:  # sums of values this large would overflow: sum them times 2**-scale (exact)
+        vals = array_times_pow2(vals, -scale)
     while rel.size:
         size = int(gid.max()) + 1
         cnt = np.bincount(gid, minlength=size)
@@ -161,7 +171,8 @@ def _refine(rel: np.ndarray, vals: np.ndarray, gid: np.ndarray, tau: int, kmin: 
         np.maximum.at(hi, gid, rel)
         heavy = (cnt > tau) & (hi > lo)
         done = (cnt > 0) & ~heavy
-        reps = np.where(hi == lo, _from_keys(lo + kmin), sums / np.maximum(cnt, 1))
+        means = sums / np.maximum(cnt, 1)
+        reps = np.where(hi == lo, _from_keys(lo + kmin), array_times_pow2(means, scale) if scale else means)
         out.append((lo[done], cnt[done], reps[done], root[done]))
         if not heavy.any():
             break

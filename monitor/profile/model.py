@@ -21,7 +21,7 @@ from monitor.profile.sketches import (
 
 __all__ = ["FORMAT_VERSION", "QUANTILE_RANKS", "ColumnProfile", "DatasetProfile"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 QUANTILE_RANKS: tuple[float, ...] = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999)
 
 

@@ -126,11 +126,12 @@ class NumericSummary:
             self.pos_inf += int(np.count_nonzero(values == np.inf))
             self.neg_inf += int(np.count_nonzero(values == -np.inf))
             values = values[np.isfinite(values)]
+            lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
         zeros = int(np.count_nonzero(values == 0.0))
         if zeros:
             self.zeros += zeros
             values = np.where(values == 0.0, 0.0, values)
-        self.moments = self.moments.merge(Moments.of(values))
+        self.moments = self.moments.merge(Moments.of(values, max(-lo, hi)))
         self._update_distribution(values, integral, zeros)
 
     def _update_distribution(self, values: np.ndarray, integral: bool, zeros: int = 0) -> None:
@@ -233,15 +234,16 @@ class NumericSummary:
 
     n = property(lambda self: self.moments.n, doc="Number of finite values.")
     mean = property(lambda self: self.moments.mean if self.moments.n else None, doc="Mean of finite values.")
-    variance = property(lambda self: self.moments.variance, doc="Sample variance, ddof=1.")
+    variance = property(lambda self: self.moments.variance,
+                        doc="Sample variance, ddof=1 (inf beyond the double range; see :attr:`Moments.variance`).")
     skewness = property(lambda self: self.moments.skewness, doc="Skewness as pandas.")
     kurtosis = property(lambda self: self.moments.kurtosis, doc="Excess kurtosis as pandas.")
 
     @property
     def std(self) -> float | None:
-        """Sample standard deviation (ddof=1, as pandas)."""
-        var = self.variance
-        return math.sqrt(max(var, 0.0)) if var is not None else None
+        """Sample standard deviation (ddof=1, as pandas); finite whenever the true
+        value is below the double maximum (see :attr:`Moments.std`)."""
+        return self.moments.std
 
     @property
     def finite_min(self) -> float | None:
@@ -349,5 +351,10 @@ def _weighted_quantiles(vals: np.ndarray, cnts: np.ndarray, ranks: np.ndarray) -
     lo = np.floor(h)
     lo_v = vals[np.searchsorted(cum, lo, side="right")]
     hi_v = vals[np.searchsorted(cum, np.minimum(lo + 1, n - 1), side="right")]
-    out: np.ndarray = lo_v + (hi_v - lo_v) * (h - lo)
+    frac = h - lo
+    with np.errstate(over="ignore", invalid="ignore"):
+        out: np.ndarray = lo_v + (hi_v - lo_v) * frac
+    wide = ~np.isfinite(out)
+    if wide.any():  # hi - lo beyond the double range (values near both ends): weigh each end instead
+        out[wide] = lo_v[wide] * (1.0 - frac[wide]) + hi_v[wide] * frac[wide]
     return out

@@ -1,18 +1,25 @@
 """The profile's stored form: :func:`profile_to_records` and :func:`profile_from_records`.
 
-Stored form (:data:`~monitor.profile.FORMAT_VERSION` 2): a dataset-level dict
+Stored form (:data:`~monitor.profile.FORMAT_VERSION` 3): a dataset-level dict
 ``{"format_version", "row_count", "columns"}`` and one record per column,
 ``{"column", "position", "kind", "stats", "sketch"}``, where ``stats`` is strict
-JSON (infinities as the strings ``"inf"``/``"-inf"``) and ``sketch`` is bytes:
+JSON with one type per field (a non-finite number is ``null``: ``min`` is
+``null`` for ``-inf`` when ``neg_inf > 0``, ``max`` for ``+inf`` when
+``pos_inf > 0``; the moments are those of the values times ``2**-exp``,
+``"moments": {"exp", "mean", "m2", "m3", "m4"}``, finite for any finite data)
+and ``sketch`` is bytes:
 
 ``b"DMS2"``, then little-endian uint32s: KLL bytes, exact-value count, KMV size,
 KMV hash count, hash scheme; then the KLL sketch (Apache DataSketches
 ``kll_doubles_sketch`` serialisation), the exact distinct values (float64) and
 their counts (int64), and the KMV hashes (uint64).
 
-Version 1 profiles (sketch ``b"DMS1"``: KLL bytes and KMV hashes, no exact
-counts) are still read; their distinct-count sketches use hash scheme 1 and
-merge with newer ones only approximately.
+Versions 1 and 2 are still read: their moments were stored unscaled (``"mean"``,
+``"m2"``, ``"m3"``, ``"m4"``; rescaled on reading, exactly, and a moment that had
+overflowed stays infinite) and their infinities as the strings ``"inf"`` and
+``"-inf"``. Version 1 profiles (sketch ``b"DMS1"``: KLL bytes and KMV hashes, no
+exact counts) have distinct-count sketches of hash scheme 1, which merge with
+newer ones only approximately.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from monitor.profile.sketches import CategorySummary, DistinctSketch, Moments
 __all__ = ["READABLE_VERSIONS", "json_finite", "pack_sketch", "profile_from_records", "profile_to_records",
            "unpack_sketch"]
 
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 
 # ---------------------------------------------------------------------------
 # serialisation
@@ -89,7 +96,7 @@ def _unpack_v1(blob: bytes) -> tuple[Any, np.ndarray | None, np.ndarray | None, 
 def _numeric_stats(num: NumericSummary) -> dict[str, Any]:
     m = num.moments
     return {
-        "n": m.n, "mean": m.mean, "m2": m.m2, "m3": m.m3, "m4": m.m4,
+        "n": m.n, "moments": {"exp": m.exp, "mean": m.mean_s, "m2": m.m2_s, "m3": m.m3_s, "m4": m.m4_s},
         "min": num.min, "max": num.max, "pos_inf": num.pos_inf, "neg_inf": num.neg_inf,
         "zeros": num.zeros, "k": num.k, "exact_limit": num.exact_limit,
         "precompaction_error": num.precompaction_error,
@@ -117,25 +124,34 @@ def _column_record(position: int, col: ColumnProfile) -> dict[str, Any]:
 
 
 def json_finite(value: Any) -> Any:
-    """Replace float infinities by strings (and NaN by None) so the value is strict JSON."""
+    """``value`` as strict JSON with one type per field: a non-finite float (NaN,
+    ``±inf``) becomes None (JSON ``null``), numpy scalars Python numbers; dicts,
+    lists and tuples are converted throughout."""
     if isinstance(value, dict):
         return {k: json_finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_finite(v) for v in value]
     if isinstance(value, (float, np.floating)):
         v = float(value)
-        if math.isnan(v):
-            return None
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return v
+        return v if math.isfinite(v) else None
     if isinstance(value, np.integer):
         return int(value)
     return value
 
 
 def _float(value: Any) -> float | None:
+    """A stored number: None stays None; ``"inf"``/``"-inf"`` (versions 1 and 2) are read."""
     return None if value is None else float(value)
+
+
+def _sum(value: Any) -> float:
+    """A stored moment sum of versions 1 and 2 (NaN was stored as null)."""
+    return math.nan if value is None else float(value)
+
+
+def _bound(value: Any, infinite: int, sign: float) -> float | None:
+    """A stored min or max: null stands for the infinity of ``sign`` when ``infinite > 0``."""
+    return sign * math.inf if value is None and infinite else _float(value)
 
 
 def profile_to_records(profile: DatasetProfile) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -146,11 +162,27 @@ def profile_to_records(profile: DatasetProfile) -> tuple[dict[str, Any], list[di
     return meta, [_column_record(i, col) for i, col in enumerate(profile.columns.values())]
 
 
+def _moments_from(s: Mapping[str, Any], kll: Any, vals: np.ndarray | None) -> Moments:
+    """The moments of a stored column: scaled (version 3) or unscaled (versions 1
+    and 2, rescaled here for the column's largest finite magnitude)."""
+    n = int(s["n"])
+    if "moments" in s:
+        m = s["moments"]
+        return Moments(n, float(m["mean"]), float(m["m2"]), float(m["m3"]), float(m["m4"]), int(m["exp"]))
+    lo = hi = 0.0
+    if vals is not None and vals.size:
+        lo, hi = float(vals[0]), float(vals[-1])
+    elif kll is not None and not kll.is_empty():
+        lo, hi = float(kll.get_min_value()), float(kll.get_max_value())
+    return Moments.unscaled(n, _sum(s["mean"]), _sum(s["m2"]), _sum(s["m3"]), _sum(s["m4"]), max(-lo, hi))
+
+
 def _numeric_from(s: Mapping[str, Any], kll: Any, vals: np.ndarray | None, cnts: np.ndarray | None) -> NumericSummary:
-    moments = Moments(int(s["n"]), float(s["mean"]), float(s["m2"]), float(s["m3"]), float(s["m4"]))
+    moments = _moments_from(s, kll, vals)
     exact = kll is None and vals is not None
+    pos_inf, neg_inf = int(s["pos_inf"]), int(s["neg_inf"])
     num = NumericSummary(
-        moments, _float(s["min"]), _float(s["max"]), int(s["pos_inf"]), int(s["neg_inf"]), int(s["zeros"]),
+        moments, _bound(s["min"], neg_inf, -1.0), _bound(s["max"], pos_inf, 1.0), pos_inf, neg_inf, int(s["zeros"]),
         int(s["k"]), int(s.get("exact_limit", vals.size if vals is not None else 0)),
         vals if exact else None, cnts if exact else None, kll, float(s.get("precompaction_error", 0.0)),
     )

@@ -1,5 +1,6 @@
 """The profile's tabular and JSON forms: :func:`profile_table` (Azure ML's
-profile table, a pandas DataFrame) and :func:`profile_json` (strict JSON)."""
+profile table, a pandas DataFrame) and :func:`profile_json` (strict JSON, a
+non-finite number as ``null``)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,9 @@ def profile_table(profile: DatasetProfile) -> pd.DataFrame:
 
 
 def _json_value(value: Any, kind: str) -> Any:
-    """A statistic in strict JSON: datetimes as ISO 8601 UTC strings, infinities as strings."""
+    """A statistic in strict JSON: datetimes as ISO 8601 UTC strings, a non-finite
+    number as None (the column's ``neg_inf``/``pos_inf`` counts tell an infinite
+    min or max)."""
     if value is None:
         return None
     if kind == "datetime" and isinstance(value, (float, int)) and math.isfinite(value):
@@ -128,7 +131,14 @@ def _column_json(col: ColumnProfile) -> dict[str, Any]:
 
 
 def profile_json(profile: DatasetProfile) -> dict[str, Any]:
-    """The profile as strict JSON (no NaN or infinity): ``{"row_count", "columns": [...]}``,
-    each column with its counts, distribution statistics (datetimes as ISO 8601
-    UTC strings), category counts and string lengths."""
+    """The profile as strict JSON: ``{"row_count", "columns": [...]}``, each column
+    with its counts, distribution statistics, category counts and string lengths.
+
+    One JSON type per field for a given column ``kind``: a number that is not
+    finite or not defined is ``null``, never a string (``min`` is ``null`` with
+    ``neg_inf > 0`` when it is ``-inf``, ``max`` with ``pos_inf > 0`` when it is
+    ``+inf``; ``variance`` is ``null`` beside a number ``std`` when it exceeds the
+    double range). Datetime columns give ``min``, ``max``, ``mean`` and the
+    quantiles as ISO 8601 UTC strings and the standard deviation as the number
+    ``std_seconds``; see ``docs/profile.md``."""
     return {"row_count": profile.row_count, "columns": [_column_json(c) for c in profile.columns.values()]}
