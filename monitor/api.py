@@ -155,10 +155,19 @@ class Dataset:
         ws, name = self._bound()
         return [Snapshot(ws, r) for r in ws.store.list_snapshots(name)]
 
-    def delete_snapshot(self, snapshot_name: str) -> None:
-        """Delete a snapshot, its profile and its data copy. :raises StoreError: when not found."""
+    def delete_snapshot(self, snapshot_name: str, force: bool = False) -> None:
+        """Delete a snapshot, its profile and its data copy.
+
+        :param force: delete it even when it is a monitor's baseline (pinned
+            with ``baseline set``; with a workspace opened from a configuration,
+            also named as a monitor's baseline or the ``first`` of one).
+        :raises StoreError: when not found, or a baseline and not ``force`` (the
+            message names the monitors).
+        """
+        from monitor.service.baselines import delete_snapshot
+
         ws, name = self._bound()
-        ws.store.delete_snapshot(name, snapshot_name)
+        delete_snapshot(ws.store, ws.config, name, snapshot_name, force=force)
 
 
 @dataclass

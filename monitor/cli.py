@@ -302,16 +302,25 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
 @click.argument("dataset")
 @click.argument("name")
 @config_option
+@click.option("--force", is_flag=True,
+              help="Delete it even when it is a monitor's baseline (pinned, named in the config, or 'first').")
 @handle_errors
-def snapshot_delete(dataset: str, name: str, config_path: str) -> None:
+def snapshot_delete(dataset: str, name: str, config_path: str, force: bool) -> None:
     """Delete a snapshot, its profile and its data copy.
+
+    A snapshot that is a monitor's baseline (pinned with 'baseline set', named
+    as a monitor's baseline, or the first snapshot of a monitor with 'baseline:
+    first') is kept, with an error naming the monitors, unless --force.
 
     Example:
 
         drift-monitor snapshot delete flights snapshot_20250101T060000Z
     """
-    with open_store(load(config_path)) as store:
-        store.delete_snapshot(dataset, name)
+    from monitor.service.baselines import delete_snapshot
+
+    config = load(config_path)
+    with open_store(config) as store:
+        delete_snapshot(store, config, dataset, name, force=force)
     click.echo(f"deleted {dataset}/{name}")
 
 
@@ -341,7 +350,8 @@ def compare(dataset: str, baseline: str, target: str, config_path: str, fmt: str
     with open_store(config) as store:
         base, tgt = store.get_snapshot(dataset, baseline), store.get_snapshot(dataset, target)
         result = runner.compare(store, base, tgt, settings, exact=exact).to_dict()
-    meta = {"dataset": dataset, "baseline": base.name, "target": tgt.name}
+    meta = {"dataset": dataset, "baseline": base.name, "target": tgt.name,
+            "baseline_kind": "snapshot", "baseline_snapshots": [base.name]}
     _emit_comparison(result, meta, fmt, report_path, (base, tgt), fail_on_drift)
 
 

@@ -25,6 +25,7 @@ Example::
         dataset: flights
         schedule: {every: 1d}          # or {cron: "0 6 * * *", timezone: Europe/Paris}
         baseline: first                # first | previous | a snapshot name | {dataset: other}
+                                       # | {offset: 7d} | {trailing: 4} | {version: 2}
         data_copy: false
         thresholds:
           psi: {warning: 0.1, critical: 0.25}
@@ -45,14 +46,16 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -181,6 +184,77 @@ class BaselineDataset(_Model):
     dataset: str
 
 
+class BaselineOffset(_Model):
+    """Baseline: the monitor's latest completed snapshot taken at least ``offset``
+    before the target (by the snapshot's time: its data window's start when it
+    has one, else when it was taken), e.g. ``{offset: 7d}`` for week-over-week."""
+
+    offset: str = Field(description="how much older than the target (30s, 10m, 1h, 1d, 1w)")
+
+    @field_validator("offset")
+    @classmethod
+    def _check_offset(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def delta(self) -> timedelta:
+        """``offset`` as a timedelta."""
+        return parse_duration(self.offset)
+
+
+class BaselineTrailing(_Model):
+    """Baseline: the merge of the monitor's last ``trailing`` completed snapshots
+    before the target (fewer at the start; none on the first run)."""
+
+    trailing: int = Field(ge=1, description="how many of the monitor's previous snapshots are merged")
+
+
+class BaselineVersion(_Model):
+    """Baseline: the latest completed snapshot of version ``version`` of the
+    monitor's dataset (the definition as it was registered then)."""
+
+    version: int = Field(ge=1, description="the dataset version (1 = its first definition)")
+
+
+_BASELINE_FORMS = {"dataset": BaselineDataset, "offset": BaselineOffset, "trailing": BaselineTrailing,
+                   "version": BaselineVersion}
+_BASELINE_TAG = "baseline-form:"  # dropped from error key paths by _flatten
+
+
+def _baseline_form(value: Any) -> str | None:
+    """The tag of the baseline form ``value`` has: ``name`` for a string, else
+    the one key of :data:`_BASELINE_FORMS` it holds (``None``: not one form)."""
+    if isinstance(value, str):
+        return _BASELINE_TAG + "name"
+    if isinstance(value, BaseModel):
+        keys = [key for key, model in _BASELINE_FORMS.items() if isinstance(value, model)]
+    elif isinstance(value, dict):
+        keys = [key for key in _BASELINE_FORMS if key in value]
+    else:
+        keys = []
+    return _BASELINE_TAG + keys[0] if len(keys) == 1 else None
+
+
+BaselineChoice = Annotated[
+    Union[
+        Annotated[str, Tag(_BASELINE_TAG + "name")],
+        Annotated[BaselineDataset, Tag(_BASELINE_TAG + "dataset")],
+        Annotated[BaselineOffset, Tag(_BASELINE_TAG + "offset")],
+        Annotated[BaselineTrailing, Tag(_BASELINE_TAG + "trailing")],
+        Annotated[BaselineVersion, Tag(_BASELINE_TAG + "version")],
+    ],
+    Discriminator(
+        _baseline_form, custom_error_type="baseline_form",
+        custom_error_message="expected first, previous, a snapshot name, or a mapping with exactly one of "
+                             "dataset, offset, trailing, version (e.g. {trailing: 4})",
+    ),
+]
+"""What ``monitors.NAME.baseline`` accepts: ``first``, ``previous`` or a snapshot
+name (strings), or one of the mappings :class:`BaselineDataset`,
+:class:`BaselineOffset`, :class:`BaselineTrailing`, :class:`BaselineVersion`."""
+
+
 class AlertConfig(_Model):
     """When a monitor's drift episodes are notified (the lifecycle Alertmanager uses).
 
@@ -213,9 +287,10 @@ class MonitorConfig(_Model):
 
     dataset: str
     schedule: Schedule
-    baseline: str | BaselineDataset = Field(
+    baseline: BaselineChoice = Field(
         default="first",
-        description="'first' (the dataset's first snapshot), 'previous', a snapshot name, or {dataset: NAME}",
+        description="'first' (the dataset's first snapshot), 'previous' (this monitor's previous snapshot), "
+                    "a snapshot name, {dataset: NAME}, {offset: 7d}, {trailing: N} or {version: K}",
     )
     data_copy: bool = Field(default=False, description="store a Parquet copy of the data with each snapshot")
     thresholds: dict[str, Any] = Field(
@@ -388,7 +463,7 @@ def interpolate(value: Any, path: str, problems: list[str]) -> Any:
 def _flatten(exc: ValidationError) -> list[str]:
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "union[")))
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "union[", _BASELINE_TAG)))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"

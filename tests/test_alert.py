@@ -119,6 +119,8 @@ def test_build_payload_shape() -> None:
         "monitor": "flights-daily",
         "baseline_snapshot": "s1",
         "target_snapshot": "s2",
+        "baseline_kind": None,  # not given: unknown
+        "baseline_snapshots": ["s1"],  # not given: the one baseline snapshot
         "verdict": {"drifted": True, "severity": "critical", "drifted_columns": 1, "columns_compared": 3},
         "drifted_columns": COLUMNS,
         "changes": None,

@@ -78,6 +78,8 @@ def comparison_context(
     target_name: str,
     target_created: datetime,
     generated_at: datetime | None = None,
+    baseline_snapshots: Sequence[str] | None = None,
+    baseline_description: str | None = None,
 ) -> ComparisonPage:
     """Build the context of a comparison report from a drift engine result.
 
@@ -89,6 +91,10 @@ def comparison_context(
         creation time. ``target_name`` / ``target_created`` likewise.
     :param generated_at: when the report is made; now if ``None``. Datetimes
         should be timezone-aware; naive ones are taken to be UTC.
+    :param baseline_snapshots: every snapshot the baseline is made of, oldest
+        first (several when it merges them); default ``(baseline_name,)``.
+    :param baseline_description: how the baseline was chosen, in words (e.g.
+        ``"this monitor's previous snapshot"``), or ``None``.
     :returns: a frozen :class:`ComparisonPage`, columns sorted worst first.
     :raises MonitorError: when ``result`` lacks a required key or has a wrong shape.
     """
@@ -107,6 +113,8 @@ def comparison_context(
             row_count=_row_count(result["row_count"]),
             settings=_settings(result.get("settings") or {}),
             columns=_sorted_columns(result["columns"]),
+            baseline_snapshots=tuple(str(s) for s in baseline_snapshots or (baseline_name,)),
+            baseline_description=baseline_description,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MonitorError(f"malformed comparison result: {exc!r}") from exc

@@ -199,6 +199,11 @@ class ComparisonPage:
     """Sorted: worst severity first, then largest threshold exceedance."""
     index_href: str | None = None
     """Relative link to the reports index, when the report lives next to one."""
+    baseline_snapshots: tuple[str, ...] = ()
+    """Every snapshot the baseline is made of, oldest first (``baseline_name`` is
+    the newest); several when the baseline merges them."""
+    baseline_description: str | None = None
+    """How the baseline was chosen, in words; ``None`` when not known."""
 
     @property
     def title(self) -> str:

@@ -53,6 +53,10 @@ class RunFinding:
     :ivar columns: :func:`monitor.service.payload.drifted_columns` of the result.
     :ivar report_path: the report's path relative to ``reports_dir``.
     :ivar report_url: its URL when ``report_url_base`` is set.
+    :ivar baseline_kind: the kind of baseline (``first``, ``previous``,
+        ``trailing``, ...; see :mod:`monitor.service.baselines`), ``None`` when unknown.
+    :ivar baseline_snapshots: every baseline snapshot, oldest first (``baseline``
+        is the newest); empty means ``(baseline,)``.
     """
 
     monitor: str
@@ -65,6 +69,8 @@ class RunFinding:
     report_path: str | None
     report_url: str | None
     created_at: datetime
+    baseline_kind: str | None = None
+    baseline_snapshots: tuple[str, ...] = ()
 
     @property
     def severity(self) -> str:
@@ -141,6 +147,7 @@ def _plan_step(
     payload = build_payload(
         event=event, episode_id=key, episode_started_at=started, dataset=finding.dataset,
         monitor=finding.monitor, baseline=finding.baseline, target=finding.target,
+        baseline_kind=finding.baseline_kind, baseline_snapshots=finding.baseline_snapshots or None,
         verdict=finding.verdict, columns=finding.columns, changes=_changes(current, finding),
         report_path=finding.report_path, report_url=finding.report_url,
         created_at=finding.created_at, message_id=message_id,

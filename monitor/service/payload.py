@@ -7,6 +7,7 @@ The event (``format: standard``)::
      "episode_id": "9f1c...", "episode_started_at": "2030-05-01T12:00:00+00:00",
      "dataset": "flights", "monitor": "flights-daily",
      "baseline_snapshot": "s1", "target_snapshot": "s2",
+     "baseline_kind": "previous", "baseline_snapshots": ["s1"],
      "verdict": {"drifted": true, "severity": "critical", ...},
      "drifted_columns": [{"column": "dep_delay", "severity": "critical",
                           "metrics": {"psi": 0.31},
@@ -16,6 +17,11 @@ The event (``format: standard``)::
      "report_path": "flights-daily/report.html", "report_url": "https://..." | null,
      "created_at": "...", "idempotency_key": "msg_..."}
 
+``baseline_snapshot`` is the baseline (the newest snapshot, when a ``trailing``
+baseline merges several); ``baseline_snapshots`` lists every snapshot of the
+baseline, oldest first, and ``baseline_kind`` says how it was chosen (``first``,
+``previous``, ``snapshot``, ``dataset``, ``offset``, ``trailing``, ``version``,
+``pinned``; ``null`` when not known).
 ``report_path`` is relative to ``reports_dir`` (never a local absolute path);
 ``report_url`` is ``report_url_base`` + that path when ``report_url_base`` is
 configured. ``changes`` compares the run with the episode's last notified event
@@ -121,10 +127,14 @@ def build_payload(
     report_url: str | None,
     created_at: datetime,
     message_id: str,
+    baseline_kind: str | None = None,
+    baseline_snapshots: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON body of one episode event (see the module docstring).
 
     :param event: one of :data:`EVENTS`.
+    :param baseline_snapshots: every baseline snapshot, oldest first; default
+        ``[baseline]``.
     :param columns: :func:`drifted_columns` of the run.
     :param report_path: relative to ``reports_dir`` (:func:`report_location`).
     :param created_at: when the run compared; a naive datetime is taken as UTC.
@@ -137,6 +147,8 @@ def build_payload(
     payload = {
         "event": event, "episode_id": episode_id, "episode_started_at": episode_started_at,
         "dataset": dataset, "monitor": monitor, "baseline_snapshot": baseline, "target_snapshot": target,
+        "baseline_kind": baseline_kind,
+        "baseline_snapshots": list(baseline_snapshots) if baseline_snapshots else [baseline],
         "verdict": dict(verdict), "drifted_columns": [dict(c) for c in columns],
         "changes": dict(changes) if changes is not None else None,
         "report_path": report_path, "report_url": report_url, "created_at": created_at,
@@ -203,7 +215,8 @@ def slack_message(payload: Mapping[str, Any]) -> dict[str, Any]:
             _mrkdwn(f"*Monitor*\n`{payload.get('monitor')}`"),
             _mrkdwn(f"*Verdict*\n{verdict.get('severity')}, {verdict.get('drifted_columns', 0)} of "
                     f"{verdict.get('columns_compared', '?')} columns drifted"),
-            _mrkdwn(f"*Snapshots*\n`{payload.get('baseline_snapshot')}` → `{payload.get('target_snapshot')}`"),
+            _mrkdwn(f"*Snapshots*\n`{payload.get('baseline_snapshot')}`{_merged(payload)} → "
+                    f"`{payload.get('target_snapshot')}`"),
         ]},
     ]
     lines = [_slack_column(c) for c in list(payload.get("drifted_columns") or [])[:SLACK_TOP_COLUMNS]]
@@ -212,6 +225,12 @@ def slack_message(payload: Mapping[str, Any]) -> dict[str, Any]:
     if payload.get("report_url"):
         blocks.append({"type": "section", "text": _mrkdwn(f"<{payload['report_url']}|Open the drift report>")})
     return {"text": text, "blocks": blocks}
+
+
+def _merged(payload: Mapping[str, Any]) -> str:
+    """`` (merge of N)`` when the baseline merges several snapshots, else ``""``."""
+    count = len(payload.get("baseline_snapshots") or ())
+    return f" (merge of {count})" if count > 1 else ""
 
 
 def _mrkdwn(text: str) -> dict[str, str]:

@@ -19,9 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from monitor.config import BaselineDataset, Config, DatasetConfig, MonitorConfig
+from monitor.config import Config, DatasetConfig, MonitorConfig
 from monitor.errors import ConfigError, MonitorError, SourceError, StoppedError, StoreError
-from monitor.profile import DatasetProfile, profile_from_records, profile_source, profile_to_records
+from monitor.profile import DatasetProfile, profile_source, profile_to_records
+from monitor.service import baselines
 from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
 
@@ -38,6 +39,9 @@ class RunResult:
     """What one run of a monitor did.
 
     :ivar status: ``"completed"`` (compared or baseline established), ``"failed"``.
+    :ivar baseline: the baseline snapshot (the newest, when several were merged).
+    :ivar baseline_spec: what the baseline was (:meth:`Baseline.spec
+        <monitor.service.baselines.Baseline.spec>`), as recorded with the comparison.
     """
 
     monitor: str
@@ -50,6 +54,7 @@ class RunResult:
     report_path: str | None = None
     alerts: list[Any] = field(default_factory=list)
     reason: str | None = None
+    baseline_spec: dict[str, Any] | None = None
 
 
 def source_for(ds: DatasetConfig) -> FileSource:
@@ -158,11 +163,7 @@ def load_profile(store: Store, snap: SnapshotRecord) -> DatasetProfile:
 
     :raises StoreError: when the snapshot is not completed or its profile is unreadable.
     """
-    meta, columns = store.load_profile(snap.id)
-    try:
-        return profile_from_records(meta, columns)
-    except (ValueError, KeyError) as exc:
-        raise StoreError(f"snapshot {snap.name!r}: unreadable profile: {exc}") from exc
+    return baselines.snapshot_profile(store, snap)
 
 
 def load_data_copy(snap: SnapshotRecord) -> pa.Table:
@@ -182,25 +183,28 @@ def load_data_copy(snap: SnapshotRecord) -> pa.Table:
 
 
 def resolve_baseline(store: Store, config: Config, name: str, target: SnapshotRecord) -> SnapshotRecord | None:
-    """The baseline snapshot of a monitor's run, or None when the target is the first.
+    """The baseline snapshot of a monitor's run (the newest, when a ``trailing``
+    baseline merges several), or None when there is none yet; see
+    :func:`choose_baseline`.
 
-    A baseline pinned with ``baseline set`` wins over the configuration.
-
-    :raises StoreError: when a named baseline snapshot does not exist.
+    :raises StoreError: as :func:`choose_baseline`.
     """
-    pinned = store.get_pinned_baseline(name)
-    if pinned is not None:
-        return pinned
-    mon = config.monitors[name]
-    choice = mon.baseline
-    if isinstance(choice, BaselineDataset):
-        return _dataset_baseline(store, config, choice.dataset)
-    if choice == "first":
-        first = store.first_snapshot(mon.dataset)
-        return None if first is None or first.id == target.id else first
-    if choice == "previous":
-        return store.latest_snapshot(mon.dataset, before_id=target.id)
-    return store.get_snapshot(mon.dataset, choice)
+    chosen = choose_baseline(store, config, name, target)
+    return None if chosen.empty else chosen.newest
+
+
+def choose_baseline(store: Store, config: Config, name: str, target: SnapshotRecord) -> baselines.Baseline:
+    """The baseline of a monitor's run: its kind and snapshots
+    (:func:`monitor.service.baselines.resolve`). A baseline pinned with
+    ``baseline set`` wins over the configuration; ``previous``, ``offset`` and
+    ``trailing`` use this monitor's own snapshots; ``{dataset: D}`` takes a
+    snapshot of ``D`` when it has none.
+
+    :raises StoreError: when a named baseline snapshot or a dataset version does
+        not exist.
+    """
+    return baselines.resolve(store, config, name, target,
+                             other_dataset=lambda dataset: _dataset_baseline(store, config, dataset))
 
 
 def _dataset_baseline(store: Store, config: Config, dataset: str) -> SnapshotRecord:
@@ -233,33 +237,47 @@ def settings_for(mon: MonitorConfig) -> Any:
 
 def write_report(
     config_reports_dir: str, result: dict[str, Any], *, dataset: str, monitor: str | None,
-    baseline: SnapshotRecord, target: SnapshotRecord,
+    baseline: SnapshotRecord, target: SnapshotRecord, chosen: baselines.Baseline | None = None,
 ) -> Path:
-    """Render the comparison's HTML report and refresh the index. :returns: its path."""
+    """Render the comparison's HTML report and refresh the index. :returns: its path.
+
+    :param chosen: the run's baseline, when it says more than ``baseline`` (its
+        kind, every snapshot merged); the report shows it.
+    """
     from monitor import report
 
-    # a baseline taken from another dataset (e.g. the training data) is named with it
-    baseline_name = baseline.name if baseline.dataset == dataset else f"{baseline.dataset}/{baseline.name}"
+    def label(snap: SnapshotRecord) -> str:
+        # a baseline taken from another dataset (e.g. the training data) is named with it
+        return snap.name if snap.dataset == dataset else f"{snap.dataset}/{snap.name}"
+
     page = report.comparison_context(
-        result, dataset=dataset, monitor=monitor, baseline_name=baseline_name,
+        result, dataset=dataset, monitor=monitor, baseline_name=label(baseline),
         baseline_created=baseline.created_at, target_name=target.name,
         target_created=target.created_at, generated_at=utcnow(),
+        baseline_snapshots=[label(s) for s in chosen.snapshots] if chosen else None,
+        baseline_description=chosen.describe() if chosen else None,
     )
     return report.write_comparison_report(Path(config_reports_dir), page)
 
 
 def record_and_report(
     store: Store, reports_dir: str, drift_result: Any, *, dataset: str, monitor: str | None,
-    baseline: SnapshotRecord, target: SnapshotRecord,
+    baseline: SnapshotRecord, target: SnapshotRecord, chosen: baselines.Baseline | None = None,
 ) -> tuple[Any, Path]:
-    """Store a comparison and write its report. :returns: (ComparisonRecord, report path)."""
+    """Store a comparison and write its report. :returns: (ComparisonRecord, report path).
+
+    :param chosen: the run's baseline; its :meth:`~monitor.service.baselines.Baseline.spec`
+        is recorded with the comparison (``baseline_spec``) and shown in the report.
+    """
     result = drift_result.to_dict()
     verdict = result["verdict"]
     record = store.record_comparison(
         monitor=monitor, dataset=dataset, baseline=baseline, target=target,
         drifted=bool(verdict["drifted"]), severity=verdict["severity"], result=result, report_path=None,
+        baseline_spec=chosen.spec() if chosen else None,
     )
-    path = write_report(reports_dir, result, dataset=dataset, monitor=monitor, baseline=baseline, target=target)
+    path = write_report(reports_dir, result, dataset=dataset, monitor=monitor, baseline=baseline, target=target,
+                        chosen=chosen)
     store.set_report_path(record.id, str(path))
     return record, path
 
@@ -287,26 +305,34 @@ def run_monitor(
         log.error("monitor %s: snapshot of %s failed: %s", name, mon.dataset, exc)
         log.debug("monitor %s: snapshot of %s failed", name, mon.dataset, exc_info=exc)
         return RunResult(name, "failed", reason=str(exc))
-    baseline = resolve_baseline(store, config, name, target)
-    if baseline is None:
-        log.info("monitor %s: %s is the first snapshot: it is the baseline", name, target.name)
-        return RunResult(name, "completed", target=target, reason="baseline established")
-    result = _compare_and_report(config, name, store, baseline, target)
+    chosen = choose_baseline(store, config, name, target)
+    if chosen.empty:
+        if chosen.note:
+            log.info("monitor %s: %s", name, chosen.note)
+        else:
+            log.info("monitor %s: %s is the first snapshot: it is the baseline", name, target.name)
+        return RunResult(name, "completed", target=target, reason=chosen.note or "baseline established",
+                         baseline_spec=chosen.spec())
+    result = _compare_and_report(config, name, store, chosen, target)
     if result.alerts and on_queued is not None:
         on_queued()
     return result
 
 
 def _compare_and_report(
-    config: Config, name: str, store: Store, baseline: SnapshotRecord, target: SnapshotRecord,
+    config: Config, name: str, store: Store, chosen: baselines.Baseline, target: SnapshotRecord,
 ) -> RunResult:
     mon = config.monitors[name]
-    drift_result = compare(store, baseline, target, settings_for(mon))
+    baseline = chosen.newest
+    drift_result = baselines.compare_with(store, chosen, target, settings_for(mon))
     record, path = record_and_report(
         store, config.reports_dir, drift_result, dataset=mon.dataset, monitor=name, baseline=baseline, target=target,
+        chosen=chosen,
     )
-    result = RunResult(name, "completed", target, baseline, record.id, record.drifted, record.severity, str(path))
-    log.info("monitor %s: %s vs %s: severity %s, report %s", name, target.name, baseline.name, record.severity, path)
+    result = RunResult(name, "completed", target, baseline, record.id, record.drifted, record.severity, str(path),
+                       baseline_spec=record.baseline_spec)
+    log.info("monitor %s: %s vs %s (%s): severity %s, report %s", name, target.name, ", ".join(chosen.names),
+             chosen.kind, record.severity, path)
     result.alerts = _queue_alerts(config, name, store, record, drift_result.to_dict(), path)
     return result
 
@@ -321,6 +347,8 @@ def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: 
         baseline=record.baseline_name, target=record.target_name, verdict=result["verdict"],
         columns=payload.drifted_columns(result), report_path=report_path, report_url=report_url,
         created_at=record.created_at,
+        baseline_kind=(record.baseline_spec or {}).get("kind"),
+        baseline_snapshots=tuple((record.baseline_spec or {}).get("snapshots") or (record.baseline_name,)),
     )
     episode, queued = episodes.record_run(store, config, finding)
     if queued:
@@ -370,7 +398,7 @@ def profile_file(path: str, fmt: str | None = None, types: dict[str, str] | None
 
 
 __all__ = [
-    "RunResult", "compare", "load_data_copy", "load_profile", "profile_file",
+    "RunResult", "choose_baseline", "compare", "load_data_copy", "load_profile", "profile_file",
     "failed_run", "failure_reason", "record_and_report", "resolve_baseline", "run_all", "run_isolated", "run_monitor",
     "take_snapshot",
 ]

@@ -45,6 +45,14 @@ class BaselinesMixin(SnapshotsMixin):
                 return None
             return self._snapshot_record(self._snapshot_row_by_id(pin["snapshot_id"]))
 
+    def pinned_by(self, snapshot_id: int) -> list[str]:
+        """The monitors whose pinned baseline is snapshot ``snapshot_id``, by name."""
+        with self._transaction(f"read the pins of snapshot {snapshot_id}", write=False):
+            rows = self._all(
+                "SELECT monitor FROM baselines WHERE snapshot_id = ? ORDER BY monitor", [snapshot_id]
+            )
+        return [row["monitor"] for row in rows]
+
     def last_run_at(self, monitor: str) -> datetime | None:
         """``created_at`` of ``monitor``'s newest snapshot (any status), or ``None``
         when it has none (deleted snapshots do not count)."""

@@ -138,6 +138,7 @@ def _comparison_record(row: Row) -> ComparisonRecord:
         severity=row["severity"],
         result=_from_json(row["result"]),
         report_path=row["report_path"],
+        baseline_spec=None if row.get("baseline_spec") is None else _from_json(row["baseline_spec"]),
     )
 
 

@@ -26,14 +26,19 @@ class ComparisonsMixin(SnapshotsMixin):
         severity: str,
         result: JsonDict,
         report_path: str | os.PathLike[str] | None = None,
+        baseline_spec: JsonDict | None = None,
     ) -> ComparisonRecord:
         """Store the result of comparing ``target`` with ``baseline``.
 
         :param result: the JSON-able result dict (key order is kept).
-        :raises StoreError: either snapshot no longer exists; ``result`` is not
-            JSON-serialisable.
+        :param baseline_spec: JSON-able description of the baseline (its kind and
+            every snapshot it was made of), stored as given; ``baseline`` is then
+            the one snapshot the row points at (e.g. the newest of several).
+        :raises StoreError: either snapshot no longer exists; ``result`` or
+            ``baseline_spec`` is not JSON-serialisable.
         """
         result_json = _to_json(result, "the comparison result")
+        spec_json = None if baseline_spec is None else _to_json(baseline_spec, "the baseline of the comparison")
         with self._transaction("record a comparison", write=True):
             for snapshot in (baseline, target):
                 self._snapshot_row_by_id(snapshot.id)
@@ -51,6 +56,7 @@ class ComparisonsMixin(SnapshotsMixin):
                     "severity": severity,
                     "result": result_json,
                     "report_path": None if report_path is None else os.fspath(report_path),
+                    "baseline_spec": spec_json,
                 },
             )
             return _comparison_record(self._comparison_row(comparison_id))

@@ -79,6 +79,11 @@ class ComparisonRecord:
         ``"critical"``; the store does not interpret it).
     :ivar result: the JSON-able result dict as recorded.
     :ivar report_path: where the HTML report was written, or ``None``.
+    :ivar baseline_spec: what the baseline was, as the caller recorded it (the
+        runner: ``{"kind", "config", "snapshots", "snapshot_ids", ...}``, see
+        :mod:`monitor.service.baselines`); ``None`` when not recorded. With
+        several baseline snapshots, ``baseline_snapshot_id``/``baseline_name``
+        name one of them (the runner: the newest).
     """
 
     id: int
@@ -93,6 +98,7 @@ class ComparisonRecord:
     severity: str
     result: JsonDict
     report_path: str | None
+    baseline_spec: JsonDict | None = None
 
 
 @dataclass(frozen=True, slots=True)

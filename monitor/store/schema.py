@@ -156,10 +156,20 @@ def _migration_3_snapshot_owners(db: Database) -> None:
         db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} {kind}")
 
 
+def _migration_4_comparison_baselines(db: Database) -> None:
+    """Record what a comparison's baseline was: ``baseline_spec``, JSON with its
+    kind (``first``, ``previous``, ``trailing``, ...) and the names and ids of
+    every snapshot it was made of (a ``trailing`` baseline merges several;
+    ``baseline_snapshot_id`` is then the newest). NULL for older comparisons,
+    whose baseline is the one snapshot ``baseline_snapshot_id``."""
+    db.execute("ALTER TABLE comparisons ADD COLUMN baseline_spec TEXT")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _migration_1_initial_schema, _migration_2_alert_episodes, _migration_3_snapshot_owners,
+    _migration_4_comparison_baselines,
 )
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
