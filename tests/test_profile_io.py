@@ -66,6 +66,10 @@ def test_records_are_strict_json_and_round_trip(profile: DatasetProfile) -> None
         for attr in ("kind", "count", "missing", "empty", "errors", "distinct", "length_min", "length_max",
                      "length_sum", "timezone"):
             assert getattr(a, attr) == getattr(b, attr), (name, attr)
+        da, db = a.distinct_sketch, b.distinct_sketch
+        assert db.hashes.tolist() == da.hashes.tolist() and db.theta.theta64 == da.theta.theta64, name
+        assert (db.counts is None) == (da.counts is None) == (a.numeric is not None), name
+        assert da.counts is None or db.counts.tolist() == da.counts.tolist(), name  # type: ignore[union-attr]
         if a.numeric is not None:
             assert b.numeric is not None
             for attr in ("min", "max", "pos_inf", "neg_inf", "mean", "variance", "kurtosis", "is_exact", "rank_error"):

@@ -99,7 +99,7 @@ class ColumnAccumulator:
         self.missing += missing - errors
         assert self.numeric is not None
         self.numeric.update(values, integral=bool(integral))
-        self.distinct.update_hashes(self._numeric_hashes(values))
+        self.distinct.update_hashes(self._numeric_hashes(values), counted=False)
 
     def _numeric_hashes(self, values: np.ndarray) -> np.ndarray:
         """Theta hashes for the distinct count: in exact mode those of the distinct
@@ -169,7 +169,7 @@ class ColumnAccumulator:
     def _add_labels(self, labels: pa.Array, counts: np.ndarray) -> None:
         assert self.counter is not None
         self.counter.add(labels, counts)
-        self.distinct.update_hashes(theta_hash_strings(labels))
+        self.distinct.update_hashes(theta_hash_strings(labels), counts)
 
     def merge(self, o: ColumnAccumulator) -> ColumnAccumulator:
         """This accumulator with ``o``'s rows added (in place; returns self)."""

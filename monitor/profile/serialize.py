@@ -6,10 +6,12 @@ Stored form (:data:`~monitor.profile.FORMAT_VERSION` 3): a dataset-level dict
 JSON (infinities as the strings ``"inf"``/``"-inf"``) and ``sketch`` is bytes:
 
 ``b"DMS3"``, then little-endian uint32s: KLL bytes, exact-value count, theta
-bytes, theta ``lg_k``; then the KLL sketch (Apache DataSketches
+bytes, theta ``lg_k``, count of the theta sketch's row counts (``0xFFFFFFFF``
+when not counted); then the KLL sketch (Apache DataSketches
 ``kll_doubles_sketch`` serialisation), the exact distinct values (float64) and
-their counts (int64), and the distinct-value theta sketch (DataSketches
-``compact_theta_sketch`` serialisation, compressed).
+their counts (int64), the distinct-value theta sketch (DataSketches
+``compact_theta_sketch`` serialisation, compressed) and the rows of each of its
+retained hashes in ascending hash order (int64).
 
 Profiles of format 2 (``b"DMS2"``: KLL, exact counts and a K-minimum-values
 sketch of the drift-monitor's own 64-bit hashes) and format 1 (``b"DMS1"``: KLL
@@ -43,7 +45,8 @@ READABLE_VERSIONS = (1, 2, 3)
 # ---------------------------------------------------------------------------
 # serialisation
 
-_HEADER = struct.Struct("<4sIIII")
+_HEADER = struct.Struct("<4sIIIII")
+_UNCOUNTED = 0xFFFFFFFF
 _HEADER_V2 = struct.Struct("<4sIIIII")
 _KMV_ERROR = 1.0 / math.sqrt(4096 - 2)
 """Relative standard error of the K-minimum-values sketches of formats 1 and 2 (K = 4096)."""
@@ -60,9 +63,12 @@ def pack_sketch(col: ColumnProfile) -> bytes:
         else:
             kll = bytes(num.kll.serialize())
     ds = col.distinct_sketch
-    theta = bytes(ds.theta.serialize(True))
-    head = _HEADER.pack(b"DMS3", len(kll), vals.size, len(theta), ds.lg_k)
-    return b"".join([head, kll, vals.astype("<f8").tobytes(), cnts.astype("<i8").tobytes(), theta])
+    theta = ds.to_bytes()
+    rows = ds.counts if ds.counts is not None else np.empty(0, dtype=np.int64)
+    head = _HEADER.pack(b"DMS3", len(kll), vals.size, len(theta), ds.lg_k,
+                        rows.size if ds.counts is not None else _UNCOUNTED)
+    return b"".join([head, kll, vals.astype("<f8").tobytes(), cnts.astype("<i8").tobytes(), theta,
+                     rows.astype("<i8").tobytes()])
 
 
 def unpack_sketch(blob: bytes) -> tuple[Any, np.ndarray | None, np.ndarray | None, DistinctSketch]:
@@ -78,11 +84,12 @@ def unpack_sketch(blob: bytes) -> tuple[Any, np.ndarray | None, np.ndarray | Non
         return _unpack_v2(blob)
     if magic != b"DMS3":
         raise ValueError("not a drift-monitor sketch blob")
-    _, kll_len, n_exact, theta_len, lg_k = _HEADER.unpack_from(blob, 0)
-    off = _HEADER.size
-    kll, vals, cnts, off = _kll_and_counts(blob, off, kll_len, n_exact)
-    distinct = DistinctSketch.from_bytes(bytes(blob[off:off + theta_len]), lg_k)
-    return kll, vals, cnts, distinct
+    _, kll_len, n_exact, theta_len, lg_k, n_rows = _HEADER.unpack_from(blob, 0)
+    kll, vals, cnts, off = _kll_and_counts(blob, _HEADER.size, kll_len, n_exact)
+    rows = None
+    if n_rows != _UNCOUNTED:
+        rows = np.frombuffer(blob, dtype="<i8", count=n_rows, offset=off + theta_len).astype(np.int64)
+    return kll, vals, cnts, DistinctSketch.from_bytes(bytes(blob[off:off + theta_len]), lg_k, rows)
 
 
 def _kll_and_counts(blob: bytes, off: int, kll_len: int, n_exact: int) -> tuple[Any, np.ndarray, np.ndarray, int]:

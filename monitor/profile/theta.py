@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 
 __all__ = ["THETA_LG_K", "THETA_SEED", "DistinctSketch", "retained_hashes", "sketch_of_hashes",
-           "theta_hash_floats", "theta_hash_strings"]
+           "theta_hash_floats", "theta_hash_strings", "union_of"]
 
 THETA_LG_K = 12
 """log2 of the sketch's nominal entries: ``k = 4096`` hashes, exact up to 4,096
@@ -208,28 +208,43 @@ def sketch_of_hashes(hashes: np.ndarray, lg_k: int = THETA_LG_K, theta: int = _M
     """
     k = 1 << lg_k
     kept = hashes[hashes < _U64(theta)] if theta < _MAX_THETA else hashes
-    kept = _smallest_distinct(kept, k + 1)
-    kept = kept[kept != 0]  # 0 marks an empty slot in the library's tables; it skips such a hash
+    kept = _smallest_counted(kept, k + 1)[0]
     if kept.size > k:
         theta, kept = int(kept[k]), kept[:k]
+    return _image(kept, theta, lg_k)
+
+
+def _image(kept: np.ndarray, theta: int, lg_k: int) -> Any:
+    """The compact sketch of sorted distinct hashes ``kept``, all below ``theta``,
+    written in serial version 3 and read by the library."""
+    kept = kept[kept != 0] if kept.size and kept[0] == 0 else kept  # 0 marks an empty slot: the library skips it
     if kept.size == 0 and theta == _MAX_THETA:
         return datasketches.update_theta_sketch(lg_k, 1.0, THETA_SEED).compact()
     head = _HEADER.pack(3, 3, 3, 0, _FLAGS, _SEED_HASH, kept.size, 0, theta)
     return datasketches.compact_theta_sketch.deserialize(head + kept.astype("<u8").tobytes(), THETA_SEED)
 
 
-def _smallest_distinct(hashes: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` smallest distinct values of a uint64 array, sorted (all of them if
-    fewer): those under a threshold that grows eightfold until enough pass, so
-    only a small share of a large array is sorted."""
+def _smallest_counted(hashes: np.ndarray, k: int,
+                      counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest distinct values of a uint64 array (all of them if fewer),
+    sorted, and their rows: repeats summed, or ``counts`` when given (the values are
+    then distinct). Without ``counts``, only the values under a threshold that grows
+    eightfold until enough pass are sorted, a small share of a large array."""
+    if counts is not None:
+        if hashes.size > k:
+            part = np.argpartition(hashes, k - 1)[:k]
+            hashes, counts = hashes[part], counts[part]
+        order = np.argsort(hashes)
+        return hashes[order], counts[order].astype(np.int64)
     if hashes.size > 4 * k:
         share = 8.0 * k / hashes.size
         while share < 1.0:
-            small = np.unique(hashes[hashes < _U64(int(2**63 * share))])
-            if small.size >= k:
-                return small[:k]
+            uniq, tally = np.unique(hashes[hashes < _U64(int(2**63 * share))], return_counts=True)
+            if uniq.size >= k:
+                return uniq[:k], tally[:k].astype(np.int64)
             share *= 8.0
-    return np.unique(hashes)[:k]
+    uniq, tally = np.unique(hashes, return_counts=True)
+    return uniq[:k], tally[:k].astype(np.int64)
 
 
 def retained_hashes(sketch: Any) -> np.ndarray:
@@ -255,16 +270,38 @@ def _empty_sketch() -> Any:
     return datasketches.update_theta_sketch(THETA_LG_K, 1.0, THETA_SEED).compact()
 
 
+def _no_counts() -> np.ndarray | None:
+    return np.empty(0, dtype=np.int64)
+
+
+def _counts_at(hashes: np.ndarray, own: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``counts`` of the sorted hashes ``own`` looked up at ``hashes`` (0 where absent)."""
+    if own.size == 0:
+        return np.zeros(hashes.size, dtype=np.int64)
+    at = np.minimum(np.searchsorted(own, hashes), own.size - 1)
+    return np.where(own[at] == hashes, counts[at], 0)
+
+
 @dataclass
 class DistinctSketch:
     """The distinct non-missing values of a column: a compact theta sketch with
-    ``k = 2**lg_k`` nominal entries (Apache DataSketches), mergeable and picklable.
+    ``k = 2**lg_k`` nominal entries (Apache DataSketches), mergeable and picklable,
+    with the number of rows of each value it retains.
 
     Exact up to ``k`` distinct values; beyond, :attr:`estimate` has the relative
     standard error :attr:`relative_error` (about ``1/sqrt(k)``, 1.6% for
     ``lg_k = 12``), taken from the library's one-standard-deviation bounds.
+    The retained values are a uniform random sample of the distinct values (those
+    whose hash falls below ``theta``); :attr:`counts` says how often each occurred,
+    summed on merge as DataSketches' tuple sketches sum an accumulating summary,
+    which gives the frequency profile of a sample of the distinct values (the
+    ``new_values`` drift metric uses it for its no-drift allowance).
 
     :ivar theta: the ``datasketches.compact_theta_sketch``.
+    :ivar hashes: its retained hashes, sorted (uint64).
+    :ivar counts: rows per retained hash (int64, aligned with :attr:`hashes`);
+        None when not counted (numeric columns: their exact mode feeds each
+        distinct value once per batch).
     :ivar legacy: the distinct count of inputs profiled before theta sketches
         were kept (profile format 1 and 2 stored a K-minimum-values sketch of other
         hashes): those values are not in :attr:`theta`, so a merge with them is
@@ -277,23 +314,65 @@ class DistinctSketch:
     lg_k: int = THETA_LG_K
     legacy: float = 0.0
     legacy_error: float = 0.0
+    counts: np.ndarray | None = field(default_factory=_no_counts)
+    hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
 
-    def update_hashes(self, hashes: np.ndarray) -> None:
+    def __post_init__(self) -> None:
+        if self.hashes.size != int(self.theta.num_retained):
+            self.hashes = retained_hashes(self.theta)
+        if self.counts is not None and self.counts.size != self.hashes.size:
+            self.counts = None
+
+    def update_hashes(self, hashes: np.ndarray, counts: np.ndarray | None = None, *, counted: bool = True) -> None:
         """Add values by their theta hashes (:func:`theta_hash_floats`,
-        :func:`theta_hash_strings`; any order, duplicates allowed)."""
+        :func:`theta_hash_strings`).
+
+        :param hashes: one hash per row (any order, repeats counted), or, with
+            ``counts``, one per distinct value.
+        :param counts: rows of each of ``hashes`` (distinct hashes).
+        :param counted: False when the rows are not known (the hashes of distinct
+            values, however often they occurred): :attr:`counts` becomes None.
+        """
         if hashes.size == 0:
             return
-        batch = sketch_of_hashes(hashes, self.lg_k, int(self.theta.theta64))
-        self.theta = union_of([self.theta, batch], self.lg_k) if not self.theta.is_empty() else batch
+        k = 1 << self.lg_k
+        theta = int(self.theta.theta64)
+        if theta < _MAX_THETA:
+            keep = hashes < _U64(theta)
+            hashes, counts = hashes[keep], (counts[keep] if counts is not None else None)
+        kept, tally = _smallest_counted(hashes, k + 1, counts)
+        if kept.size > k:
+            theta, kept, tally = int(kept[k]), kept[:k], tally[:k]
+        self._absorb(_image(kept, theta, self.lg_k), kept, tally if counted else None)
+
+    def _absorb(self, other: Any, hashes: np.ndarray, counts: np.ndarray | None) -> None:
+        """Union ``other`` (a compact sketch with sorted retained ``hashes`` and their
+        ``counts``) into this sketch."""
+        union = union_of([self.theta, other], self.lg_k)
+        kept = retained_hashes(union)
+        if self.counts is not None and counts is not None:
+            self.counts = _counts_at(kept, self.hashes, self.counts) + _counts_at(kept, hashes, counts)
+        else:
+            self.counts = None
+        self.theta, self.hashes = union, kept
+
+    def rows_of(self, hashes: np.ndarray) -> np.ndarray:
+        """The rows counted for each of ``hashes`` (int64; 0 for a hash not retained).
+
+        :raises ValueError: when the sketch does not count rows (:attr:`counts` is None).
+        """
+        if self.counts is None:
+            raise ValueError("this distinct-value sketch does not count rows per value")
+        return _counts_at(hashes, self.hashes, self.counts)
 
     def merge(self, other: DistinctSketch) -> DistinctSketch:
         """Sketch of the union of both inputs (``theta_union``; exact while the
-        union has at most ``k`` distinct values)."""
-        lg_k = min(self.lg_k, other.lg_k)
-        theta = union_of([self.theta, other.theta], lg_k)
-        legacy = max(self.legacy, other.legacy)
-        err = self.legacy_error if self.legacy >= other.legacy else other.legacy_error
-        return DistinctSketch(theta, lg_k, legacy, err)
+        union has at most ``k`` distinct values; counts summed)."""
+        out = DistinctSketch(self.theta, min(self.lg_k, other.lg_k), max(self.legacy, other.legacy),
+                             self.legacy_error if self.legacy >= other.legacy else other.legacy_error,
+                             self.counts, self.hashes)
+        out._absorb(other.theta, other.hashes, other.counts)
+        return out
 
     @property
     def complete(self) -> bool:
@@ -321,23 +400,29 @@ class DistinctSketch:
         return max(own, self.legacy_error, 1.0 / math.sqrt(1 << self.lg_k))
 
     def to_bytes(self) -> bytes:
-        """The theta sketch in the library's serialised form."""
-        return bytes(self.theta.serialize())
+        """The theta sketch in the library's serialised form (compressed)."""
+        return bytes(self.theta.serialize(True))
 
     @classmethod
-    def from_bytes(cls, data: bytes, lg_k: int = THETA_LG_K) -> DistinctSketch:
-        """Inverse of :meth:`to_bytes`. :raises ValueError: when ``data`` is not a
-        compact theta sketch of seed :data:`THETA_SEED`."""
+    def from_bytes(cls, data: bytes, lg_k: int = THETA_LG_K, counts: np.ndarray | None = None) -> DistinctSketch:
+        """Inverse of :meth:`to_bytes` (``counts`` aligned with the sorted retained hashes).
+
+        :raises ValueError: when ``data`` is not a compact theta sketch of seed
+            :data:`THETA_SEED`, or ``counts`` does not match it.
+        """
         try:
             theta = datasketches.compact_theta_sketch.deserialize(bytes(data), THETA_SEED)
         except Exception as exc:
             raise ValueError(f"not a compact theta sketch: {exc}") from exc
-        return cls(theta, lg_k)
+        if counts is not None and counts.size != int(theta.num_retained):
+            raise ValueError(f"{counts.size} counts for a theta sketch of {theta.num_retained} hashes")
+        return cls(theta, lg_k, counts=counts)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"theta": self.to_bytes(), "lg_k": self.lg_k, "legacy": self.legacy,
-                "legacy_error": self.legacy_error}
+                "legacy_error": self.legacy_error, "counts": self.counts, "hashes": self.hashes}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.theta = datasketches.compact_theta_sketch.deserialize(state["theta"], THETA_SEED)
         self.lg_k, self.legacy, self.legacy_error = state["lg_k"], state["legacy"], state["legacy_error"]
+        self.counts, self.hashes = state["counts"], state["hashes"]
