@@ -24,7 +24,9 @@ Modules: the formulas in :mod:`monitor.drift.metrics` and their registry in
 :mod:`monitor.drift.registry`; thresholds and their validation in
 :mod:`monitor.drift.settings`; a column's inputs (from a profile) in
 :mod:`monitor.drift.inputs`; measuring, deciding and the verdict in
-:mod:`monitor.drift.compare`; exact mode in :mod:`monitor.drift.exact`; the
+:mod:`monitor.drift.compare`; the set overlap of distinct values
+(``new_values``) in :mod:`monitor.drift.overlap`; exact mode in
+:mod:`monitor.drift.exact`; the
 result types in :mod:`monitor.drift.results`. Their public names are importable
 from here.
 """

@@ -39,6 +39,7 @@ from monitor.drift.metrics import (
     wasserstein,
     wasserstein_normed,
 )
+from monitor.drift.overlap import new_values
 from monitor.drift.registry import METRICS
 from monitor.drift.results import ColumnDrift, DatasetDrift, MetricResult, Verdict
 from monitor.drift.settings import DriftSettings, Severity, Threshold
@@ -268,8 +269,10 @@ def _distribution(col: ColumnDrift, b: ColumnInput, t: ColumnInput,
     if b.categories is not None and t.categories is not None:
         measures, cells, magnitude = _categorical_measures(b.categories, t.categories)
         notes = ("other",) if b.categories.other or t.categories.other else ()
+        new = new_values(b, t)  # set overlap of the distinct values (monitor.drift.overlap)
+        measures.append(_Measure("new_values", new.value, None, new.decision, new.detail))
         return replace(col, categories=_categories_block(cells), magnitude=magnitude, notes=notes,
-                       new_categories=_appeared(t.categories, b.categories),
+                       new_categories=_appeared(t.categories, b.categories), reason=new.note or col.reason,
                        vanished_categories=_appeared(b.categories, t.categories)), measures
     return replace(col, status="not_comparable", reason="the two sides have no comparable summaries"), []
 
