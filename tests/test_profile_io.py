@@ -66,6 +66,10 @@ def test_records_are_strict_json_and_round_trip(profile: DatasetProfile) -> None
         for attr in ("kind", "count", "missing", "empty", "errors", "distinct", "length_min", "length_max",
                      "length_sum", "timezone"):
             assert getattr(a, attr) == getattr(b, attr), (name, attr)
+        da, db = a.distinct_sketch, b.distinct_sketch
+        assert db.hashes.tolist() == da.hashes.tolist() and db.theta.theta64 == da.theta.theta64, name
+        assert (db.counts is None) == (da.counts is None) == (a.numeric is not None), name
+        assert da.counts is None or db.counts.tolist() == da.counts.tolist(), name  # type: ignore[union-attr]
         if a.numeric is not None:
             assert b.numeric is not None
             for attr in ("min", "max", "pos_inf", "neg_inf", "mean", "variance", "kurtosis", "is_exact", "rank_error"):
@@ -123,11 +127,65 @@ def test_version_1_profiles_stay_readable() -> None:
     x, c = prof.columns["x"], prof.columns["c"]
     assert x.numeric is not None and (x.count, x.missing, x.numeric.n) == (510, 10, 500)
     assert x.numeric.quantiles([0.5])[0] == 250.5 and x.numeric.variance == pytest.approx(np.var(np.arange(1, 501), ddof=1))
-    assert x.distinct == 500 and x.distinct_sketch.scheme == 1
+    assert x.distinct == 500 and x.distinct_error == 0 and not x.distinct_sketch.complete
     assert c.categories is not None and c.categories.counts == {"a": 300, "b": 210} and c.categories.error == 0
     table = profile_table(prof)
     assert table.loc["x", "50% Quantile"] == 250.5
     assert json.dumps(profile_json(prof), allow_nan=False)
+
+
+# A profile stored by format 2 (drift-monitor 0.2): the records as that version's
+# ``profile_to_records`` wrote them for x = [1.5, 2, 2, None, 3.25, 1.5, 4] and
+# c = [a, b, a, c, None, a, b]; the sketches hold exact counts and KMV hashes.
+_V2_X_SKETCH = (
+    "444d53320000000004000000001000000400000002000000000000000000f83f00000000000000400000000000000a40"
+    "000000000000104002000000000000000200000000000000010000000000000001000000000000"
+    "00a089a95509a75465f0b6754e87cc5d88c1faaba18ff7e79024ae77cefbeeba95")
+_V2_C_SKETCH = "444d5332000000000000000000100000030000000200000093fc913abf61064a6b1b74341b0b77694ddda620dbf286bd"
+
+
+def version_2_records() -> tuple[dict[str, object], list[dict[str, object]]]:
+    base = {"arrow_type": "double", "count": 7, "missing": 1, "empty": 0, "errors": 0, "length_min": None,
+            "length_max": None, "length_sum": 0, "declared": False, "timezone": None, "distinct_floor": 0.0}
+    numeric = {"n": 6, "mean": 2.375, "m2": 5.21875, "m3": 3.515625, "m4": 8.77099609375, "min": 1.5, "max": 4.0,
+               "pos_inf": 0, "neg_inf": 0, "zeros": 0, "k": 8192, "exact_limit": 4096, "precompaction_error": 0.0}
+    cats = {**base, "arrow_type": "string", "length_min": 1, "length_max": 1, "length_sum": 6, "distinct": 3.0,
+            "categories": {"counts": {"a": 3, "b": 2, "c": 1}, "other": 0, "cap": 1000, "error": 0}}
+    columns = [
+        {"column": "x", "position": 0, "kind": "decimal", "stats": {**base, "distinct": 4.0, "numeric": numeric},
+         "sketch": bytes.fromhex(_V2_X_SKETCH)},
+        {"column": "c", "position": 1, "kind": "categorical", "stats": cats, "sketch": bytes.fromhex(_V2_C_SKETCH)},
+    ]
+    return {"format_version": 2, "row_count": 7, "columns": ["x", "c"]}, columns
+
+
+def test_version_2_profiles_stay_readable() -> None:
+    prof = profile_from_records(*version_2_records())
+    x, c = prof.columns["x"], prof.columns["c"]
+    xs = pd.Series([1.5, 2.0, 2.0, None, 3.25, 1.5, 4.0])
+    assert x.numeric is not None and x.numeric.is_exact and (x.count, x.missing) == (7, 1)
+    assert x.numeric.quantiles([0.5])[0] == xs.quantile(0.5) and x.numeric.variance == pytest.approx(xs.var())
+    assert (x.distinct, x.distinct_error, c.distinct, c.distinct_error) == (xs.nunique(), 0.0, 3, 0.0)
+    assert c.categories is not None and c.categories.counts == {"a": 3, "b": 2, "c": 1}
+    # the KMV hashes cannot join a theta sketch: the count is kept, set overlap is not possible
+    assert not x.distinct_sketch.complete and not c.distinct_sketch.complete
+    shown = {c["name"]: c for c in json.loads(json.dumps(profile_json(prof), allow_nan=False))["columns"]}
+    assert (shown["x"]["distinct"], shown["c"]["distinct"]) == (4, 3)
+    again = stored(prof)  # stored anew in the current format, the count survives
+    assert again.columns["x"].distinct == 4 and not again.columns["x"].distinct_sketch.complete
+
+
+def test_version_2_estimates_keep_their_kmv_estimate() -> None:
+    """A format 2 sketch beyond its K = 4096 hashes: the K-minimum-values estimate
+    (K - 1) / (h_K / 2**64) with relative standard error 1/sqrt(K - 2) (Bar-Yossef et al. 2002)."""
+    size = 4096
+    hashes = np.sort(np.random.default_rng(3).integers(0, 2**52, size, dtype=np.uint64))
+    blob = struct.pack("<4sIIIII", b"DMS2", 0, 0, size, size, 2) + hashes.astype("<u8").tobytes()
+    meta, columns = version_2_records()
+    rec = {**columns[1], "sketch": blob}
+    col = profile_from_records(meta, [rec]).columns["c"]
+    assert col.distinct == pytest.approx((size - 1) / ((float(hashes[-1]) + 1) / 2.0**64), rel=1e-12)
+    assert col.distinct_error == pytest.approx(1 / math.sqrt(size - 2))
 
 
 def test_version_1_and_2_merge_with_a_distinct_floor() -> None:

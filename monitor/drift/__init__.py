@@ -28,7 +28,8 @@ Modules: the formulas in :mod:`monitor.drift.metrics` and their registry in
 :mod:`monitor.drift.inputs`; measuring, deciding and the verdict in
 :mod:`monitor.drift.compare`, the noise tests in :mod:`monitor.drift.noise`
 and what a column's report shows in :mod:`monitor.drift.display`; the two sides
-of a comparison in :mod:`monitor.drift.sides`; exact mode in
+of a comparison in :mod:`monitor.drift.sides`; the set overlap of distinct values
+(``new_values``) in :mod:`monitor.drift.overlap`; exact mode in
 :mod:`monitor.drift.exact`; the
 result types in :mod:`monitor.drift.results`. Their public names are importable
 from here.

@@ -53,6 +53,7 @@ from monitor.drift.noise import (
     two_proportion_p_many,
     welch_p,
 )
+from monitor.drift.overlap import new_values
 from monitor.drift.registry import METRICS
 from monitor.drift.results import ColumnDrift, DatasetDrift, MetricResult, Verdict
 from monitor.drift.settings import DriftSettings, Severity, Threshold
@@ -329,8 +330,12 @@ def _distribution(col: ColumnDrift, b: ColumnInput, t: ColumnInput,
     if b.categories is not None and t.categories is not None:
         measures, cells, effect = _categorical_measures(b.categories, t.categories)
         notes = ("other",) if b.categories.other or t.categories.other else ()
+        new = new_values(b, t)  # set overlap of the distinct values (monitor.drift.overlap)
+        measures.append(_Measure("new_values", new.value, None, new.decision, new.detail))
+        if new.decision is not None and new.value is not None:
+            effect = max(effect, new.value)  # all values replaced: 1, even where every cell is "other"
         return replace(col, categories=display.categories_block(cells), magnitude=effect, notes=notes,
-                       new_categories=display.appeared(t.categories, b.categories),
+                       new_categories=display.appeared(t.categories, b.categories), reason=new.note or col.reason,
                        vanished_categories=display.appeared(b.categories, t.categories)), measures
     return replace(col, status="not_comparable", reason="the two sides have no comparable summaries"), []
 

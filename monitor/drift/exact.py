@@ -30,7 +30,13 @@ def _column_array(table: pa.Table, name: str) -> pa.Array:
 
 
 def input_from_data(arr: pa.Array, col: ColumnProfile) -> ColumnInput:
-    """The exact :class:`ColumnInput` of a column's data, coerced as the profile coerces it."""
+    """The exact :class:`ColumnInput` of a column's data, coerced as the profile coerces it.
+
+    :param col: the profile of this very data: its kinds, and its theta sketch of
+        the distinct values as the input's ``distinct`` (though
+        :func:`~monitor.drift.overlap.new_values` uses the exact category sets
+        whenever both sides list every value, as they do here).
+    """
     from monitor.profile.values import coerce
 
     numeric = categories = None
@@ -44,7 +50,8 @@ def input_from_data(arr: pa.Array, col: ColumnProfile) -> ColumnInput:
         labels = counts.field("values").to_pylist()
         names = [("true" if v else "false") if col.kind == "boolean" else str(v) for v in labels]
         categories = CategoryCounts(dict(zip(names, (int(c) for c in counts.field("counts").to_pylist()))), 0)
-    return ColumnInput(col.name, col.kind, col.count, col.missing, numeric, categories, base_kind(col))
+    return ColumnInput(col.name, col.kind, col.count, col.missing, numeric, categories, base_kind(col),
+                       col.distinct_sketch)
 
 
 def _batches(table: pa.Table) -> list[pa.RecordBatch]:

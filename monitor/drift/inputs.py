@@ -19,6 +19,7 @@ from monitor.drift.metrics import (
 if TYPE_CHECKING:
     from monitor.profile.model import ColumnProfile
     from monitor.profile.numeric import NumericSummary
+    from monitor.profile.theta import DistinctSketch
 
 
 # ---------------------------------------------------------------------------
@@ -31,6 +32,10 @@ class ColumnInput:
 
     :ivar base_kind: the kind as a type: an integer column the profile calls
         categorical (few distinct values) is still ``"integer"``.
+    :ivar distinct: the column's distinct non-missing values, for set overlap
+        (:mod:`monitor.drift.overlap`): a :class:`~monitor.profile.theta.DistinctSketch`
+        (a compact theta sketch and the rows of each value it retains); None when
+        the profile was stored before such sketches were kept (format 1 or 2).
     """
 
     name: str
@@ -40,6 +45,7 @@ class ColumnInput:
     numeric: NumericSide | None = None
     categories: CategoryCounts | None = None
     base_kind: str = ""
+    distinct: DistinctSketch | None = None
 
     @property
     def values(self) -> int:
@@ -119,4 +125,5 @@ def input_from_profile(col: ColumnProfile) -> ColumnInput:
     cats = col.categories
     counts = CategoryCounts(dict(cats.counts), int(cats.other)) if cats is not None else None
     numeric = side_from_summary(col.numeric) if col.numeric is not None else None
-    return ColumnInput(col.name, col.kind, col.count, col.missing, numeric, counts, base_kind(col))
+    distinct = col.distinct_sketch if col.distinct_sketch.complete else None
+    return ColumnInput(col.name, col.kind, col.count, col.missing, numeric, counts, base_kind(col), distinct)

@@ -27,6 +27,7 @@ from monitor.drift.metrics import (
     wasserstein,
     wasserstein_normed,
 )
+from monitor.drift.overlap import IDENTIFIER_RATIO, OVERLAP_ALPHA, new_values
 
 __all__ = ["METRICS", "METRIC_FUNCTIONS", "Metric", "metric_table"]
 
@@ -97,6 +98,13 @@ _METRICS = (
            "max |p_i - q_i| over categories and 'other'", "Deequ categoricalDistance; TFDV infinity_norm",
            f"{_BONF} and the categories: a category counts when its two-proportion z-test (pooled, continuity "
            f"corrected) rejects", relative="|p_i - q_i| / p_i of the categories that count"),
+    Metric("new_values", CATEGORICAL_KINDS, "higher", 0.5, 0.9, "share of the target's distinct values (0..1)",
+           "|T \\ B| / |T| over distinct values (theta_a_not_b; exact from category counts when both list every value)",
+           "theta sketch set difference: Dasgupta et al. 2016 'A Framework for Estimating Stream Expression "
+           "Cardinalities'; Apache DataSketches",
+           f"decides on max(0, value - the {1 - OVERLAP_ALPHA:g} upper bound of the share expected under a random "
+           f"split of the pooled rows); never for near-unique identifiers (distinct / values > {IDENTIFIER_RATIO:g} "
+           f"on either side)"),
     Metric("missing_rate_change", ALL_KINDS, "higher", 0.02, 0.10, "share of rows (0..1)",
            "|missing_t / rows_t - missing_b / rows_b|", "L-infinity distance of {missing, present}",
            f"{_BONF}: two-proportion z-test on the row counts (pooled, continuity corrected); a column "
@@ -118,7 +126,7 @@ METRIC_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "ks_statistic": ks_test, "ks_test": ks_test, "psi": psi, "wasserstein": wasserstein,
     "wasserstein_normed": wasserstein_normed, "js_distance": js_distance, "hellinger": hellinger,
     "mean_change": mean_change, "chi_square": chi_square, "linf_distance": linf_distance,
-    "missing_rate_change": missing_rate_change, "type_change": type_change,
+    "missing_rate_change": missing_rate_change, "type_change": type_change, "new_values": new_values,
     "column_removed": column_removed, "row_count_change": row_count_change,
 }
 """The function computing each metric; its docstring gives formula, units, direction and source."""

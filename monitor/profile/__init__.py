@@ -27,9 +27,12 @@ definitions (they match pandas; the tests hold them to it):
   distinct finite values or at most ``k`` values; beyond, from an Apache
   DataSketches KLL sketch with ``k`` = :data:`~monitor.profile.numeric.DEFAULT_K`. See
   :attr:`NumericSummary.rank_error` for the bound.
-- **Distinct count**: an estimate from a K-minimum-values sketch of 64-bit
-  hashes (Bar-Yossef et al. 2002) with K = :data:`~monitor.profile.sketches.KMV_SIZE`: exact below K
-  distinct values; above, relative standard error ``1/sqrt(K - 2)`` = 1.6%.
+- **Distinct count**: from an Apache DataSketches theta sketch (Dasgupta et
+  al. 2016) of the distinct non-missing values with ``k = 2**lg_k`` =
+  4,096 nominal entries (:data:`~monitor.profile.theta.THETA_LG_K` = 12): exact up to
+  k distinct values; above, an estimate with relative standard error about
+  ``1/sqrt(k)`` = 1.6%. The sketches also estimate set overlap between two
+  profiles (the drift metric ``new_values``).
 - **Category frequencies** for string, categorical and boolean columns (and
   integer columns inferred categorical): the ``category_cap`` most frequent, the
   rest counted as "other"; exact while the column has at most
@@ -54,8 +57,9 @@ records the source's zone. See ``docs/profile.md``.
 
 Modules: the model (:class:`ColumnProfile`, :class:`DatasetProfile`, merging)
 in :mod:`monitor.profile.model`; profiling in :mod:`monitor.profile.engine`; the
-summaries in :mod:`monitor.profile.sketches` (moments, hashes, the
-distinct-count sketch, category counts), :mod:`monitor.profile.numeric` (the
+summaries in :mod:`monitor.profile.sketches` (moments, category counts),
+:mod:`monitor.profile.theta` (the distinct-value theta sketch and its
+vectorised hashes), :mod:`monitor.profile.numeric` (the
 numeric summary) and :mod:`monitor.profile.kll` (batches compacted into KLL
 sketches); kinds in :mod:`monitor.profile.columns`; accumulation in
 :mod:`monitor.profile.accumulators`; reading a file source with worker
@@ -119,28 +123,34 @@ from monitor.profile.serialize import (
 from monitor.profile.sketches import (
     COUNTER_FACTOR,
     DEFAULT_CATEGORY_CAP,
-    HASH_SCHEME,
-    KMV_SIZE,
     CategoryCounter,
     CategorySummary,
-    DistinctSketch,
     Moments,
-    hash_floats,
-    hash_strings,
     misra_gries_cut,
 )
 from monitor.profile.table import TABLE_COLUMNS, profile_json, profile_table
+from monitor.profile.theta import (
+    THETA_LG_K,
+    THETA_SEED,
+    DistinctSketch,
+    retained_hashes,
+    sketch_of_hashes,
+    theta_hash_floats,
+    theta_hash_strings,
+)
 from monitor.profile.values import coerce, finite_values, typed_batch
 
 __all__ = [
-    "COUNTER_FACTOR", "DEFAULT_CATEGORY_CAP", "DEFAULT_K", "EXACT_DISTINCT", "FORMAT_VERSION", "HASH_SCHEME",
-    "KINDS", "KMV_SIZE", "NUMERIC_KINDS", "PARALLEL_MIN_CELLS", "PRECOMPACT_MIN", "QUANTILE_RANKS",
-    "READABLE_VERSIONS", "SKETCH_SLICE", "SMALL_INT_CATEGORIES", "TABLE_COLUMNS", "TEXT_KINDS",
+    "COUNTER_FACTOR", "DEFAULT_CATEGORY_CAP", "DEFAULT_K", "EXACT_DISTINCT", "FORMAT_VERSION",
+    "KINDS", "NUMERIC_KINDS", "PARALLEL_MIN_CELLS", "PRECOMPACT_MIN", "QUANTILE_RANKS",
+    "READABLE_VERSIONS", "SKETCH_SLICE", "SMALL_INT_CATEGORIES", "TABLE_COLUMNS", "TEXT_KINDS", "THETA_LG_K",
+    "THETA_SEED",
     "CategoryCounter", "CategorySummary", "ColumnAccumulator", "ColumnProfile", "ColumnSpec",
     "DatasetProfile", "DistinctSketch", "Moments", "NumericSummary", "ProfileState", "Progress", "coerce",
     "column_profile", "column_spec", "compact_to_sketch", "compaction_level", "compute_profile", "fine_bins",
-    "finish_profile", "finite_values", "hash_floats", "hash_strings", "kind_of", "kll_capacity",
+    "finish_profile", "finite_values", "kind_of", "kll_capacity",
     "misra_gries_cut", "pack_sketch", "profile_from_records", "profile_json", "profile_source",
-    "profile_table", "profile_to_records", "resolve_specs", "run_task", "typed_batch", "unpack_sketch",
+    "profile_table", "profile_to_records", "resolve_specs", "retained_hashes", "run_task", "sketch_of_hashes",
+    "theta_hash_floats", "theta_hash_strings", "typed_batch", "unpack_sketch",
     "value_counts",
 ]

@@ -31,12 +31,10 @@ from monitor.profile.sketches import (
     COUNTER_FACTOR,
     DEFAULT_CATEGORY_CAP,
     CategoryCounter,
-    DistinctSketch,
-    hash_floats,
-    hash_strings,
     merge_optional,
     misra_gries_cut,
 )
+from monitor.profile.theta import DistinctSketch, theta_hash_floats, theta_hash_strings
 from monitor.sources.csv_types import parse_text
 
 if TYPE_CHECKING:
@@ -101,19 +99,19 @@ class ColumnAccumulator:
         self.missing += missing - errors
         assert self.numeric is not None
         self.numeric.update(values, integral=bool(integral))
-        self.distinct.update_hashes(self._numeric_hashes(values))
+        self.distinct.update_hashes(self._numeric_hashes(values), counted=False)
 
     def _numeric_hashes(self, values: np.ndarray) -> np.ndarray:
-        """Hashes for the distinct count: in exact mode those of the distinct values
-        seen so far (fewer), else of every value."""
+        """Theta hashes for the distinct count: in exact mode those of the distinct
+        values seen so far (fewer), else of every value."""
         num = self.numeric
         assert num is not None
         if num.values is not None and values.size > num.values.size:
             seen = num.values
             if num.pos_inf or num.neg_inf:
                 seen = np.concatenate([seen, values[np.isinf(values)]])
-            return hash_floats(seen)
-        return hash_floats(values)
+            return theta_hash_floats(seen)
+        return theta_hash_floats(values)
 
     def _update_boolean(self, chunk: pa.Array) -> None:
         arr, errors = self._parse(chunk, "boolean")
@@ -147,9 +145,10 @@ class ColumnAccumulator:
     def _update_text_hashed(self, chunk: pa.Array) -> None:
         """A chunk with many distinct values: count by hash, keep labels only for the
         values frequent enough to survive the batch's Misra-Gries step. Nulls are
-        left out of the counts without copying the chunk."""
+        left out of the counts without copying the chunk. The theta hashes serve
+        both the counts and the distinct-value sketch."""
         valid = None if not chunk.null_count else chunk.is_valid().to_numpy(zero_copy_only=False)
-        hashes = hash_strings(chunk)
+        hashes = theta_hash_strings(chunk)
         lengths = pc.utf8_length(chunk).fill_null(0).to_numpy(zero_copy_only=False)
         if valid is not None:
             hashes, lengths = hashes[valid], lengths[valid]
@@ -170,7 +169,7 @@ class ColumnAccumulator:
     def _add_labels(self, labels: pa.Array, counts: np.ndarray) -> None:
         assert self.counter is not None
         self.counter.add(labels, counts)
-        self.distinct.update_hashes(hash_strings(labels))
+        self.distinct.update_hashes(theta_hash_strings(labels), counts)
 
     def merge(self, o: ColumnAccumulator) -> ColumnAccumulator:
         """This accumulator with ``o``'s rows added (in place; returns self)."""
@@ -231,18 +230,20 @@ def _many_distinct(chunk: pa.Array) -> bool:
 def _frequent_by_hash(
     values: pa.Array, hashes: np.ndarray, capacity: int, valid: np.ndarray | None = None,
 ) -> tuple[pa.Array, np.ndarray, int] | None:
-    """The batch's Misra-Gries summary with ``capacity`` counters, counted by 64-bit hash.
+    """The batch's Misra-Gries summary with ``capacity`` counters, counted by hash.
 
     Values whose hash falls alone in one of at least ``4 * len(hashes)`` buckets
-    (from 2**16 to 2**22) occur once; only the others are grouped exactly.
+    (from 2**16 to 2**22, by the hash's top bits) occur once; only the others are
+    grouped exactly.
     Returns (labels, counts after the cut, cut), or None when every value fits
     the counters (the caller counts exactly).
 
-    :param hashes: the hashes of the non-null values, in row order.
+    :param hashes: the 63-bit theta hashes (:func:`~monitor.profile.theta.theta_hash_strings`)
+        of the non-null values, in row order.
     :param valid: boolean mask of the non-null rows of ``values`` (None: no nulls).
     """
     bits = min(22, max(16, (4 * hashes.size - 1).bit_length()))
-    bucket = (hashes >> np.uint64(64 - bits)).astype(np.intp)
+    bucket = (hashes >> np.uint64(63 - bits)).astype(np.intp)
     pos = np.flatnonzero((np.bincount(bucket, minlength=1 << bits) > 1)[bucket])
     del bucket
     crowded = hashes[pos]

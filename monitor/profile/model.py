@@ -12,12 +12,8 @@ from dataclasses import dataclass, field
 
 from monitor.profile.columns import int_categorical, int_categories, text_categorical
 from monitor.profile.numeric import NumericSummary
-from monitor.profile.sketches import (
-    DEFAULT_CATEGORY_CAP,
-    CategorySummary,
-    DistinctSketch,
-    merge_optional,
-)
+from monitor.profile.sketches import DEFAULT_CATEGORY_CAP, CategorySummary, merge_optional
+from monitor.profile.theta import DistinctSketch
 
 __all__ = ["FORMAT_VERSION", "QUANTILE_RANKS", "ColumnProfile", "DatasetProfile"]
 
@@ -39,6 +35,8 @@ class ColumnProfile:
     :ivar numeric: for integer, decimal and datetime columns (and categorical ones
         inferred from integers).
     :ivar categories: for string, categorical and boolean columns.
+    :ivar distinct_sketch: the theta sketch of the distinct non-missing values
+        (numbers as float64, text and booleans as their labels).
     :ivar declared: the kind came from a ``types`` override.
     :ivar timezone: for datetime columns, the source's timezone (None: naive, read as UTC).
     """
@@ -71,7 +69,8 @@ class ColumnProfile:
 
     @property
     def distinct(self) -> float:
-        """Estimated distinct non-missing values; see :class:`DistinctSketch`."""
+        """Estimated distinct non-missing values (exact up to 4,096); see
+        :class:`~monitor.profile.theta.DistinctSketch`."""
         return self.distinct_sketch.estimate
 
     @property

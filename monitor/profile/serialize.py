@@ -9,17 +9,23 @@ JSON with one type per field (a non-finite number is ``null``: ``min`` is
 ``"moments": {"exp", "mean", "m2", "m3", "m4"}``, finite for any finite data)
 and ``sketch`` is bytes:
 
-``b"DMS2"``, then little-endian uint32s: KLL bytes, exact-value count, KMV size,
-KMV hash count, hash scheme; then the KLL sketch (Apache DataSketches
+``b"DMS3"``, then little-endian uint32s: KLL bytes, exact-value count, theta
+bytes, theta ``lg_k``, count of the theta sketch's row counts (``0xFFFFFFFF``
+when not counted); then the KLL sketch (Apache DataSketches
 ``kll_doubles_sketch`` serialisation), the exact distinct values (float64) and
-their counts (int64), and the KMV hashes (uint64).
+their counts (int64), the distinct-value theta sketch (DataSketches
+``compact_theta_sketch`` serialisation, compressed) and the rows of each of its
+retained hashes in ascending hash order (int64).
 
 Versions 1 and 2 are still read: their moments were stored unscaled (``"mean"``,
 ``"m2"``, ``"m3"``, ``"m4"``; rescaled on reading, exactly, and a moment that had
 overflowed stays infinite) and their infinities as the strings ``"inf"`` and
-``"-inf"``. Version 1 profiles (sketch ``b"DMS1"``: KLL bytes and KMV hashes, no
-exact counts) have distinct-count sketches of hash scheme 1, which merge with
-newer ones only approximately.
+``"-inf"``. Their sketches (``b"DMS2"``: KLL, exact counts and a K-minimum-values
+sketch of the drift-monitor's own 64-bit hashes; ``b"DMS1"``: KLL and such hashes)
+keep their distinct count (the estimate from their hashes, and
+``stats["distinct_floor"]``), as :attr:`~monitor.profile.theta.DistinctSketch.legacy`;
+their hashes cannot join a theta sketch, so such a column has no set overlap with
+newer profiles and merges with them to the larger of the two counts.
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ import numpy as np
 
 from monitor.profile.model import FORMAT_VERSION, ColumnProfile, DatasetProfile
 from monitor.profile.numeric import NumericSummary
-from monitor.profile.sketches import CategorySummary, DistinctSketch, Moments
+from monitor.profile.sketches import CategorySummary, Moments
+from monitor.profile.theta import DistinctSketch
 
 __all__ = ["READABLE_VERSIONS", "json_finite", "pack_sketch", "profile_from_records", "profile_to_records",
            "unpack_sketch"]
@@ -45,6 +52,10 @@ READABLE_VERSIONS = (1, 2, 3)
 # serialisation
 
 _HEADER = struct.Struct("<4sIIIII")
+_UNCOUNTED = 0xFFFFFFFF
+_HEADER_V2 = struct.Struct("<4sIIIII")
+_KMV_ERROR = 1.0 / math.sqrt(4096 - 2)
+"""Relative standard error of the K-minimum-values sketches of formats 1 and 2 (K = 4096)."""
 
 
 def pack_sketch(col: ColumnProfile) -> bytes:
@@ -58,13 +69,16 @@ def pack_sketch(col: ColumnProfile) -> bytes:
         else:
             kll = bytes(num.kll.serialize())
     ds = col.distinct_sketch
-    head = _HEADER.pack(b"DMS2", len(kll), vals.size, ds.size, ds.hashes.size, ds.scheme)
-    return b"".join([head, kll, vals.astype("<f8").tobytes(), cnts.astype("<i8").tobytes(),
-                     ds.hashes.astype("<u8").tobytes()])
+    theta = ds.to_bytes()
+    rows = ds.counts if ds.counts is not None else np.empty(0, dtype=np.int64)
+    head = _HEADER.pack(b"DMS3", len(kll), vals.size, len(theta), ds.lg_k,
+                        rows.size if ds.counts is not None else _UNCOUNTED)
+    return b"".join([head, kll, vals.astype("<f8").tobytes(), cnts.astype("<i8").tobytes(), theta,
+                     rows.astype("<i8").tobytes()])
 
 
 def unpack_sketch(blob: bytes) -> tuple[Any, np.ndarray | None, np.ndarray | None, DistinctSketch]:
-    """Inverse of :func:`pack_sketch` (and of version 1's blobs):
+    """Inverse of :func:`pack_sketch` (and of format 1 and 2 blobs):
     (KLL sketch or None, exact values or None, exact counts or None, distinct sketch).
 
     :raises ValueError: when the blob is not a drift-monitor sketch.
@@ -72,25 +86,49 @@ def unpack_sketch(blob: bytes) -> tuple[Any, np.ndarray | None, np.ndarray | Non
     magic = bytes(blob[:4])
     if magic == b"DMS1":
         return _unpack_v1(blob)
-    if magic != b"DMS2":
+    if magic == b"DMS2":
+        return _unpack_v2(blob)
+    if magic != b"DMS3":
         raise ValueError("not a drift-monitor sketch blob")
-    _, kll_len, n_exact, size, n_hashes, scheme = _HEADER.unpack_from(blob, 0)
-    off = _HEADER.size
+    _, kll_len, n_exact, theta_len, lg_k, n_rows = _HEADER.unpack_from(blob, 0)
+    kll, vals, cnts, off = _kll_and_counts(blob, _HEADER.size, kll_len, n_exact)
+    rows = None
+    if n_rows != _UNCOUNTED:
+        rows = np.frombuffer(blob, dtype="<i8", count=n_rows, offset=off + theta_len).astype(np.int64)
+    return kll, vals, cnts, DistinctSketch.from_bytes(bytes(blob[off:off + theta_len]), lg_k, rows)
+
+
+def _kll_and_counts(blob: bytes, off: int, kll_len: int, n_exact: int) -> tuple[Any, np.ndarray, np.ndarray, int]:
     kll = datasketches.kll_doubles_sketch.deserialize(bytes(blob[off:off + kll_len])) if kll_len else None
     off += kll_len
     vals = np.frombuffer(blob, dtype="<f8", count=n_exact, offset=off).astype(np.float64)
     cnts = np.frombuffer(blob, dtype="<i8", count=n_exact, offset=off + 8 * n_exact).astype(np.int64)
-    off += 16 * n_exact
-    hashes = np.frombuffer(blob, dtype="<u8", count=n_hashes, offset=off).astype(np.uint64)
-    return kll, vals, cnts, DistinctSketch(size, hashes, scheme)
+    return kll, vals, cnts, off + 16 * n_exact
+
+
+def _unpack_v2(blob: bytes) -> tuple[Any, np.ndarray | None, np.ndarray | None, DistinctSketch]:
+    _, kll_len, n_exact, size, n_hashes, _scheme = _HEADER_V2.unpack_from(blob, 0)
+    kll, vals, cnts, off = _kll_and_counts(blob, _HEADER_V2.size, kll_len, n_exact)
+    hashes = np.frombuffer(blob, dtype="<u8", count=n_hashes, offset=off)
+    return kll, vals, cnts, _legacy_distinct(size, hashes)
 
 
 def _unpack_v1(blob: bytes) -> tuple[Any, np.ndarray | None, np.ndarray | None, DistinctSketch]:
     _, kll_len, size = struct.unpack_from("<4sII", blob, 0)
     off = struct.calcsize("<4sII")
     kll = datasketches.kll_doubles_sketch.deserialize(bytes(blob[off:off + kll_len])) if kll_len else None
-    hashes = np.frombuffer(blob[off + kll_len:], dtype="<u8").astype(np.uint64)
-    return kll, None, None, DistinctSketch(size, hashes, 1)
+    hashes = np.frombuffer(blob[off + kll_len:], dtype="<u8")
+    return kll, None, None, _legacy_distinct(size, hashes)
+
+
+def _legacy_distinct(size: int, hashes: np.ndarray) -> DistinctSketch:
+    """The distinct count of a format 1 or 2 K-minimum-values sketch (Bar-Yossef et
+    al. 2002): the number of hashes while fewer than ``size`` (exact), else
+    ``(size - 1) / (h_size / 2**64)`` with relative standard error ``1/sqrt(size - 2)``."""
+    if hashes.size < size:
+        return DistinctSketch(legacy=float(hashes.size), legacy_error=0.0)
+    kth = float(np.sort(hashes)[size - 1]) + 1.0
+    return DistinctSketch(legacy=(size - 1) / (kth / 2.0**64), legacy_error=1.0 / math.sqrt(size - 2))
 
 
 def _numeric_stats(num: NumericSummary) -> dict[str, Any]:
@@ -108,7 +146,8 @@ def _column_stats(col: ColumnProfile) -> dict[str, Any]:
         "arrow_type": col.arrow_type, "count": col.count, "missing": col.missing,
         "empty": col.empty, "errors": col.errors, "length_min": col.length_min,
         "length_max": col.length_max, "length_sum": col.length_sum, "declared": col.declared,
-        "timezone": col.timezone, "distinct": col.distinct, "distinct_floor": col.distinct_sketch.floor,
+        "timezone": col.timezone, "distinct": col.distinct, "distinct_floor": col.distinct_sketch.legacy,
+        "distinct_floor_error": col.distinct_sketch.legacy_error,
     }
     if col.numeric is not None:
         stats["numeric"] = _numeric_stats(col.numeric)
@@ -194,7 +233,9 @@ def _numeric_from(s: Mapping[str, Any], kll: Any, vals: np.ndarray | None, cnts:
 def _column_from_record(rec: Mapping[str, Any]) -> ColumnProfile:
     stats = rec["stats"]
     kll, vals, cnts, distinct = unpack_sketch(rec["sketch"])
-    distinct.floor = float(stats.get("distinct_floor", 0.0) or 0.0)
+    floor = float(stats.get("distinct_floor", 0.0) or 0.0)
+    if floor > distinct.legacy:
+        distinct.legacy, distinct.legacy_error = floor, float(stats.get("distinct_floor_error", _KMV_ERROR))
     col = ColumnProfile(
         rec["column"], rec["kind"], stats.get("arrow_type", ""), int(stats["count"]), int(stats["missing"]),
         int(stats["empty"]), int(stats["errors"]), distinct_sketch=distinct,

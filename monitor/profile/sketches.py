@@ -1,14 +1,10 @@
-"""Mergeable summaries of a column: moments, 64-bit hashes and the distinct-count
-sketch, and category frequencies.
+"""Mergeable summaries of a column: moments and category frequencies (the
+distinct-value sketch, :class:`DistinctSketch`, is in :mod:`monitor.profile.theta`).
 
 - :class:`Moments`: count, mean and central moment sums M2, M3, M4 of the values
   scaled by a power of two (finite for any finite input), merged with the
   pairwise formulas of Chan, Golub & LeVeque (1979) and Pébay (2008,
   SAND2008-6212, eq. 3.1).
-- :func:`hash_floats`, :func:`hash_strings`: vectorised 64-bit hashes (scheme
-  :data:`HASH_SCHEME`).
-- :class:`DistinctSketch`: a K-minimum-values sketch of hashes (Bar-Yossef et
-  al. 2002) with K = :data:`KMV_SIZE`.
 - :class:`CategoryCounter` (working counts) and :class:`CategorySummary` (the
   reported ones): exact, then Misra-Gries summaries (Agarwal et al. 2012,
   "Mergeable summaries").
@@ -27,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-KMV_SIZE = 4096
+from monitor.profile.theta import DistinctSketch as DistinctSketch  # also importable from here, as before
+
 DEFAULT_CATEGORY_CAP = 1000
 COUNTER_FACTOR = 10
 """Labels counted per column: ``COUNTER_FACTOR`` times the categories reported."""
@@ -219,148 +216,6 @@ class Moments:
             return 0.0
         g2 = (self.m4_s / n) / (self.m2_s / n) ** 2 - 3.0
         return ((n + 1) * g2 + 6.0) * (n - 1) / ((n - 2) * (n - 3))
-
-
-# ---------------------------------------------------------------------------
-# hashing and distinct count
-
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_M2 = np.uint64(0xC4CEB9FE1A85EC53)
-_PRIME = np.uint64(0x9E3779B97F4A7C15)
-_WORD_MASKS = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
-HASH_SCHEME = 2
-"""Identifies the hash functions below; sketches of different schemes do not merge exactly."""
-
-
-def _fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 64-bit finaliser, in place on a uint64 array."""
-    h ^= h >> np.uint64(33)
-    h *= _M1
-    h ^= h >> np.uint64(33)
-    h *= _M2
-    h ^= h >> np.uint64(33)
-    return h
-
-
-def hash_floats(values: np.ndarray) -> np.ndarray:
-    """64-bit hashes of a 1-D float64 array without NaN (``-0.0`` hashes as ``0.0``):
-    MurmurHash3's finaliser of the IEEE-754 bits."""
-    return _fmix64(np.add(values, 0.0).view(np.uint64))
-
-
-def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start offsets int64, lengths int64, data uint8 padded by 8 zero bytes) of a
-    string array without nulls; offsets relative to the copied data."""
-    wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int64 if wide else np.int32)[arr.offset: arr.offset + len(arr) + 1]
-    offsets = offsets.astype(np.int64)
-    first, last = int(offsets[0]), int(offsets[-1])
-    padded = np.zeros(last - first + 8, dtype=np.uint8)
-    if bufs[2] is not None and last > first:
-        padded[: last - first] = np.frombuffer(bufs[2], dtype=np.uint8, count=last - first, offset=first)
-    starts = offsets[:-1] - first
-    return starts, np.diff(offsets), padded
-
-
-_HASH_SLICE = 1 << 18
-
-
-def hash_strings(arr: pa.Array) -> np.ndarray:
-    """64-bit hashes of a string array without nulls, vectorised over its buffers
-    (in slices of 2**18 strings, to bound memory).
-
-    Each string's UTF-8 bytes are read as little-endian 8-byte words ``w``
-    (the last one zero-padded); ``h = len * P``, then per word
-    ``h = ((h ^ w) * P) ^ (… >> 29)``, then MurmurHash3's finaliser.
-    """
-    if len(arr) > _HASH_SLICE:
-        return np.concatenate([_hash_slice(arr.slice(i, _HASH_SLICE)) for i in range(0, len(arr), _HASH_SLICE)])
-    return _hash_slice(arr)
-
-
-def _hash_slice(arr: pa.Array) -> np.ndarray:
-    if len(arr) == 0:
-        return np.empty(0, dtype=np.uint64)
-    starts, lengths, padded = _string_buffers(arr)
-    words = np.ndarray((padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,))
-    h = lengths.astype(np.uint64) * _PRIME
-    n_words = (lengths + 7) >> 3
-    for j in range(int(n_words.max())):
-        rows = None if j == 0 else np.flatnonzero(n_words > j)
-        start = starts if rows is None else starts[rows]
-        rest = lengths if rows is None else lengths[rows]
-        w = words[start + 8 * j] & _WORD_MASKS[np.minimum(rest - 8 * j, 8)]
-        part = h if rows is None else h[rows]
-        part ^= w
-        part *= _PRIME
-        part ^= part >> np.uint64(29)
-        if rows is not None:
-            h[rows] = part
-    return _fmix64(h)
-
-
-@dataclass
-class DistinctSketch:
-    """K-minimum-values sketch of 64-bit hashes (Bar-Yossef et al. 2002).
-
-    Exact while fewer than ``size`` distinct hashes were seen; beyond, the estimate
-    ``(size - 1) / (h_size / 2**64)`` has a relative standard error of about
-    ``1 / sqrt(size - 2)`` (1.6% for size 4096).
-
-    :ivar scheme: the hash scheme (:data:`HASH_SCHEME`); sketches of different
-        schemes merge to the larger estimate, no longer exact.
-    """
-
-    size: int = KMV_SIZE
-    hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
-    scheme: int = HASH_SCHEME
-    floor: float = 0.0
-
-    def update_hashes(self, hashes: np.ndarray) -> None:
-        """Add 64-bit hashes (any order, duplicates allowed)."""
-        if self.hashes.size >= self.size:
-            hashes = hashes[hashes < self.hashes[-1]]
-        elif hashes.size > 4 * self.size:
-            hashes = _smallest_distinct(hashes, self.size)
-        if hashes.size:
-            merged = np.union1d(self.hashes, hashes)
-            self.hashes = merged[: self.size] if merged.size > self.size else merged
-
-    def merge(self, other: DistinctSketch) -> DistinctSketch:
-        """Sketch of the union of both inputs."""
-        if other.scheme != self.scheme:
-            est = max(self.estimate, other.estimate)
-            return DistinctSketch(self.size, self.hashes, self.scheme, est)
-        out = DistinctSketch(min(self.size, other.size), self.hashes, self.scheme, max(self.floor, other.floor))
-        out.update_hashes(other.hashes)
-        return out
-
-    @property
-    def estimate(self) -> float:
-        """Estimated number of distinct values (exact below ``size``)."""
-        if self.hashes.size < self.size:
-            return max(float(self.hashes.size), self.floor)
-        kth = float(self.hashes[self.size - 1]) + 1.0
-        return max((self.size - 1) / (kth / 2.0**64), self.floor)
-
-    @property
-    def relative_error(self) -> float:
-        """Relative standard error of :attr:`estimate` (0 when exact)."""
-        exact = self.hashes.size < self.size and not self.floor
-        return 0.0 if exact else 1.0 / math.sqrt(self.size - 2)
-
-
-def _smallest_distinct(hashes: np.ndarray, k: int) -> np.ndarray:
-    """At least the ``k`` smallest distinct values of a large uint64 array (or all of
-    them): those under a threshold that grows eightfold until enough pass."""
-    share = 8.0 * k / hashes.size
-    while share < 1.0:
-        small = np.unique(hashes[hashes < np.uint64(int(2**64 * share))])
-        if small.size >= k:
-            return small
-        share *= 8.0
-    return np.unique(hashes)
 
 
 # ---------------------------------------------------------------------------
