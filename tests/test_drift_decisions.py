@@ -198,3 +198,14 @@ def test_magnitude_counts_a_missing_rate_change_and_a_type_change() -> None:
     result = compare_data(a, b)
     assert result.column("x").magnitude == pytest.approx(0.3)
     assert result.column("t").magnitude == 1.0
+
+
+def test_magnitude_is_one_when_a_high_cardinality_column_is_replaced_in_profile_mode() -> None:
+    # 5,000 categories (beyond the profile's category cap: every cell is "other") replaced by 5,000 new ones
+    a = pa.table({"c": pa.array([f"old{i % 5000}" for i in range(50_000)])})
+    b = pa.table({"c": pa.array([f"new{i % 5000}" for i in range(50_000)])})
+    for result in both(a, b):
+        col = result.column("c")
+        assert col.metric("new_values").value == pytest.approx(1.0, abs=0.02)
+        assert col.status == "drift" and col.magnitude == pytest.approx(1.0, abs=0.02)
+        assert result.verdict.magnitude == col.magnitude
