@@ -20,12 +20,14 @@ Example::
         format: parquet                # csv | parquet | jsonl; else from the extension
         columns: {exclude: [tailnum]}
         types: {flight: string}
+        timestamp_column: time_hour    # needed by a monitor's window
     monitors:
       flights-daily:
         dataset: flights
         schedule: {every: 1d}          # or {cron: "0 6 * * *", timezone: Europe/Paris}
         baseline: first                # first | previous | a snapshot name | {dataset: other}
         data_copy: false
+        window: {size: 1d, lag: 2h}    # profile yesterday's rows (1d | 1w | 1M | 6h ...)
         thresholds:
           psi: {warning: 0.1, critical: 0.25}
           columns:
@@ -53,8 +55,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -82,6 +86,45 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+_LAG = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_CALENDAR_SIZES = {"1d": "day", "1w": "week", "1M": "month"}
+_DAY = timedelta(days=1)
+
+
+def parse_window_size(text: str) -> tuple[str, timedelta | None]:
+    """Parse a window size: ``"1d"`` (a calendar day), ``"1w"`` (an ISO week,
+    Monday to Monday), ``"1M"`` (a calendar month), or a duration under a day
+    that divides 24 hours (``"6h"``, ``"30m"``).
+
+    :returns: ``("day" | "week" | "month", None)``, or ``("fixed", duration)``.
+    :raises ValueError: for any other text.
+    """
+    unit = _CALENDAR_SIZES.get(str(text).strip())
+    if unit is not None:
+        return unit, None
+    problem = "expected 1d, 1w, 1M or a duration under a day that divides 24h (1h, 6h, 30m)"
+    try:
+        size = parse_duration(text)
+    except ValueError:
+        raise ValueError(problem) from None
+    if size >= _DAY or _DAY % size:
+        raise ValueError(problem)
+    return "fixed", size
+
+
+def parse_lag(text: str) -> timedelta:
+    """Parse a lag: ``"0"``, or a duration like ``"2h"`` (zero allowed, e.g. ``"0m"``).
+
+    :raises ValueError: when the text is neither.
+    """
+    if str(text).strip() == "0":
+        return timedelta(0)
+    match = _LAG.match(str(text))
+    if not match:
+        raise ValueError("expected 0 or a duration like 30m, 2h or 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
 class ColumnSelection(_Model):
     """Which columns of a dataset are profiled: ``include`` (only these) and/or
     ``exclude`` (all but these)."""
@@ -104,11 +147,25 @@ class DatasetConfig(_Model):
         default_factory=dict, description="column type overrides, column name -> kind"
     )
     description: str = ""
+    timestamp_column: str | None = Field(
+        default=None,
+        description="a datetime column; a monitor with a window profiles the rows whose time falls in it",
+    )
 
     @property
     def paths(self) -> tuple[str, ...]:
         """The ``path`` entry as a tuple of strings."""
         return (self.path,) if isinstance(self.path, str) else self.path
+
+    @model_serializer(mode="wrap")
+    def _without_unset_timestamp(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave ``timestamp_column`` out while it is not set, so the definition
+        of a dataset without one stays equal to the one registered before the
+        key existed (no new dataset version on upgrade)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("timestamp_column") is None:
+            data.pop("timestamp_column", None)
+        return data
 
 
 class Schedule(_Model):
@@ -208,6 +265,37 @@ class AlertConfig(_Model):
         return parse_duration(self.repeat_interval)
 
 
+class WindowConfig(_Model):
+    """The time window each run profiles: the newest complete one, cut on the
+    dataset's ``timestamp_column`` (``window_start <= time < window_end``).
+
+    Windows are aligned to the day, the ISO week (Monday) or the calendar month
+    in the schedule's ``timezone`` (UTC by default); a window of hours or
+    minutes tiles the day from midnight. A window is complete once it ended at
+    least ``lag`` ago.
+    """
+
+    size: str = Field(description="1d, 1w (ISO week), 1M (calendar month), or a duration dividing a day (6h, 30m)")
+    lag: str = Field(default="0", description="a window counts as complete this long after it ends (late data)")
+
+    @field_validator("size")
+    @classmethod
+    def _check_size(cls, value: str) -> str:
+        parse_window_size(value)
+        return value
+
+    @field_validator("lag")
+    @classmethod
+    def _check_lag(cls, value: str) -> str:
+        parse_lag(value)
+        return value
+
+    @property
+    def lag_delta(self) -> timedelta:
+        """``lag`` as a timedelta."""
+        return parse_lag(self.lag)
+
+
 class MonitorConfig(_Model):
     """A scheduled comparison of a dataset's new snapshot with its baseline."""
 
@@ -230,6 +318,9 @@ class MonitorConfig(_Model):
     )
     webhooks: tuple[str, ...] = ()
     alert: AlertConfig = AlertConfig()
+    window: WindowConfig | None = Field(
+        default=None, description="profile the newest complete time window of the dataset instead of all its rows",
+    )
     enabled: bool = True
 
 
@@ -351,6 +442,12 @@ class Config(_Model):
                 if hook not in self.webhooks:
                     problems.append(f"monitors.{name}.webhooks.{i}: unknown webhook {hook!r}")
             problems.extend(_threshold_problems(f"monitors.{name}.thresholds", mon.thresholds))
+            ds = self.datasets.get(mon.dataset)
+            if mon.window is not None and ds is not None and ds.timestamp_column is None:
+                problems.append(
+                    f"monitors.{name}.window: needs datasets.{mon.dataset}.timestamp_column, "
+                    "the column the windows are cut on"
+                )
         return problems
 
 
