@@ -12,6 +12,7 @@ Example::
     snap.to_pandas_dataframe()    # the data copy
     flights.get_all_snapshots()
     ws.compare("flights", "before-retrain", "after-retrain").verdict
+    Workspace("monitors.yaml").backfill("flights-weekly", "2013-01-01", "2014-01-01").written
 
 Snapshots are taken synchronously, so ``create_snapshot`` returns a completed
 (or failed) snapshot and ``wait_for_completion`` only reports its status.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -72,6 +74,30 @@ class Workspace:
         base = self.store.get_snapshot(dataset, baseline)
         tgt = self.store.get_snapshot(dataset, target)
         return compare(self.store, base, tgt, settings, exact=exact)
+
+    def backfill(self, monitor: str, start: str | date | datetime, end: str | date | datetime, *,
+                 force: bool = False) -> Any:
+        """Snapshot every complete window of windowed monitor ``monitor`` in
+        ``[start, end)`` and compare each with the monitor's baseline, reading
+        the data once (see :mod:`monitor.service.backfill`); no alerts are sent.
+
+        :param start: a date (midnight), a datetime or an ISO 8601 text; without
+            a time zone it is read in the monitor's ``schedule.timezone``.
+        :param force: retake windows that already have a completed snapshot.
+        :returns: a :class:`monitor.service.backfill.BackfillSummary`
+            (``written``, ``skipped``, ``failed``, ``windows``, ``to_dict()``).
+        :raises ConfigError: the workspace has no configuration, no such
+            monitor, it has no ``window``, or the range is empty.
+        """
+        from monitor.service.backfill import backfill
+        from monitor.service.windows import monitor_zone, parse_time
+
+        mon = self._monitor(monitor)
+        assert self.config is not None
+        zone = monitor_zone(mon)
+        first, last = (parse_time(v if isinstance(v, str) else v.isoformat(), zone, what)
+                       for v, what in ((start, "start"), (end, "end")))
+        return backfill(self.config, monitor, self.store, first, last, force=force)
 
     def _monitor(self, name: str) -> MonitorConfig:
         if self.config is None:

@@ -215,7 +215,8 @@ def snapshot_list(dataset: str, config_path: str, fmt: str) -> None:
     if not rows:
         click.echo(f"dataset {dataset!r} has no snapshots")
         return
-    click.echo(_text_table(rows, ["name", "status", "created_at", "rows", "monitor", "data_copy", "reason"]))
+    click.echo(_text_table(rows, ["name", "status", "created_at", "rows", "monitor", "window_start", "window_end",
+                                  "data_copy", "reason"]))
 
 
 def _snapshot_row(s: Any) -> dict[str, Any]:
@@ -223,6 +224,8 @@ def _snapshot_row(s: Any) -> dict[str, Any]:
         "name": s.name, "dataset": s.dataset, "version": s.dataset_version, "status": s.status,
         "created_at": s.created_at.isoformat(timespec="seconds"), "rows": s.row_count,
         "monitor": s.monitor, "data_copy": bool(s.data_copy), "fingerprint": s.fingerprint, "reason": s.reason,
+        "window_start": s.window_start.isoformat() if s.window_start else None,
+        "window_end": s.window_end.isoformat() if s.window_end else None,
     }
 
 
@@ -267,6 +270,8 @@ def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) 
     if header:
         click.echo(f"{header['dataset']} / {header['name']}: {header['status']}, {header['rows']} rows, "
                    f"created {header['created_at']}")
+        if header.get("window_start"):
+            click.echo(f"window: {header['window_start']} to {header['window_end']} (end excluded)")
     with pd.option_context("display.max_columns", None, "display.width", 250, "display.max_rows", None):
         click.echo(profile_table(profile).to_string())
 
@@ -440,6 +445,61 @@ def baseline_set(monitor_name: str, snapshot_name: str, config_path: str) -> Non
         snap = store.get_snapshot(config.monitors[monitor_name].dataset, snapshot_name)
         store.set_baseline(monitor_name, snap)
     click.echo(f"{monitor_name}: baseline is now {snap.name}")
+
+
+@main.command("backfill")
+@click.argument("monitor_name")
+@click.option("--from", "start", required=True, metavar="DATE", help="Start of the range (a date or ISO 8601 time).")
+@click.option("--to", "end", required=True, metavar="DATE", help="End of the range, excluded.")
+@click.option("--force", is_flag=True, help="Retake windows that already have a completed snapshot.")
+@config_option
+@format_option("text", "json")
+@handle_errors
+def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, config_path: str, fmt: str) -> None:
+    """Snapshot every complete window of a windowed monitor in [--from, --to) and
+    compare each with its baseline, reading the data once; no alerts are sent.
+
+    Dates without a time zone are read in the monitor's schedule.timezone. A
+    window that already has a snapshot of the monitor is skipped unless --force.
+    Exit 1 when a window failed.
+
+    Example:
+
+        drift-monitor backfill flights-weekly --from 2013-01-01 --to 2014-01-01
+    """
+    from monitor.service.backfill import backfill
+    from monitor.service.windows import monitor_zone, parse_time
+
+    config = load(config_path)
+    if monitor_name not in config.monitors:
+        raise ConfigError([f"monitors.{monitor_name}: no such monitor"], config_path)
+    zone = monitor_zone(config.monitors[monitor_name])
+    first, last = parse_time(start, zone, "--from"), parse_time(end, zone, "--to")
+    tty, bar = sys.stderr.isatty(), list[Any]()
+
+    def on_file(done: int, total: int) -> None:  # a bar on a terminal while the files are read
+        if tty:
+            bar[:] = [click.progressbar(length=total, label="reading", file=sys.stderr)] if done == 1 else bar
+            bar[-1].update(1)
+            if done == total:
+                bar[-1].render_finish()
+
+    def on_window(w: Any) -> None:  # else a line per window
+        if not tty:
+            click.echo(f"{w.name}: {w.status}" + (f" ({w.reason})" if w.reason else ""), err=True)
+
+    with open_store(config) as store:
+        summary = backfill(config, monitor_name, store, first, last, force=force, on_file=on_file, on_window=on_window)
+    if fmt == "json":
+        echo_json(summary.to_dict())
+    else:
+        rows = [{**w.to_dict(), "window": f"{w.window_start:%Y-%m-%d %H:%M} to {w.window_end:%Y-%m-%d %H:%M}"}
+                for w in summary.windows]
+        click.echo(_text_table(rows, ["name", "window", "status", "rows", "severity", "reason"]))
+        click.echo(f"{monitor_name}: {summary.written} written, {summary.skipped} skipped, {summary.failed} failed"
+                   + (f", {summary.not_complete} not complete yet" if summary.not_complete else ""))
+    if summary.failed:
+        sys.exit(1)
 
 
 @main.command("profile")

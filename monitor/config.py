@@ -20,6 +20,7 @@ Example::
         format: parquet                # csv | parquet | jsonl; else from the extension
         columns: {exclude: [tailnum]}
         types: {flight: string}
+        timestamp_column: time_hour    # needed by a monitor's window
     monitors:
       flights-daily:
         dataset: flights
@@ -27,6 +28,7 @@ Example::
         baseline: first                # first | previous | a snapshot name | {dataset: other}
                                        # | {offset: 7d} | {trailing: 4} | {version: 2}
         data_copy: false
+        window: {size: 1d, lag: 2h}    # profile yesterday's rows (1d | 1w | 1M | 6h ...)
         thresholds:
           psi: {warning: 0.1, critical: 0.25}
           columns:
@@ -47,7 +49,6 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -56,33 +57,26 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
+from monitor.durations import parse_duration as parse_duration
+from monitor.durations import parse_lag as parse_lag
+from monitor.durations import parse_window_size as parse_window_size
+from monitor.durations import zone_of as zone_of
 from monitor.errors import ConfigError
 
 FORMATS = ("csv", "parquet", "jsonl")
 KINDS = ("integer", "decimal", "string", "boolean", "datetime", "categorical")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``"10m"``, ``"2h"``, ``"1d"``, ``"30s"`` or ``"1w"`` into a timedelta.
-
-    :raises ValueError: when the text is not a positive duration of that form.
-    """
-    match = _DURATION.match(str(text))
-    if not match or int(match.group(1)) <= 0:
-        raise ValueError("expected a positive duration like 30s, 10m, 1h, 1d or 1w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 class ColumnSelection(_Model):
@@ -107,11 +101,25 @@ class DatasetConfig(_Model):
         default_factory=dict, description="column type overrides, column name -> kind"
     )
     description: str = ""
+    timestamp_column: str | None = Field(
+        default=None,
+        description="a datetime column; a monitor with a window profiles the rows whose time falls in it",
+    )
 
     @property
     def paths(self) -> tuple[str, ...]:
         """The ``path`` entry as a tuple of strings."""
         return (self.path,) if isinstance(self.path, str) else self.path
+
+    @model_serializer(mode="wrap")
+    def _without_unset_timestamp(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave ``timestamp_column`` out while it is not set, so the definition
+        of a dataset without one stays equal to the one registered before the
+        key existed (no new dataset version on upgrade)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("timestamp_column") is None:
+            data.pop("timestamp_column", None)
+        return data
 
 
 class Schedule(_Model):
@@ -157,17 +165,6 @@ class Schedule(_Model):
     def interval(self) -> timedelta | None:
         """The interval of an ``every`` schedule, else ``None``."""
         return parse_duration(self.every) if self.every else None
-
-
-def zone_of(name: str) -> ZoneInfo:
-    """The :class:`~zoneinfo.ZoneInfo` of an IANA time zone name.
-
-    :raises ValueError: ``unknown time zone 'Mars/Base'`` when there is no such zone.
-    """
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"unknown time zone {name!r} (expected an IANA name such as America/New_York)") from None
 
 
 class ThresholdConfig(_Model):
@@ -282,6 +279,37 @@ class AlertConfig(_Model):
         return parse_duration(self.repeat_interval)
 
 
+class WindowConfig(_Model):
+    """The time window each run profiles: the newest complete one, cut on the
+    dataset's ``timestamp_column`` (``window_start <= time < window_end``).
+
+    Windows are aligned to the day, the ISO week (Monday) or the calendar month
+    in the schedule's ``timezone`` (UTC by default); a window of hours or
+    minutes tiles the day from midnight. A window is complete once it ended at
+    least ``lag`` ago.
+    """
+
+    size: str = Field(description="1d, 1w (ISO week), 1M (calendar month), or a duration dividing a day (6h, 30m)")
+    lag: str = Field(default="0", description="a window counts as complete this long after it ends (late data)")
+
+    @field_validator("size")
+    @classmethod
+    def _check_size(cls, value: str) -> str:
+        parse_window_size(value)
+        return value
+
+    @field_validator("lag")
+    @classmethod
+    def _check_lag(cls, value: str) -> str:
+        parse_lag(value)
+        return value
+
+    @property
+    def lag_delta(self) -> timedelta:
+        """``lag`` as a timedelta."""
+        return parse_lag(self.lag)
+
+
 class MonitorConfig(_Model):
     """A scheduled comparison of a dataset's new snapshot with its baseline."""
 
@@ -305,6 +333,9 @@ class MonitorConfig(_Model):
     )
     webhooks: tuple[str, ...] = ()
     alert: AlertConfig = AlertConfig()
+    window: WindowConfig | None = Field(
+        default=None, description="profile the newest complete time window of the dataset instead of all its rows",
+    )
     enabled: bool = True
 
 
@@ -426,6 +457,12 @@ class Config(_Model):
                 if hook not in self.webhooks:
                     problems.append(f"monitors.{name}.webhooks.{i}: unknown webhook {hook!r}")
             problems.extend(_threshold_problems(f"monitors.{name}.thresholds", mon.thresholds))
+            ds = self.datasets.get(mon.dataset)
+            if mon.window is not None and ds is not None and ds.timestamp_column is None:
+                problems.append(
+                    f"monitors.{name}.window: needs datasets.{mon.dataset}.timestamp_column, "
+                    "the column the windows are cut on"
+                )
         return problems
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,6 +25,9 @@ from monitor.profile import DatasetProfile, profile_source, profile_to_records
 from monitor.service import baselines
 from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
+
+if TYPE_CHECKING:
+    from monitor.service.windows import Window
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,7 @@ def take_snapshot(
     monitor: str | None = None,
     data_copy: bool = False,
     now: datetime | None = None,
+    window: Window | None = None,
 ) -> SnapshotRecord:
     """Profile the dataset now and store the snapshot (and its data copy).
 
@@ -93,17 +97,24 @@ def take_snapshot(
 
     :param name: the snapshot's name; default ``snapshot_<UTC time>``, with a
         ``_2``, ``_3``, ... suffix picked by the store when taken.
+    :param window: profile only the rows of this time window (see
+        :mod:`monitor.service.windowed`); the snapshot records it.
     :returns: the completed snapshot.
     :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
     :raises StoreError: when the given ``name`` exists or the store cannot be written.
     """
     version = register(store, dataset, ds)
+    bounds = {} if window is None else {"window_start": window.start, "window_end": window.end}
     snap = store.begin_snapshot(
         dataset, name or snapshot_name(now or utcnow()), monitor=monitor,
-        dataset_version=version, unique=name is None,
+        dataset_version=version, unique=name is None, **bounds,
     )
     try:
         with store.heartbeat(snap.id):
+            if window is not None:
+                from monitor.service.windowed import take_window
+
+                return take_window(store, snap, ds, window, data_copy)
             return _profile_and_complete(store, snap, ds, data_copy)
     except BaseException as exc:
         store.fail_snapshot(snap.id, failure_reason(dataset, exc))
@@ -300,27 +311,76 @@ def run_monitor(
         raise ConfigError([f"monitors.{name}: no such monitor"])
     mon = config.monitors[name]
     try:
-        target = take_snapshot(store, mon.dataset, config.datasets[mon.dataset], monitor=name, data_copy=mon.data_copy)
+        if mon.window is not None:
+            window_target = take_window_snapshot(store, config, name)
+            if isinstance(window_target, str):
+                return RunResult(name, "completed", reason=window_target)
+            target = window_target
+        else:
+            target = take_snapshot(store, mon.dataset, config.datasets[mon.dataset], monitor=name,
+                                   data_copy=mon.data_copy)
     except (SourceError, StoreError) as exc:
         log.error("monitor %s: snapshot of %s failed: %s", name, mon.dataset, exc)
         log.debug("monitor %s: snapshot of %s failed", name, mon.dataset, exc_info=exc)
         return RunResult(name, "failed", reason=str(exc))
-    chosen = choose_baseline(store, config, name, target)
-    if chosen.empty:
-        if chosen.note:
-            log.info("monitor %s: %s", name, chosen.note)
-        else:
-            log.info("monitor %s: %s is the first snapshot: it is the baseline", name, target.name)
-        return RunResult(name, "completed", target=target, reason=chosen.note or "baseline established",
-                         baseline_spec=chosen.spec())
-    result = _compare_and_report(config, name, store, chosen, target)
+    result = compare_with_baseline(config, name, store, target)
     if result.alerts and on_queued is not None:
         on_queued()
     return result
 
 
+def take_window_snapshot(store: Store, config: Config, name: str, now: datetime | None = None) -> SnapshotRecord | str:
+    """Snapshot the newest complete window of windowed monitor ``name`` (see
+    :mod:`monitor.service.windows`), named ``<monitor>_<window start>``.
+
+    A window this monitor already snapshotted is not taken again: the reason is
+    returned instead (a failed snapshot of it is deleted and the window retaken).
+
+    :returns: the completed snapshot, or why none was taken.
+    :raises SourceError: when the window cannot be profiled (its snapshot is recorded failed).
+    :raises StoreError: when a snapshot of another kind has the window's name, or the store fails.
+    """
+    from monitor.service import windows
+
+    mon = config.monitors[name]
+    assert mon.window is not None
+    zone = windows.monitor_zone(mon)
+    window = windows.latest_complete_window(now or utcnow(), mon.window, zone)
+    snap_name = windows.window_name(name, window, zone)
+    existing = next(iter(s for s in store.list_snapshots(mon.dataset) if s.name == snap_name), None)
+    if existing is not None:
+        windows.check_claim(existing, name, window)
+        if existing.status != "failed":
+            return f"window {window} is already snapshot {snap_name} ({existing.status})"
+        store.delete_snapshot(mon.dataset, snap_name)
+    return take_snapshot(store, mon.dataset, config.datasets[mon.dataset], name=snap_name, monitor=name,
+                         data_copy=mon.data_copy, window=window)
+
+
+def compare_with_baseline(config: Config, name: str, store: Store, target: SnapshotRecord, *,
+                          alert: bool = True) -> RunResult:
+    """The rest of a run of monitor ``name`` once ``target`` is taken: resolve the
+    baseline, compare, record the comparison, write the report and (when
+    ``alert``) queue the alerts. A target without a baseline establishes it;
+    so does one that is its own baseline (a pinned window snapshot retaken by
+    ``backfill --force``).
+
+    :raises StoreError: when the baseline or a profile cannot be loaded.
+    """
+    chosen = choose_baseline(store, config, name, target)
+    if chosen.empty or all(s.id == target.id for s in chosen.snapshots):
+        if chosen.note:
+            log.info("monitor %s: %s", name, chosen.note)
+        else:
+            log.info("monitor %s: %s is the first snapshot: it is the baseline", name, target.name)
+        return RunResult(name, "completed", target=target, reason=chosen.note or "baseline established",
+                         baseline_spec=None if chosen.empty else chosen.spec())
+    return _compare_and_report(config, name, store, chosen, target, alert=alert)
+
+
 def _compare_and_report(
-    config: Config, name: str, store: Store, chosen: baselines.Baseline, target: SnapshotRecord,
+    config: Config, name: str, store: Store, chosen: baselines.Baseline, target: SnapshotRecord, *,
+    alert: bool = True,
 ) -> RunResult:
     mon = config.monitors[name]
     baseline = chosen.newest
@@ -333,7 +393,8 @@ def _compare_and_report(
                        baseline_spec=record.baseline_spec)
     log.info("monitor %s: %s vs %s (%s): severity %s, report %s", name, target.name, ", ".join(chosen.names),
              chosen.kind, record.severity, path)
-    result.alerts = _queue_alerts(config, name, store, record, drift_result.to_dict(), path)
+    if alert:
+        result.alerts = _queue_alerts(config, name, store, record, drift_result.to_dict(), path)
     return result
 
 
@@ -398,7 +459,7 @@ def profile_file(path: str, fmt: str | None = None, types: dict[str, str] | None
 
 
 __all__ = [
-    "RunResult", "choose_baseline", "compare", "load_data_copy", "load_profile", "profile_file",
+    "RunResult", "choose_baseline", "compare", "compare_with_baseline", "load_data_copy", "load_profile", "profile_file",
     "failed_run", "failure_reason", "record_and_report", "resolve_baseline", "run_all", "run_isolated", "run_monitor",
-    "take_snapshot",
+    "take_snapshot", "take_window_snapshot",
 ]

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from monitor.errors import MonitorError, StoreError
 from monitor.store.codec import Row, _check_path_part, _from_db_time
-from monitor.store.owner import HEARTBEAT_TIMEOUT, SnapshotOwner, owner_gone
+from monitor.store.owner import HEARTBEAT_TIMEOUT, SnapshotOwner, current_owner, owner_gone
 from monitor.store.records import INTERRUPTED_REASON, SnapshotRecord
 from monitor.store.schema import _SNAPSHOT_ORDER
 from monitor.store.snapshots import SnapshotsMixin
@@ -71,6 +71,44 @@ class DataCopiesMixin(SnapshotsMixin):
             raise
         self._remove_files([aside for _, aside in moved], what)
         return self._snapshot_record(row)
+
+    def reopen_snapshot(self, snapshot_id: int) -> SnapshotRecord:
+        """Put a completed or failed snapshot back to ``"running"`` to take it
+        again (``backfill --force``), owned by this process, its heartbeat now.
+
+        In one transaction its profile, its data copy and the comparisons that
+        used it as target (with their alerts) are deleted. Its id, name, window
+        and ``created_at`` are kept, so comparisons that used it as baseline and
+        a baseline pin on it stay, and refer to the profile it is retaken with.
+
+        :raises StoreError: ``"snapshot 7 not found"``; it is running; a data
+            copy cannot be removed.
+        """
+        owner = current_owner()
+        what = f"reopen snapshot {snapshot_id}"
+        moved: list[tuple[Path, Path]] = []
+        try:
+            with self._transaction(what, write=True) as db:
+                row = self._snapshot_row_by_id(snapshot_id)
+                if row["status"] == "running":
+                    raise StoreError(f"cannot reopen snapshot '{row['name']}' of dataset "
+                                     f"'{row['dataset']}': it is running")
+                moved = self._move_copies_aside(row)
+                db.execute("DELETE FROM comparisons WHERE target_snapshot_id = ?", [snapshot_id])
+                db.execute("DELETE FROM column_profiles WHERE snapshot_id = ?", [snapshot_id])
+                db.execute(
+                    "UPDATE snapshots SET status = 'running', completed_at = NULL, reason = NULL, "
+                    "row_count = NULL, fingerprint = NULL, data_copy = NULL, profile = NULL, "
+                    "profile_version = NULL, owner_host = ?, owner_pid = ?, owner_started = ?, "
+                    "heartbeat_at = ? WHERE id = ?",
+                    [owner.host, owner.pid, owner.started, self._now(), snapshot_id],
+                )
+                snapshot = self._snapshot_record(self._snapshot_row_by_id(snapshot_id))
+        except BaseException:
+            self._restore_copies(moved)
+            raise
+        self._remove_files([aside for _, aside in moved], what)
+        return snapshot
 
     def _copy_paths(self, row: Row) -> set[Path]:
         paths = {self.data_copy_path(row["dataset"], row["name"])}

@@ -53,6 +53,10 @@ class SnapshotRecord:
     :ivar data_copy: absolute path of the Parquet data copy, or ``None``.
     :ivar profile_version: the profile's ``"format_version"``; ``None`` unless
         completed.
+    :ivar window_start: for a snapshot of a time window, its start (UTC): the
+        rows with ``window_start <= time < window_end``; ``None`` for a
+        snapshot of the whole dataset.
+    :ivar window_end: the window's end (UTC, excluded); ``None`` likewise.
     """
 
     id: int
@@ -68,6 +72,8 @@ class SnapshotRecord:
     fingerprint: str | None
     data_copy: str | None
     profile_version: int | None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

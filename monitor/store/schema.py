@@ -165,11 +165,21 @@ def _migration_4_comparison_baselines(db: Database) -> None:
     db.execute("ALTER TABLE comparisons ADD COLUMN baseline_spec TEXT")
 
 
+def _migration_5_snapshot_windows(db: Database) -> None:
+    """Record the time window a snapshot profiled: ``window_start`` and
+    ``window_end`` (ISO-8601 UTC text, the rows with ``start <= time < end``),
+    NULL for a snapshot of the whole dataset (every snapshot from before)."""
+    for column in ("window_start", "window_end"):
+        db.execute(f"ALTER TABLE snapshots ADD COLUMN {column} TEXT")
+    db.execute("CREATE INDEX snapshots_by_window ON snapshots (monitor, window_start)")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _migration_1_initial_schema, _migration_2_alert_episodes, _migration_3_snapshot_owners,
     _migration_4_comparison_baselines,
+    _migration_5_snapshot_windows,
 )
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
@@ -179,6 +189,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _SNAPSHOT_COLUMNS = (
     "id, dataset, dataset_version, name, monitor, created_at, completed_at, status, "
-    "reason, row_count, fingerprint, data_copy, profile_version"
+    "reason, row_count, fingerprint, data_copy, profile_version, window_start, window_end"
 )
 _SNAPSHOT_ORDER = "ORDER BY created_at, id"

@@ -4,6 +4,7 @@ tables): beginning, completing and failing them, and reading them back."""
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from monitor.store.codec import (
     _from_json,
     _not_completed_message,
     _optional_time,
+    _to_db_time,
     _to_json,
 )
 from monitor.store.datasets import DatasetsMixin
@@ -46,6 +48,8 @@ class SnapshotsMixin(DatasetsMixin):
             fingerprint=row["fingerprint"],
             data_copy=self._absolute_copy(row["data_copy"]),
             profile_version=row["profile_version"],
+            window_start=_optional_time(row["window_start"]),
+            window_end=_optional_time(row["window_end"]),
         )
 
     def _absolute_copy(self, stored: str | None) -> str | None:
@@ -86,6 +90,8 @@ class SnapshotsMixin(DatasetsMixin):
         monitor: str | None = None,
         dataset_version: int | None = None,
         unique: bool = False,
+        window_start: datetime | None = None,
+        window_end: datetime | None = None,
     ) -> SnapshotRecord:
         """Record a new snapshot ``name`` of ``dataset`` with status ``"running"``,
         owned by this process (see :mod:`monitor.store.owner`), its heartbeat now.
@@ -96,13 +102,17 @@ class SnapshotsMixin(DatasetsMixin):
             ``name_2``, ``name_3``, ... instead of failing; the name is picked in
             the transaction that inserts the row, so two processes never get the
             same one.
+        :param window_start: for a snapshot of a time window, its start and
+            ``window_end`` its end (timezone-aware; stored as UTC); both or neither.
         :raises StoreError: the dataset (version) is not registered; the name is
             taken and not ``unique`` (``"snapshot 'n' of dataset 'd' already
             exists"``); the name or dataset contains ``/``, ``\\`` or NUL or is
-            ``.``/``..``.
+            ``.``/``..``; only one of the window's ends is given, one is naive, or
+            the window does not end after it starts.
         """
         _check_path_part(dataset, "dataset name")
         _check_path_part(name, "snapshot name")
+        window = _window_times(window_start, window_end)
         owner = current_owner()
         with self._transaction(f"begin snapshot '{name}' of dataset '{dataset}'", write=True):
             version = self._dataset_row(dataset, dataset_version)["version"]
@@ -121,6 +131,8 @@ class SnapshotsMixin(DatasetsMixin):
                     "owner_pid": owner.pid,
                     "owner_started": owner.started,
                     "heartbeat_at": now,
+                    "window_start": window[0],
+                    "window_end": window[1],
                 },
             )
             return self._snapshot_record(self._snapshot_row_by_id(snapshot_id))
@@ -316,3 +328,18 @@ class SnapshotsMixin(DatasetsMixin):
                 [snapshot_id],
             )
         return _from_json(row["profile"]), [_column_profile(c) for c in columns]
+
+
+def _window_times(start: datetime | None, end: datetime | None) -> tuple[str | None, str | None]:
+    """A snapshot's window as stored: two UTC times, or two NULLs.
+
+    :raises StoreError: one end only, a naive time, or ``end <= start``.
+    """
+    if start is None and end is None:
+        return None, None
+    if start is None or end is None:
+        raise StoreError("a snapshot's window needs both window_start and window_end")
+    first, last = _to_db_time(start, "window_start"), _to_db_time(end, "window_end")
+    if end <= start:
+        raise StoreError(f"a snapshot's window must end after it starts: {first} to {last}")
+    return first, last

@@ -1,0 +1,72 @@
+"""Durations, window sizes, lags and time zones as the configuration spells them
+(``"10m"``, ``"1w"``, ``"1M"``, ``"America/New_York"``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``"10m"``, ``"2h"``, ``"1d"``, ``"30s"`` or ``"1w"`` into a timedelta.
+
+    :raises ValueError: when the text is not a positive duration of that form.
+    """
+    match = _DURATION.match(str(text))
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError("expected a positive duration like 30s, 10m, 1h, 1d or 1w")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+_LAG = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_CALENDAR_SIZES = {"1d": "day", "1w": "week", "1M": "month"}
+_DAY = timedelta(days=1)
+
+
+def parse_window_size(text: str) -> tuple[str, timedelta | None]:
+    """Parse a window size: ``"1d"`` (a calendar day), ``"1w"`` (an ISO week,
+    Monday to Monday), ``"1M"`` (a calendar month), or a duration under a day
+    that divides 24 hours (``"6h"``, ``"30m"``).
+
+    :returns: ``("day" | "week" | "month", None)``, or ``("fixed", duration)``.
+    :raises ValueError: for any other text.
+    """
+    unit = _CALENDAR_SIZES.get(str(text).strip())
+    if unit is not None:
+        return unit, None
+    problem = "expected 1d, 1w, 1M or a duration under a day that divides 24h (1h, 6h, 30m)"
+    try:
+        size = parse_duration(text)
+    except ValueError:
+        raise ValueError(problem) from None
+    if size >= _DAY or _DAY % size:
+        raise ValueError(problem)
+    return "fixed", size
+
+
+def parse_lag(text: str) -> timedelta:
+    """Parse a lag: ``"0"``, or a duration like ``"2h"`` (zero allowed, e.g. ``"0m"``).
+
+    :raises ValueError: when the text is neither.
+    """
+    if str(text).strip() == "0":
+        return timedelta(0)
+    match = _LAG.match(str(text))
+    if not match:
+        raise ValueError("expected 0 or a duration like 30m, 2h or 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The :class:`~zoneinfo.ZoneInfo` of an IANA time zone name.
+
+    :raises ValueError: ``unknown time zone 'Mars/Base'`` when there is no such zone.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {name!r} (expected an IANA name such as America/New_York)") from None
