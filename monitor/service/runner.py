@@ -308,6 +308,9 @@ def _compare_and_report(
     result = RunResult(name, "completed", target, baseline, record.id, record.drifted, record.severity, str(path))
     log.info("monitor %s: %s vs %s: severity %s, report %s", name, target.name, baseline.name, record.severity, path)
     result.alerts = _queue_alerts(config, name, store, record, drift_result.to_dict(), path)
+    from monitor.service.history import refresh_history
+
+    refresh_history(store, config.reports_dir, name)  # after the episode step, so the page shows it
     return result
 
 
