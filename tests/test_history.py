@@ -320,6 +320,40 @@ def test_hostile_column_name_renders_as_text(workspace: Workspace) -> None:
     assert 'http-equiv="Content-Security-Policy"' in html
 
 
+class Balance(HTMLParser):
+    """Fails on a closing tag that does not close the innermost open element."""
+
+    VOID = {"meta", "br", "hr", "img", "input", "link"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
+        else:
+            self.stack.pop()
+
+
+@pytest.mark.parametrize("page", ["history", "index"])
+def test_pages_are_balanced_and_load_nothing(workspace: Workspace, page: str) -> None:
+    path = workspace.history if page == "history" else workspace.reports / "index.html"
+    html = path.read_text(encoding="utf-8")
+    checker = Balance()
+    checker.feed(html)
+    checker.close()
+    assert checker.errors == [] and checker.stack == []
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+    assert "<script" not in html.lower() and "url(" not in html and "<link" not in html.lower()
+    assert "default-src 'none'" in html
+
+
 def test_hostile_monitor_name_renders_as_text(tmp_path: Path) -> None:
     name = '<img src=x onerror="1">&'
     run = _run(1, T0, {"columns": [_col(HOSTILE, 0.2)], "verdict": {"drifted": True}}, None)
