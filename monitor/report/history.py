@@ -35,7 +35,6 @@ from monitor.report.timeline import (
     PANEL_HEIGHT,
     PLOT_LEFT,
     PLOT_RIGHT,
-    Band,
     HistoryChart,
     Mark,
     Panel,
