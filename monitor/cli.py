@@ -502,6 +502,37 @@ def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, config_pa
         sys.exit(1)
 
 
+@main.group("report")
+def report_group() -> None:
+    """Rewrite report pages from the store."""
+
+
+@report_group.command("history")
+@click.argument("monitor_name", metavar="MONITOR")
+@config_option
+@click.option("--last", type=click.IntRange(min=1), default=None,
+              help="Show this many of the newest comparisons (default: as the service does, 400).")
+@handle_errors
+def report_history(monitor_name: str, config_path: str, last: int | None) -> None:
+    """Rewrite MONITOR's history page (REPORTS_DIR/MONITOR/history.html) from the
+    comparisons in the store, and the index when the page is new. The service
+    rewrites it after each run; this is for a page deleted, or written by an
+    older version.
+
+    Example:
+
+        drift-monitor report history flights-monthly -c monitors.yaml
+    """
+    from monitor.service.history import HISTORY_RUNS, write_history
+
+    config = load(config_path)
+    with open_store(config) as store:
+        if monitor_name not in config.monitors and not store.list_comparisons(monitor=monitor_name, limit=1):
+            raise ConfigError([f"monitors.{monitor_name}: no such monitor"], config_path)
+        path = write_history(store, config.reports_dir, monitor_name, last=last or HISTORY_RUNS)
+    click.echo(f"{monitor_name}: history written to {path}")
+
+
 @main.command("profile")
 @click.argument("path", type=click.Path(exists=True, dir_okay=True))
 @format_option("table", "json")

@@ -75,8 +75,13 @@ def test_february_vs_january_dep_delay_distribution_is_not_flagged(flights_run: 
 def test_reports_are_on_disk_with_an_index(flights_run: Path) -> None:
     reports = flights_run / "reports"
     index = (reports / "index.html").read_text()
-    pages = sorted(p for p in reports.rglob("*.html") if p.name != "index.html")
-    assert len(pages) == 2
+    pages = sorted(p for p in reports.rglob("*.html") if p.name not in ("index.html", "history.html"))
+    assert len(pages) == 2 and all("__vs__" in p.name for p in pages)
     for page in pages:
         assert page.relative_to(reports).as_posix() in index
         assert "dep_delay" in page.read_text()
+    histories = sorted(p.relative_to(reports).as_posix() for p in reports.rglob("history.html"))
+    assert histories == ["february_vs_january/history.html", "july_vs_january/history.html"]
+    for history in histories:
+        assert history in index
+        assert "dep_delay" in (reports / history).read_text()

@@ -11,7 +11,14 @@ one frozen context dataclass:
   ``<reports_dir>/<dataset>/<target>__vs__<baseline>.html``;
 * :class:`IndexPage`, built by :func:`index_context` from the reports found under
   ``reports_dir`` and written by :func:`write_index` to
-  ``<reports_dir>/index.html``, newest first.
+  ``<reports_dir>/index.html``: each monitor with its latest verdict, a sparkline
+  of its verdicts and a link to its history page, then every report, newest
+  first;
+* :class:`HistoryPage`, built by :func:`history_context` from a monitor's stored
+  comparisons (:class:`HistoryRun`) and drift episodes (:class:`HistoryEpisode`),
+  which the caller reads from the store, and written by :func:`write_history` to
+  ``<reports_dir>/<monitor>/history.html``: one chart per column of its deciding
+  metrics over time, as multiples of their warning thresholds.
 
 Every comparison report carries its own summary in
 ``<meta name="drift-monitor-report" content="{json}">`` so the index is rebuilt
@@ -28,23 +35,30 @@ The modules, each importing only those listed before it:
 * :mod:`monitor.report.format`: number and time formatting, the template
   filters (:func:`fmt`, ``pct``, ``signed_pct``, ``pp``, ``when``,
   ``humanize``) and ``duration``;
+* :mod:`monitor.report.names`: file names (:func:`safe_name`, the index's and
+  the history pages' names);
 * :mod:`monitor.report.charts`: the SVG chart geometry (:class:`Bar`,
   :class:`Tick`, :class:`Chart`) and the chart builders;
+* :mod:`monitor.report.timeline`: the time-series geometry of the history
+  chart (:class:`HistoryChart`) and the index's sparklines (:class:`Sparkline`);
 * :mod:`monitor.report.pages`: the frozen page context dataclasses and the
   summary a comparison report carries in its ``<meta>`` tag;
 * :mod:`monitor.report.context`: :func:`comparison_context` and
-  :func:`index_context` with their helpers, and :func:`read_report_metadata`,
-  which reads a report's summary back for the index;
+  :func:`index_context` with their helpers, :func:`warning_ratio`, and
+  :func:`read_report_metadata`, which reads a report's summary back for the index;
+* :mod:`monitor.report.history`: the history page's inputs, context and
+  :func:`history_context`;
 * :mod:`monitor.report.render`: the Jinja2 :func:`environment`,
-  :func:`template_dir`, rendering, file names and the atomic writes of
-  reports and the index.
+  :func:`template_dir`, rendering, where pages go and the atomic writes of
+  reports, history pages and the index.
 """
 
 from __future__ import annotations
 
 from monitor.report.charts import Bar, Chart, Tick
-from monitor.report.context import comparison_context, index_context, read_report_metadata
+from monitor.report.context import comparison_context, index_context, read_report_metadata, warning_ratio
 from monitor.report.format import fmt
+from monitor.report.history import ColumnHistory, EpisodeRow, HistoryEpisode, HistoryPage, HistoryRun, history_context
 from monitor.report.pages import (
     CategoryShare,
     ColumnSection,
@@ -53,6 +67,7 @@ from monitor.report.pages import (
     IndexPage,
     MetricRow,
     MissingRate,
+    MonitorEntry,
     RowCount,
     SchemaChanges,
     Settings,
@@ -61,41 +76,58 @@ from monitor.report.pages import (
 )
 from monitor.report.render import (
     environment,
+    history_path,
     render_comparison,
+    render_history,
     render_index,
     report_path,
     safe_name,
     template_dir,
     write_comparison_report,
+    write_history,
     write_index,
 )
+from monitor.report.timeline import HistoryChart, Sparkline
 
 __all__ = [
     "Bar",
     "CategoryShare",
     "Chart",
+    "ColumnHistory",
     "ColumnSection",
     "ComparisonPage",
+    "EpisodeRow",
+    "HistoryChart",
+    "HistoryEpisode",
+    "HistoryPage",
+    "HistoryRun",
     "IndexEntry",
     "IndexPage",
     "MetricRow",
     "MissingRate",
+    "MonitorEntry",
     "RowCount",
     "SchemaChanges",
     "Settings",
+    "Sparkline",
     "StatRow",
     "Tick",
     "Verdict",
     "comparison_context",
     "environment",
     "fmt",
+    "history_context",
+    "history_path",
     "index_context",
     "read_report_metadata",
     "render_comparison",
+    "render_history",
     "render_index",
     "report_path",
     "safe_name",
     "template_dir",
+    "warning_ratio",
     "write_comparison_report",
+    "write_history",
     "write_index",
 ]

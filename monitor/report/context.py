@@ -2,7 +2,10 @@
 result into a :class:`~monitor.report.pages.ComparisonPage`, columns sorted worst
 first; :func:`index_context` scans a reports folder, reading each report's summary
 back with :func:`read_report_metadata`, into an
-:class:`~monitor.report.pages.IndexPage`.
+:class:`~monitor.report.pages.IndexPage` (reports, the latest per dataset, and
+each monitor with a sparkline and its history page). :func:`warning_ratio` is
+the "multiple of the warning threshold" both the comparison and the history
+pages sort and draw by.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from urllib.parse import quote
 
 from monitor.errors import MonitorError
 from monitor.report.charts import _chart
+from monitor.report.timeline import sparkline
 from monitor.report.format import _number, _utc, fmt
+from monitor.report.names import HISTORY_NAME, safe_name
 from monitor.report.pages import (
     META_NAME,
     META_VERSION,
@@ -32,6 +37,7 @@ from monitor.report.pages import (
     IndexPage,
     MetricRow,
     MissingRate,
+    MonitorEntry,
     Retype,
     RowCount,
     SchemaChanges,
@@ -236,21 +242,33 @@ def _detail_text(value: object) -> str:
 
 
 def _exceedance(metric: MetricRow) -> float:
-    """How far a metric is past its warning threshold: 1.0 at the threshold.
-
-    ``value / warning`` for higher-is-drift metrics; ``ln p / ln warning`` for
-    p-values (so a p-value below the threshold gives more than 1).
-    """
-    if metric.direction == "p_value":
-        p, limit = metric.p_value, metric.warning
-        if p is None or limit is None or not 0 < limit < 1:
-            return 0.0
-        return math.inf if p <= 0 else math.log(min(p, 1.0)) / math.log(limit)
-    if metric.value is None:
-        return 0.0
-    if metric.warning is None or metric.warning <= 0:
+    """How far a metric is past its warning threshold: 1.0 at the threshold
+    (:func:`warning_ratio`); 0 when undefined, ``abs(value)`` without a
+    positive warning threshold."""
+    if metric.direction != "p_value" and metric.value is not None and (
+            metric.warning is None or metric.warning <= 0):
         return abs(metric.value)
-    return metric.value / metric.warning
+    ratio = warning_ratio(metric.direction, metric.value, metric.p_value, metric.warning)
+    return 0.0 if ratio is None else ratio
+
+
+def warning_ratio(direction: str, value: float | None, p_value: float | None, limit: float | None) -> float | None:
+    """A metric's value as a multiple of a threshold ``limit``: 1.0 at the threshold,
+    above 1 beyond it.
+
+    ``value / limit`` for higher-is-drift metrics; ``ln p / ln limit`` for p-value
+    metrics (a p-value below the threshold gives more than 1; ``inf`` when p is 0).
+
+    :returns: the ratio, or ``None`` when the value is missing or the threshold is
+        unusable (not positive; for p-values, not in (0, 1)).
+    """
+    if direction == "p_value":
+        if p_value is None or limit is None or not 0 < limit < 1:
+            return None
+        return math.inf if p_value <= 0 else math.log(min(p_value, 1.0)) / math.log(limit)
+    if value is None or limit is None or limit <= 0:
+        return None
+    return value / limit
 
 
 def _stats(baseline: object, target: object) -> tuple[StatRow, ...]:
@@ -349,6 +367,7 @@ def _index_entry(summary: Mapping[str, Any], href: str) -> IndexEntry:
         drifted_columns=int(summary["drifted_columns"]),
         columns_compared=int(summary["columns_compared"]),
         share_drifted=float(summary["share_drifted"]),
+        magnitude=_number(summary.get("magnitude")),
     )
 
 
@@ -417,4 +436,30 @@ def index_context(reports_dir: Path, generated_at: datetime | None = None) -> In
         generated_at=_utc(generated_at or datetime.now(timezone.utc)),
         reports=tuple(reports),
         latest=tuple(latest[name] for name in sorted(latest)),
+        monitors=_monitors(Path(reports_dir), reports),
     )
+
+
+def _monitors(reports_dir: Path, reports: Sequence[IndexEntry]) -> tuple[MonitorEntry, ...]:
+    """Each monitor with a report, by name: its reports in order of target time
+    (then of writing), the latest, a sparkline of their verdict magnitudes (the
+    share of drifted columns for reports that do not carry one) and the link to
+    its history page when that page exists."""
+    grouped: dict[str, list[IndexEntry]] = {}
+    for entry in reports:
+        if entry.monitor is not None:
+            grouped.setdefault(str(entry.monitor), []).append(entry)
+    monitors = []
+    for name in sorted(grouped):
+        runs = sorted(grouped[name], key=lambda e: (_utc(e.target_created), _utc(e.generated_at), e.href))
+        values = [e.magnitude if e.magnitude is not None else e.share_drifted for e in runs]
+        drifted = sum(e.drifted for e in runs)
+        title = (f"verdict magnitude of {len(runs)} comparison{'' if len(runs) == 1 else 's'}, oldest first; "
+                 f"{drifted} drifted")
+        page = reports_dir / safe_name(name) / HISTORY_NAME
+        monitors.append(MonitorEntry(
+            monitor=name, latest=runs[-1], reports=len(runs),
+            sparkline=sparkline(values, [e.severity if e.drifted else "none" for e in runs], title),
+            history_href=quote(f"{safe_name(name)}/{HISTORY_NAME}") if page.is_file() else None,
+        ))
+    return tuple(monitors)

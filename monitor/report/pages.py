@@ -1,8 +1,8 @@
 """The frozen page context dataclasses a template renders: :class:`ComparisonPage`
 (with its :class:`Verdict`, :class:`SchemaChanges`, :class:`RowCount`,
 :class:`Settings` and :class:`ColumnSection` parts) and :class:`IndexPage` (with
-its :class:`IndexEntry` rows), and the JSON summary a comparison report carries
-in its ``<meta>`` tag.
+its :class:`IndexEntry` and :class:`MonitorEntry` rows), and the JSON summary a
+comparison report carries in its ``<meta>`` tag.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.report.charts import Chart
 from monitor.report.format import duration, fmt, p_value
+from monitor.report.timeline import Sparkline
 
 META_NAME = "drift-monitor-report"
 """``name`` of the ``<meta>`` tag that holds a report's summary as JSON."""
@@ -204,6 +205,8 @@ class ComparisonPage:
     the newest); several when the baseline merges them."""
     baseline_description: str | None = None
     """How the baseline was chosen, in words; ``None`` when not known."""
+    history_href: str | None = None
+    """Relative link to the monitor's history page, when the report lives next to one."""
 
     @property
     def title(self) -> str:
@@ -246,6 +249,22 @@ class IndexEntry:
     drifted_columns: int
     columns_compared: int
     share_drifted: float
+    magnitude: float | None = None
+    """The verdict's magnitude (0..1); ``None`` in reports written before it was kept."""
+
+
+@dataclass(frozen=True)
+class MonitorEntry:
+    """A monitor in the index: its latest report and a sparkline of all of them."""
+
+    monitor: str
+    latest: IndexEntry
+    """The report with the newest target snapshot."""
+    reports: int
+    sparkline: Sparkline
+    """The verdict magnitude of each report, oldest target first."""
+    history_href: str | None
+    """Link to the monitor's history page, when it exists."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +275,8 @@ class IndexPage:
     reports: tuple[IndexEntry, ...]
     latest: tuple[IndexEntry, ...]
     """The newest report of each dataset, datasets by name."""
+    monitors: tuple[MonitorEntry, ...] = ()
+    """Every monitor with a report, by name."""
 
     @property
     def title(self) -> str:
@@ -283,4 +304,5 @@ def _page_summary(page: ComparisonPage) -> dict[str, Any]:
         "drifted_columns": page.verdict.drifted_columns,
         "columns_compared": page.verdict.columns_compared,
         "share_drifted": page.verdict.share_drifted,
+        "magnitude": page.verdict.magnitude,
     }

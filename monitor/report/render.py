@@ -1,29 +1,36 @@
 """Rendering and writing: the Jinja2 environment and :func:`template_dir` (the
-installed templates, else the source tree's), :func:`render_comparison` and
-:func:`render_index`, file names (:func:`safe_name`, :func:`report_path`), and
-:func:`write_comparison_report` and :func:`write_index`, which write through a
-temporary file and a rename.
+installed templates, else the source tree's), :func:`render_comparison`,
+:func:`render_index` and :func:`render_history`, where pages go
+(:func:`report_path`, :func:`history_path`; names made safe by
+:func:`~monitor.report.names.safe_name`), and :func:`write_comparison_report`,
+:func:`write_history` and :func:`write_index`, which write through a temporary
+file and a rename.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import replace
 from functools import lru_cache
-from hashlib import sha1
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import jinja2
 
 from monitor.errors import MonitorError
 from monitor.report.context import index_context
 from monitor.report.format import fmt, humanize, p_value, pct, pp, signed_pct, when
+from monitor.report.history import HistoryPage
+from monitor.report.names import HISTORY_NAME, INDEX_NAME, safe_name
 from monitor.report.pages import ComparisonPage, IndexPage
 
-INDEX_NAME = "index.html"
+__all__ = [
+    "HISTORY_NAME", "INDEX_NAME", "environment", "history_href", "history_path", "render_comparison",
+    "render_history", "render_index", "report_path", "safe_name", "template_dir", "write_comparison_report",
+    "write_history", "write_index",
+]
 
 
 # --------------------------------------------------------------------------- #
@@ -102,23 +109,9 @@ def render_index(page: IndexPage) -> str:
     return _render("index.html", page)
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_name(name: str, limit: int = 80) -> str:
-    """A file-name-safe version of ``name``.
-
-    Runs of characters other than ASCII letters, digits, ``.``, ``_`` and ``-``
-    become ``_``; a leading dot is dropped; the result is cut to ``limit``
-    characters. When anything changed, 8 hex digits of the SHA-1 of ``name`` are
-    appended so two different names never share a file.
-
-    :returns: a non-empty string, e.g. ``"2024-05-01T06_00-1a2b3c4d"``.
-    """
-    cleaned = _UNSAFE.sub("_", name).lstrip(".")[:limit]
-    if cleaned == name and cleaned:
-        return cleaned
-    return f"{cleaned or '_'}-{sha1(name.encode('utf-8')).hexdigest()[:8]}"
+def render_history(page: HistoryPage) -> str:
+    """Render a monitor's history page to a self-contained HTML document."""
+    return _render("history.html", page)
 
 
 def report_path(reports_dir: Path, page: ComparisonPage) -> Path:
@@ -128,9 +121,40 @@ def report_path(reports_dir: Path, page: ComparisonPage) -> Path:
     return Path(reports_dir) / safe_name(page.dataset) / file_name
 
 
+def history_path(reports_dir: Path, monitor: str) -> Path:
+    """Where :func:`write_history` puts a monitor's history page:
+    ``<reports_dir>/<monitor>/history.html``, the name made safe."""
+    return Path(reports_dir) / safe_name(monitor) / HISTORY_NAME
+
+
+def history_href(monitor: str) -> str:
+    """The link to a monitor's history page from a page one folder below
+    ``reports_dir`` (a comparison report or another history page)."""
+    return "../" + quote(f"{safe_name(monitor)}/{HISTORY_NAME}")
+
+
+def write_history(reports_dir: Path, page: HistoryPage) -> Path:
+    """Write a monitor's history page (see :func:`history_path`); when the page
+    is new, rebuild the index of ``reports_dir`` too, so it links the page.
+
+    The page is written to a temporary file and renamed into place.
+
+    :returns: the path of the page.
+    :raises MonitorError: when the folder or file cannot be written.
+    """
+    path = history_path(reports_dir, page.monitor)
+    new = not path.is_file()
+    _write_atomic(path, render_history(replace(page, index_href="../" + INDEX_NAME)))
+    if new:
+        write_index(reports_dir)
+    return path
+
+
 def write_comparison_report(reports_dir: Path, page: ComparisonPage) -> Path:
     """Write a comparison report and rebuild the index of ``reports_dir``.
 
+    A report of a monitor links the monitor's history page
+    (:func:`history_path`), which the service rewrites after each run.
     The report is written to a temporary file and renamed into place; an existing
     report of the same target and baseline is replaced.
 
@@ -138,7 +162,8 @@ def write_comparison_report(reports_dir: Path, page: ComparisonPage) -> Path:
     :raises MonitorError: when the folder or file cannot be written.
     """
     path = report_path(reports_dir, page)
-    _write_atomic(path, render_comparison(replace(page, index_href="../" + INDEX_NAME)))
+    history = history_href(page.monitor) if page.monitor else None
+    _write_atomic(path, render_comparison(replace(page, index_href="../" + INDEX_NAME, history_href=history)))
     write_index(reports_dir)
     return path
 

@@ -393,8 +393,11 @@ def _compare_and_report(
                        baseline_spec=record.baseline_spec)
     log.info("monitor %s: %s vs %s (%s): severity %s, report %s", name, target.name, ", ".join(chosen.names),
              chosen.kind, record.severity, path)
-    if alert:
+    if alert:  # a run (not a backfill, which refreshes the history once at its end)
         result.alerts = _queue_alerts(config, name, store, record, drift_result.to_dict(), path)
+        from monitor.service.history import refresh_history
+
+        refresh_history(store, config.reports_dir, name)  # after the episode step, so the page shows it
     return result
 
 

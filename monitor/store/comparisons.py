@@ -76,15 +76,22 @@ class ComparisonsMixin(SnapshotsMixin):
             return _comparison_record(self._comparison_row(comparison_id))
 
     def list_comparisons(
-        self, dataset: str | None = None, monitor: str | None = None
+        self, dataset: str | None = None, monitor: str | None = None, *, limit: int | None = None
     ) -> list[ComparisonRecord]:
-        """Comparisons matching the filters given, newest first by (created_at, id)."""
+        """Comparisons matching the filters given, newest first by (created_at, id);
+        only the newest ``limit`` when it is given.
+
+        :raises StoreError: ``limit`` is negative.
+        """
+        if limit is not None and limit < 0:
+            raise StoreError(f"cannot list {limit} comparisons")
         filters = {"dataset": dataset, "monitor": monitor}
         used = {key: value for key, value in filters.items() if value is not None}
         where = " AND ".join(f"{key} = ?" for key in used) or "1"
+        bounded = "" if limit is None else f" LIMIT {int(limit)}"
         with self._transaction("list comparisons", write=False):
             rows = self._all(
-                f"SELECT * FROM comparisons WHERE {where} ORDER BY created_at DESC, id DESC",
+                f"SELECT * FROM comparisons WHERE {where} ORDER BY created_at DESC, id DESC{bounded}",
                 list(used.values()),
             )
         return [_comparison_record(row) for row in rows]

@@ -1,0 +1,96 @@
+"""A monitor's history page from the store: its comparisons (oldest first), the
+time of each target snapshot and its drift episodes, handed to
+:func:`monitor.report.history_context` and written next to the reports.
+
+The runner rewrites the page after each compared run of the monitor
+(:func:`refresh_history`); ``drift-monitor report history MONITOR`` rewrites it
+on demand (:func:`write_history`). The data comes from the store, never from
+re-reading the reports.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from monitor import report
+from monitor.errors import MonitorError
+from monitor.store import ComparisonRecord, SnapshotRecord, Store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["HISTORY_RUNS", "history_runs", "refresh_history", "target_time", "write_history"]
+
+HISTORY_RUNS = 400
+"""How many of a monitor's newest comparisons its history page shows: more than
+a year of daily runs; reading and drawing stay under about a second (see
+``bench/history_bench.py``) however long the monitor has run."""
+
+
+def target_time(snapshot: SnapshotRecord | None, fallback: datetime) -> datetime:
+    """The time a target snapshot stands for: the start of its data window when
+    the snapshot records one (``window_start``), else its creation time;
+    ``fallback`` when the snapshot is unknown."""
+    if snapshot is None:
+        return fallback
+    start = getattr(snapshot, "window_start", None)
+    return start if isinstance(start, datetime) else snapshot.created_at
+
+
+def history_runs(store: Store, monitor: str, limit: int | None = None) -> list[report.HistoryRun]:
+    """The monitor's comparisons as history runs, oldest first (by the time they
+    were recorded); only the newest ``limit`` when it is given.
+
+    :raises StoreError: when the store cannot be read.
+    """
+    comparisons: list[ComparisonRecord] = store.list_comparisons(monitor=monitor, limit=limit)[::-1]
+    snapshots: dict[int, SnapshotRecord] = {}
+    for dataset in sorted({c.dataset for c in comparisons}):
+        snapshots.update((s.id, s) for s in store.list_snapshots(dataset))
+    return [
+        report.HistoryRun(
+            comparison_id=c.id, dataset=c.dataset, target_name=c.target_name,
+            at=target_time(snapshots.get(c.target_snapshot_id), c.created_at), run_at=c.created_at,
+            result=c.result, report_path=c.report_path,
+        )
+        for c in comparisons
+    ]
+
+
+def write_history(
+    store: Store, reports_dir: str | Path, monitor: str, *, last: int = HISTORY_RUNS, now: datetime | None = None,
+) -> Path:
+    """Write ``<reports_dir>/<monitor>/history.html`` from the store (and the
+    index, when the page is new).
+
+    :param last: how many of the newest comparisons the page shows (at least 1).
+    :param now: the page's generation time; now if ``None``.
+    :returns: the page's path.
+    :raises StoreError: when the store cannot be read.
+    :raises MonitorError: when the page cannot be written or a stored result is malformed.
+    """
+    folder = Path(reports_dir)
+    runs = history_runs(store, monitor, limit=max(last, 1) + 1)
+    older = runs[: max(len(runs) - max(last, 1), 0)]
+    episodes = [
+        report.HistoryEpisode(e.opened_at, e.resolved_at, e.severity, e.runs) for e in store.list_episodes(monitor)
+    ]
+    page = report.history_context(
+        monitor, runs[len(older):], episodes, page_dir=report.history_path(folder, monitor).parent,
+        generated_at=now, older_runs=bool(older),
+    )
+    return report.write_history(folder, page)
+
+
+def refresh_history(store: Store, reports_dir: str | Path, monitor: str) -> Path | None:
+    """:func:`write_history` after a run. Any failure is logged (the message at
+    error level, the traceback at debug level) and gives ``None``: the run's
+    comparison, report and alerts stand, and the next run writes the page again."""
+    try:
+        return write_history(store, reports_dir, monitor)
+    except Exception as exc:  # noqa: BLE001 - the page must not fail a completed run
+        reason = str(exc) if isinstance(exc, MonitorError) else f"{type(exc).__name__}: {exc}"
+        log.error("monitor %s: history page not written: %s", monitor, reason)
+        log.debug("monitor %s: history page not written", monitor, exc_info=exc)
+        return None
