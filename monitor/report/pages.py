@@ -204,6 +204,9 @@ class ComparisonPage:
     the newest); several when the baseline merges them."""
     baseline_description: str | None = None
     """How the baseline was chosen, in words; ``None`` when not known."""
+    conditions: tuple[tuple[str, str], ...] = ()
+    """The run's conditions (``data.stale``, ``volume``) as ``(kind, detail)``;
+    empty when it has none (or is not a monitor's run)."""
 
     @property
     def title(self) -> str:
