@@ -162,3 +162,23 @@ def test_checked_kinds_follow_the_configuration() -> None:
     assert conditions.checked_kinds(both) == ("data.stale", "volume")
     with pytest.raises(ValueError, match="positive duration"):
         MonitorConfig(dataset="d", schedule={"every": "1h"}, expect={"new_data_within": "soon"})
+
+
+def test_condition_payloads_and_their_slack_message() -> None:
+    from monitor.service.payload import build_payload, slack_message
+
+    common: dict[str, Any] = dict(
+        episode_id="e" * 32, episode_started_at=START, dataset="d", monitor="m", baseline="s1", target="s2",
+        verdict={"drifted": False, "severity": "none", "drifted_columns": 0, "columns_compared": 2},
+        columns=[], changes=None, report_path=None, report_url=None, created_at=START, message_id="msg_1")
+    condition = {"kind": "volume", "detail": "300 rows, fewer than the 500 expected"}
+    payload = build_payload(event="volume.detected", condition=condition, **common)
+    assert payload["condition"] == condition and payload["event"] == "volume.detected"
+    assert "condition" not in build_payload(event="drift.detected", **common)
+    with pytest.raises(ValueError, match="unknown event"):
+        build_payload(event="volume.detected", **common)  # a condition event needs its condition
+    with pytest.raises(ValueError, match="unknown event"):
+        build_payload(event="drift.detected", condition=condition, **common)
+    message = slack_message(payload)
+    assert message["text"] == "Unusual row count: dataset d (monitor m): 300 rows, fewer than the 500 expected"
+    assert any("*volume*" in block.get("text", {}).get("text", "") for block in message["blocks"])
