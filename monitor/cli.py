@@ -255,7 +255,10 @@ def snapshot_show(dataset: str, name: str, config_path: str, fmt: str) -> None:
     with open_store(load(config_path)) as store:
         snap = store.get_snapshot(dataset, name)
         profile = load_profile(store, snap)
-    print_profile(profile, fmt, header=_snapshot_row(snap))
+        found = [c for c in store.list_comparisons(dataset) if c.target_snapshot_id == snap.id][:1]
+    # the conditions the monitor's run found when it compared this snapshot
+    header = {**_snapshot_row(snap), "conditions": found[0].result.get("conditions", []) if found else []}
+    print_profile(profile, fmt, header=header)
 
 
 def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) -> None:
@@ -355,9 +358,19 @@ def compare(dataset: str, baseline: str, target: str, config_path: str, fmt: str
     with open_store(config) as store:
         base, tgt = store.get_snapshot(dataset, baseline), store.get_snapshot(dataset, target)
         result = runner.compare(store, base, tgt, settings, exact=exact).to_dict()
+        result["conditions"] = _conditions(store, config, base, tgt)
     meta = {"dataset": dataset, "baseline": base.name, "target": tgt.name,
             "baseline_kind": "snapshot", "baseline_snapshots": [base.name]}
     _emit_comparison(result, meta, fmt, report_path, (base, tgt), fail_on_drift)
+
+
+def _conditions(store: Any, config: Any, base: Any, tgt: Any) -> list[dict[str, str]]:
+    """The conditions of ``tgt`` against ``base`` by the ``expect`` of the monitor that took it."""
+    from monitor.service import conditions
+
+    if tgt.monitor not in config.monitors:
+        return []
+    return [c.to_dict() for c in conditions.evaluate(store, config.monitors[tgt.monitor], tgt.monitor, tgt, [base])]
 
 
 def _settings_for_dataset(config: Any, dataset: str) -> Any:
@@ -411,6 +424,7 @@ def _comparison_text(result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"severity {v['severity']}, "
         f"{v['drifted_columns']}/{v['columns_compared']} columns drifted",
     ]
+    lines += [f"condition {c['kind']}: {c['detail']}" for c in result.get("conditions") or ()]
     for c in result["columns"]:
         decided = ", ".join(f"{m['name']}={_num(m['value'])}" for m in c["metrics"] if m.get("decides"))
         lines.append(f"  {c['column']:<24} {c['status']:<18} {c['severity']:<9} {decided}")

@@ -310,6 +310,34 @@ class WindowConfig(_Model):
         return parse_lag(self.lag)
 
 
+class RowsExpectation(_Model):
+    """How many rows a run's snapshot is expected to have (the ``volume`` condition)."""
+
+    min: int | None = Field(default=None, ge=0, description="fewer rows than this raises 'volume'")
+    relative_change: float | None = Field(
+        default=None, gt=0, description="|rows - baseline rows| / baseline rows above this raises 'volume'")
+
+
+class ExpectConfig(_Model):
+    """Fresh data (``data.stale``) and a usual row count (``volume``); see
+    :mod:`monitor.service.conditions`."""
+
+    new_data_within: str | None = Field(default=None, description="the input files change at least this often")
+    rows: RowsExpectation = RowsExpectation()
+
+    @field_validator("new_data_within")
+    @classmethod
+    def _check_within(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def stale_after(self) -> timedelta | None:
+        """``new_data_within`` as a timedelta, ``None`` when not set."""
+        return None if self.new_data_within is None else parse_duration(self.new_data_within)
+
+
 class MonitorConfig(_Model):
     """A scheduled comparison of a dataset's new snapshot with its baseline."""
 
@@ -336,6 +364,7 @@ class MonitorConfig(_Model):
     window: WindowConfig | None = Field(
         default=None, description="profile the newest complete time window of the dataset instead of all its rows",
     )
+    expect: ExpectConfig = Field(default=ExpectConfig(), description="freshness and volume conditions")
     enabled: bool = True
 
 

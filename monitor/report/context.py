@@ -90,7 +90,8 @@ def comparison_context(
     """Build the context of a comparison report from a drift engine result.
 
     :param result: the JSON-safe comparison result of the drift engine (keys
-        ``mode``, ``verdict``, ``schema``, ``row_count``, ``settings``, ``columns``).
+        ``mode``, ``verdict``, ``schema``, ``row_count``, ``settings``, ``columns``;
+        optionally ``conditions``, ``[{kind, detail}]``, shown above the columns).
     :param dataset: dataset name. :param monitor: monitor name, or ``None`` for an
         ad-hoc comparison.
     :param baseline_name: name of the baseline snapshot; ``baseline_created`` its
@@ -121,6 +122,7 @@ def comparison_context(
             columns=_sorted_columns(result["columns"]),
             baseline_snapshots=tuple(str(s) for s in baseline_snapshots or (baseline_name,)),
             baseline_description=baseline_description,
+            conditions=tuple((str(c["kind"]), str(c["detail"])) for c in result.get("conditions") or ()),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MonitorError(f"malformed comparison result: {exc!r}") from exc

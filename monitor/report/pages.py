@@ -207,6 +207,9 @@ class ComparisonPage:
     """How the baseline was chosen, in words; ``None`` when not known."""
     history_href: str | None = None
     """Relative link to the monitor's history page, when the report lives next to one."""
+    conditions: tuple[tuple[str, str], ...] = ()
+    """The run's conditions (``data.stale``, ``volume``) as ``(kind, detail)``;
+    empty when it has none (or is not a monitor's run)."""
 
     @property
     def title(self) -> str:

@@ -12,7 +12,9 @@ events:
 * ``drift.resolved``: the first run below ``min_severity`` (when
   ``alert.send_resolved``); the episode is closed either way.
 
-Other runs send nothing. The decision is taken from the notification state the
+Other runs send nothing. The conditions of :mod:`monitor.service.conditions`
+(``data.stale``, ``volume``) keep episodes of their own kind by the same rules
+(:func:`decide` with ``kind``), their events named ``<kind>.detected`` and so on. The decision is taken from the notification state the
 store keeps with the episode (when the last event was queued, with which
 severity and columns), read and written in the same transaction as the alerts
 it queues (:meth:`Store.step_episode`), never from state the caller holds.
@@ -91,22 +93,26 @@ def is_active(verdict: dict[str, Any], policy: AlertConfig) -> bool:
 
 
 def decide(
-    current: EpisodeRecord | None, active: bool, severity: str, policy: AlertConfig, now: datetime
+    current: EpisodeRecord | None, active: bool, severity: str, policy: AlertConfig, now: datetime,
+    kind: str = "drift",
 ) -> tuple[Status | None, str | None]:
     """The episode status after a run and the event it sends.
 
-    :param current: the monitor's open episode, or ``None``.
-    :param active: :func:`is_active` of the run.
+    :param current: the monitor's open episode of ``kind``, or ``None``.
+    :param active: :func:`is_active` of the run (for a condition: whether the
+        run has it).
+    :param kind: ``drift`` or a condition kind; the events are named
+        ``<kind>.detected``, ``<kind>.repeated`` and ``<kind>.resolved``.
     :returns: ``(status, event)``: status ``"open"``, ``"resolved"`` or ``None``
         (no episode); event one of the three or ``None``.
     """
     if current is None:
-        return ("open", "drift.detected") if active else (None, None)
+        return ("open", f"{kind}.detected") if active else (None, None)
     if not active:
-        return "resolved", "drift.resolved" if policy.send_resolved else None
+        return "resolved", f"{kind}.resolved" if policy.send_resolved else None
     rose = SEVERITY_RANK.get(severity, 0) > SEVERITY_RANK.get(current.notified_severity or "none", 0)
     due = current.notified_at is None or now - current.notified_at >= policy.repeat_after
-    return "open", "drift.repeated" if rose or due else None
+    return "open", f"{kind}.repeated" if rose or due else None
 
 
 def record_run(

@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import quote
 
 __all__ = [
+    "CONDITION_EVENTS",
     "EVENTS",
     "build_payload",
     "drifted_columns",
@@ -51,9 +52,16 @@ __all__ = [
 ]
 
 EVENTS = ("drift.detected", "drift.repeated", "drift.resolved")
+CONDITION_EVENTS = tuple(f"{kind}.{phase}" for kind in ("data.stale", "volume")
+                         for phase in ("detected", "repeated", "resolved"))
+"""The events of condition episodes (:mod:`monitor.service.conditions`): their
+payload has the drift event's keys and ``condition: {kind, detail}``."""
 SLACK_TOP_COLUMNS = 5
 _TITLES = {"drift.detected": "Drift detected", "drift.repeated": "Drift continues",
-           "drift.resolved": "Drift resolved"}
+           "drift.resolved": "Drift resolved", "data.stale.detected": "Data stale",
+           "data.stale.repeated": "Data still stale", "data.stale.resolved": "Fresh data again",
+           "volume.detected": "Unusual row count", "volume.repeated": "Row count still unusual",
+           "volume.resolved": "Row count back to usual"}
 
 
 def message_id_for(episode_key: str, event: str, comparison_id: int) -> str:
@@ -129,10 +137,13 @@ def build_payload(
     message_id: str,
     baseline_kind: str | None = None,
     baseline_snapshots: Sequence[str] | None = None,
+    condition: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON body of one episode event (see the module docstring).
 
-    :param event: one of :data:`EVENTS`.
+    :param event: one of :data:`EVENTS`, or of :data:`CONDITION_EVENTS` with ``condition``.
+    :param condition: ``{"kind", "detail"}`` of a condition event; the payload
+        then has it under ``condition`` (drift events have no such key).
     :param baseline_snapshots: every baseline snapshot, oldest first; default
         ``[baseline]``.
     :param columns: :func:`drifted_columns` of the run.
@@ -142,8 +153,9 @@ def build_payload(
         Python numbers, times ISO 8601 in UTC.
     :raises ValueError: when ``event`` is not one of :data:`EVENTS`.
     """
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}; expected one of {', '.join(EVENTS)}")
+    if event not in (CONDITION_EVENTS if condition is not None else EVENTS):
+        known = ", ".join(CONDITION_EVENTS if condition is not None else EVENTS)
+        raise ValueError(f"unknown event {event!r}; expected one of {known}")
     payload = {
         "event": event, "episode_id": episode_id, "episode_started_at": episode_started_at,
         "dataset": dataset, "monitor": monitor, "baseline_snapshot": baseline, "target_snapshot": target,
@@ -154,6 +166,8 @@ def build_payload(
         "report_path": report_path, "report_url": report_url, "created_at": created_at,
         "idempotency_key": message_id,
     }
+    if condition is not None:
+        payload["condition"] = dict(condition)
     result: dict[str, Any] = _jsonable(payload)
     return result
 
@@ -219,6 +233,11 @@ def slack_message(payload: Mapping[str, Any]) -> dict[str, Any]:
                     f"`{payload.get('target_snapshot')}`"),
         ]},
     ]
+    if isinstance(payload.get("condition"), Mapping):
+        text = f"{title}: dataset {payload.get('dataset')} (monitor {payload.get('monitor')}): " \
+               f"{payload['condition'].get('detail')}"
+        blocks.append({"type": "section", "text": _mrkdwn(f"*{payload['condition'].get('kind')}*\n"
+                                                             f"{payload['condition'].get('detail')}")})
     lines = [_slack_column(c) for c in list(payload.get("drifted_columns") or [])[:SLACK_TOP_COLUMNS]]
     if lines:
         blocks.append({"type": "section", "text": _mrkdwn("*Top drifted columns*\n" + "\n".join(lines))})

@@ -58,6 +58,8 @@ class RunResult:
     alerts: list[Any] = field(default_factory=list)
     reason: str | None = None
     baseline_spec: dict[str, Any] | None = None
+    conditions: list[dict[str, str]] = field(default_factory=list)
+    """The run's conditions (:mod:`monitor.service.conditions`), ``{kind, detail}`` each."""
 
 
 def source_for(ds: DatasetConfig) -> FileSource:
@@ -274,13 +276,18 @@ def write_report(
 def record_and_report(
     store: Store, reports_dir: str, drift_result: Any, *, dataset: str, monitor: str | None,
     baseline: SnapshotRecord, target: SnapshotRecord, chosen: baselines.Baseline | None = None,
+    conditions: list[dict[str, str]] | None = None,
 ) -> tuple[Any, Path]:
     """Store a comparison and write its report. :returns: (ComparisonRecord, report path).
 
     :param chosen: the run's baseline; its :meth:`~monitor.service.baselines.Baseline.spec`
         is recorded with the comparison (``baseline_spec``) and shown in the report.
+    :param conditions: the run's conditions (``{kind, detail}`` each), recorded in
+        the result under ``conditions`` and shown in the report.
     """
     result = drift_result.to_dict()
+    if conditions is not None:
+        result["conditions"] = list(conditions)
     verdict = result["verdict"]
     record = store.record_comparison(
         monitor=monitor, dataset=dataset, baseline=baseline, target=target,
@@ -382,28 +389,35 @@ def _compare_and_report(
     config: Config, name: str, store: Store, chosen: baselines.Baseline, target: SnapshotRecord, *,
     alert: bool = True,
 ) -> RunResult:
+    from monitor.service import conditions
+
     mon = config.monitors[name]
     baseline = chosen.newest
     drift_result = baselines.compare_with(store, chosen, target, settings_for(mon))
+    found = conditions.evaluate(store, mon, name, target, chosen.snapshots)
     record, path = record_and_report(
         store, config.reports_dir, drift_result, dataset=mon.dataset, monitor=name, baseline=baseline, target=target,
-        chosen=chosen,
+        chosen=chosen, conditions=[c.to_dict() for c in found],
     )
     result = RunResult(name, "completed", target, baseline, record.id, record.drifted, record.severity, str(path),
-                       baseline_spec=record.baseline_spec)
+                       baseline_spec=record.baseline_spec, conditions=[c.to_dict() for c in found])
+    for condition in found:
+        log.warning("monitor %s: %s: %s", name, condition.kind, condition.detail)
     log.info("monitor %s: %s vs %s (%s): severity %s, report %s", name, target.name, ", ".join(chosen.names),
              chosen.kind, record.severity, path)
     if alert:  # a run (not a backfill, which refreshes the history once at its end)
-        result.alerts = _queue_alerts(config, name, store, record, drift_result.to_dict(), path)
+        result.alerts = _queue_alerts(config, name, store, record, drift_result.to_dict(), path, found)
         from monitor.service.history import refresh_history
 
         refresh_history(store, config.reports_dir, name)  # after the episode step, so the page shows it
     return result
 
 
-def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: dict[str, Any], path: Path) -> list[Any]:
-    """Apply the run to the monitor's drift episode; returns the alerts it queued."""
-    from monitor.service import episodes, payload
+def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: dict[str, Any], path: Path,
+                  found: list[Any] | None = None) -> list[Any]:
+    """Apply the run to the monitor's drift episode, and to its condition
+    episodes (``found``: the run's conditions); returns the alerts it queued."""
+    from monitor.service import conditions, episodes, payload
 
     report_path, report_url = payload.report_location(str(path), config.reports_dir, config.report_url_base)
     finding = episodes.RunFinding(
@@ -418,7 +432,9 @@ def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: 
     if queued:
         log.info("monitor %s: %s of episode %s queued for %s", name, queued[0].event,
                  episode.key if episode else "?", ", ".join(repr(a.webhook) for a in queued))
-    return list(queued)
+    for alert in (more := conditions.record_conditions(store, config, finding, found or [])):
+        log.info("monitor %s: %s queued for %r", name, alert.event, alert.webhook)
+    return list(queued) + more
 
 
 def run_isolated(config: Config, name: str, store: Store, *,

@@ -176,6 +176,7 @@ def _episode_record(row: Row) -> EpisodeRecord:
         notified_at=_optional_time(row["notified_at"]),
         notified_severity=row["notified_severity"],
         notified_columns=list(_from_json(row["notified_columns"])),
+        kind=str(row.get("kind") or "drift"),
     )
 
 

@@ -17,6 +17,8 @@ from monitor.store.alerts import AlertsMixin
 from monitor.store.codec import _episode_record, _to_json
 from monitor.store.records import AlertRecord, EpisodeRecord, EpisodeStep
 
+_OPEN = "SELECT * FROM episodes WHERE monitor = ? AND kind = ? AND status = 'open'"
+
 EpisodePlan = Callable[[EpisodeRecord | None], EpisodeStep]
 """Decides a run's step from the monitor's open episode (``None`` when none)."""
 
@@ -25,23 +27,25 @@ class EpisodesMixin(AlertsMixin):
     """Opening, continuing and resolving drift episodes; an episode's events go
     to the outbox, so this builds on :class:`AlertsMixin`."""
 
-    def open_episode(self, monitor: str) -> EpisodeRecord | None:
-        """The open episode of ``monitor``, or ``None``."""
+    def open_episode(self, monitor: str, kind: str = "drift") -> EpisodeRecord | None:
+        """The open episode of ``monitor`` of ``kind`` (``drift``, ``data.stale``,
+        ``volume``), or ``None``."""
         with self._transaction(f"read the open episode of monitor '{monitor}'", write=False):
-            row = self._one("SELECT * FROM episodes WHERE monitor = ? AND status = 'open'", [monitor])
+            row = self._one(_OPEN, [monitor, kind])
         return None if row is None else _episode_record(row)
 
-    def list_episodes(self, monitor: str | None = None) -> list[EpisodeRecord]:
-        """Every episode (of one monitor when given), oldest first."""
-        where, params = ("1", []) if monitor is None else ("monitor = ?", [monitor])
+    def list_episodes(self, monitor: str | None = None, kind: str | None = None) -> list[EpisodeRecord]:
+        """Every episode (of one monitor, of one kind when given), oldest first."""
+        used = {key: value for key, value in (("monitor", monitor), ("kind", kind)) if value is not None}
+        where, params = " AND ".join(f"{key} = ?" for key in used) or "1", list(used.values())
         with self._transaction("list episodes", write=False):
             rows = self._all(f"SELECT * FROM episodes WHERE {where} ORDER BY opened_at, id", params)
         return [_episode_record(row) for row in rows]
 
     def step_episode(
-        self, monitor: str, dataset: str, comparison_id: int, plan: EpisodePlan
+        self, monitor: str, dataset: str, comparison_id: int, plan: EpisodePlan, *, kind: str = "drift"
     ) -> tuple[EpisodeRecord | None, list[AlertRecord]]:
-        """Apply one run to ``monitor``'s episode, in one write transaction.
+        """Apply one run to ``monitor``'s episode of ``kind``, in one write transaction.
 
         ``plan`` is called with the open episode (or ``None``) read inside the
         transaction and returns the :class:`EpisodeStep`: open a new episode
@@ -56,13 +60,13 @@ class EpisodesMixin(AlertsMixin):
             episode that is not open.
         """
         with self._transaction(f"record the episode step of monitor '{monitor}'", write=True):
-            row = self._one("SELECT * FROM episodes WHERE monitor = ? AND status = 'open'", [monitor])
+            row = self._one(_OPEN, [monitor, kind])
             current = None if row is None else _episode_record(row)
             step = plan(current)
             if step.status is None:
                 return current, []
             self._comparison_row(comparison_id)
-            episode_id = self._write_step(monitor, dataset, comparison_id, current, step)
+            episode_id = self._write_step(monitor, dataset, comparison_id, current, step, kind)
             alerts = [
                 self._enqueue(comparison_id, webhook, payload, key, episode_id, step.event)
                 for webhook, payload, key in step.alerts
@@ -73,7 +77,8 @@ class EpisodesMixin(AlertsMixin):
             return _episode_record(episode), alerts
 
     def _write_step(
-        self, monitor: str, dataset: str, comparison_id: int, current: EpisodeRecord | None, step: EpisodeStep
+        self, monitor: str, dataset: str, comparison_id: int, current: EpisodeRecord | None, step: EpisodeStep,
+        kind: str = "drift",
     ) -> int:
         """Insert or update the episode row for ``step``; returns its id."""
         now, columns = self._now(), _to_json(step.columns, "the drifted columns")
@@ -83,7 +88,7 @@ class EpisodesMixin(AlertsMixin):
             episode_id = self._insert("episodes", {
                 "key": step.key, "monitor": monitor, "dataset": dataset, "status": "open",
                 "opened_at": now, "severity": step.severity, "columns": columns, "runs": 1,
-                "last_comparison_id": comparison_id,
+                "last_comparison_id": comparison_id, "kind": kind,
             })
         else:
             episode_id = current.id

@@ -154,6 +154,9 @@ class EpisodeRecord:
     :ivar notified_at: when an event of this episode was last queued (UTC).
     :ivar notified_severity: the severity that event carried.
     :ivar notified_columns: the drifted columns that event carried.
+    :ivar kind: what the episode is of: ``"drift"``, or a condition
+        (``"data.stale"``, ``"volume"``, see :mod:`monitor.service.conditions`);
+        a monitor has at most one open episode of each kind.
     """
 
     id: int
@@ -170,6 +173,7 @@ class EpisodeRecord:
     notified_at: datetime | None
     notified_severity: str | None
     notified_columns: list[str]
+    kind: str = "drift"
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,12 +174,21 @@ def _migration_5_snapshot_windows(db: Database) -> None:
     db.execute("CREATE INDEX snapshots_by_window ON snapshots (monitor, window_start)")
 
 
+def _migration_6_episode_kinds(db: Database) -> None:
+    """Episodes of other conditions than drift: ``kind`` (``drift``, every
+    episode from before, ``data.stale`` or ``volume``); a monitor has at most
+    one open episode of each kind."""
+    db.execute("ALTER TABLE episodes ADD COLUMN kind TEXT NOT NULL DEFAULT 'drift'")
+    db.execute("DROP INDEX episodes_one_open")
+    db.execute("CREATE UNIQUE INDEX episodes_one_open_per_kind ON episodes (monitor, kind) WHERE status = 'open'")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _migration_1_initial_schema, _migration_2_alert_episodes, _migration_3_snapshot_owners,
     _migration_4_comparison_baselines,
-    _migration_5_snapshot_windows,
+    _migration_5_snapshot_windows, _migration_6_episode_kinds,
 )
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
