@@ -1,0 +1,175 @@
+"""``compare``, ``compare-files`` and ``metrics``: drift between two profiles."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor.cli.common import (
+    EXIT_DRIFT,
+    config_option,
+    echo_json,
+    format_option,
+    handle_errors,
+    load,
+    open_store,
+    text_table,
+)
+
+
+@click.command()
+@click.argument("dataset")
+@click.argument("baseline")
+@click.argument("target")
+@config_option
+@format_option("text", "json")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the HTML report to this file.")
+@click.option("--exact", is_flag=True, help="Compute from the data copies with scipy instead of the profiles.")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 3 when drift is found.")
+@handle_errors
+def compare(dataset: str, baseline: str, target: str, config_path: str, fmt: str,
+            report_path: str | None, exact: bool, fail_on_drift: bool) -> None:
+    """Compare two snapshots of a dataset (BASELINE and TARGET are snapshot names).
+
+    Example:
+
+        drift-monitor compare flights snapshot_a snapshot_b --report drift.html
+    """
+    from monitor.service import runner
+
+    config = load(config_path)
+    settings = _settings_for_dataset(config, dataset)
+    with open_store(config) as store:
+        base, tgt = store.get_snapshot(dataset, baseline), store.get_snapshot(dataset, target)
+        result = runner.compare(store, base, tgt, settings, exact=exact).to_dict()
+        result["conditions"] = _conditions(store, config, base, tgt)
+    meta = {"dataset": dataset, "baseline": base.name, "target": tgt.name,
+            "baseline_kind": "snapshot", "baseline_snapshots": [base.name]}
+    _emit_comparison(result, meta, fmt, report_path, (base, tgt), fail_on_drift)
+
+
+def _conditions(store: Any, config: Any, base: Any, tgt: Any) -> list[dict[str, str]]:
+    """The conditions of ``tgt`` against ``base`` by the ``expect`` of the monitor that took it."""
+    from monitor.service import conditions
+
+    if tgt.monitor not in config.monitors:
+        return []
+    return [c.to_dict() for c in conditions.evaluate(store, config.monitors[tgt.monitor], tgt.monitor, tgt, [base])]
+
+
+def _settings_for_dataset(config: Any, dataset: str) -> Any:
+    """Thresholds of the first monitor of the dataset, else the defaults."""
+    from monitor.drift import DriftSettings
+    from monitor.service.runner import settings_for
+
+    for mon in config.monitors.values():
+        if mon.dataset == dataset:
+            return settings_for(mon)
+    return DriftSettings()
+
+
+def _emit_comparison(result: dict[str, Any], meta: dict[str, Any], fmt: str, report_path: str | None,
+                     snaps: tuple[Any, Any] | None, fail_on_drift: bool) -> None:
+    if report_path:
+        _write_single_report(result, meta, report_path, snaps)
+    if fmt == "json":
+        echo_json({**meta, **result})
+    else:
+        click.echo(_comparison_text(result, meta))
+    if report_path and fmt != "json":
+        click.echo(f"report: {report_path}")
+    if fail_on_drift and result["verdict"]["drifted"]:
+        sys.exit(EXIT_DRIFT)
+
+
+def _write_single_report(result: dict[str, Any], meta: dict[str, Any], path: str, snaps: tuple[Any, Any] | None) -> None:
+    from datetime import datetime
+
+    from monitor import report
+
+    now = datetime.now(UTC)
+    page = report.comparison_context(
+        result, dataset=meta["dataset"], monitor=None, baseline_name=meta["baseline"],
+        baseline_created=snaps[0].created_at if snaps else now, target_name=meta["target"],
+        target_created=snaps[1].created_at if snaps else now, generated_at=now,
+    )
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(report.render_comparison(page), encoding="utf-8")
+
+
+_VERDICT_WORDS = {"drift": "DRIFT", "no_drift": "no drift", "insufficient_data": "insufficient data"}
+
+
+def _comparison_text(result: dict[str, Any], meta: dict[str, Any]) -> str:
+    v = result["verdict"]
+    lines = [
+        f"{meta['dataset']}: {meta['target']} vs baseline {meta['baseline']} ({result.get('mode', 'profile')})",
+        (f"verdict: {_VERDICT_WORDS.get(str(v.get('status')), 'DRIFT' if v['drifted'] else 'no drift')}, "
+        f"severity {v['severity']}, "
+        f"{v['drifted_columns']}/{v['columns_compared']} columns drifted"),
+    ]
+    lines += [f"condition {c['kind']}: {c['detail']}" for c in result.get("conditions") or ()]
+    for c in result["columns"]:
+        decided = ", ".join(f"{m['name']}={_num(m['value'])}" for m in c["metrics"] if m.get("decides"))
+        lines.append(f"  {c['column']:<24} {c['status']:<18} {c['severity']:<9} {decided}")
+    return "\n".join(lines)
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+
+
+@click.command("compare-files")
+@click.argument("reference", type=click.Path(exists=True))
+@click.argument("current", type=click.Path(exists=True))
+@format_option("text", "json")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="Write the HTML report here.")
+@click.option("--exact", is_flag=True, help="Compute from the data with scipy instead of the profiles.")
+@click.option("--fail-on-drift", is_flag=True, help="Exit 3 when drift is found.")
+@handle_errors
+def compare_files(reference: str, current: str, fmt: str, report_path: str | None, exact: bool, fail_on_drift: bool) -> None:
+    """Compare two data files (REFERENCE is the baseline) with no config.
+
+    Example:
+
+        drift-monitor compare-files january.parquet july.parquet --report drift.html --fail-on-drift
+    """
+    from monitor import drift
+    from monitor.service.runner import profile_file
+    from monitor.sources.files import FileSource
+
+    if exact:
+        tables = [FileSource((p,)).read_table() for p in (reference, current)]
+        result = drift.compare_data(tables[0], tables[1]).to_dict()
+    else:
+        result = drift.compare_profiles(profile_file(reference), profile_file(current)).to_dict()
+    meta = {"dataset": Path(current).stem, "baseline": Path(reference).name, "target": Path(current).name}
+    _emit_comparison(result, meta, fmt, report_path, None, fail_on_drift)
+
+
+@click.command()
+@format_option("table", "json")
+def metrics(fmt: str) -> None:
+    """List the drift metrics: name, column kinds, direction and default thresholds.
+
+    Example:
+
+        drift-monitor metrics --format json
+    """
+    from monitor.drift import metric_table
+
+    rows = metric_table()
+    if fmt == "json":
+        echo_json(rows)
+        return
+    flat = [{**r, "kinds": ",".join(r["kinds"])} for r in rows]
+    click.echo(text_table(flat, ["name", "kinds", "direction", "warning", "critical", "source"]))
+
+
