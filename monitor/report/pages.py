@@ -180,6 +180,24 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class SegmentRow:
+    """One row of the segment table: the whole dataset or one value of the
+    segment column.
+
+    :ivar status: ``drift``, ``compared`` (no drift), ``added`` or ``removed``.
+    :ivar magnitude: the segment's verdict magnitude in [0, 1]; ``None`` when not compared.
+    """
+
+    segment: str
+    status: str
+    severity: str
+    drifted_columns: tuple[str, ...]
+    magnitude: float | None
+    rows_baseline: int
+    rows_target: int
+
+
+@dataclass(frozen=True)
 class ComparisonPage:
     """Context of ``comparison.html``: one target snapshot compared with its baseline."""
 
@@ -204,6 +222,10 @@ class ComparisonPage:
     the newest); several when the baseline merges them."""
     baseline_description: str | None = None
     """How the baseline was chosen, in words; ``None`` when not known."""
+    segments: tuple[SegmentRow, ...] = ()
+    """The segment table (monitors with ``segments``): the whole dataset first,
+    then each segment as compared; empty otherwise."""
+    segment_column: str | None = None
 
     @property
     def title(self) -> str:
