@@ -338,6 +338,15 @@ class ExpectConfig(_Model):
         return None if self.new_data_within is None else parse_duration(self.new_data_within)
 
 
+class SegmentsConfig(_Model):
+    """Profile and compare each value of a column separately (see
+    :mod:`monitor.service.segments`): the ``max`` values with the most rows in
+    the target are compared one by one, the rest together as ``(other)``."""
+
+    column: str = Field(description="the column whose values are the segments, e.g. carrier")
+    max: int = Field(default=20, ge=1, le=200, description="segments compared one by one; the rest are '(other)'")
+
+
 class MonitorConfig(_Model):
     """A scheduled comparison of a dataset's new snapshot with its baseline."""
 
@@ -365,7 +374,16 @@ class MonitorConfig(_Model):
         default=None, description="profile the newest complete time window of the dataset instead of all its rows",
     )
     expect: ExpectConfig = Field(default=ExpectConfig(), description="freshness and volume conditions")
+    segments: SegmentsConfig | None = Field(
+        default=None, description="also profile and compare each value of a column: {column: carrier, max: 20}",
+    )
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _segments_alone(self) -> MonitorConfig:
+        if self.segments is not None and (self.window is not None or self.data_copy):
+            raise ValueError("segments cannot be combined with window or data_copy yet")
+        return self
 
 
 class WebhookConfig(_Model):

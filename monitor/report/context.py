@@ -41,6 +41,7 @@ from monitor.report.pages import (
     Retype,
     RowCount,
     SchemaChanges,
+    SegmentRow,
     Settings,
     StatRow,
     Verdict,
@@ -123,9 +124,31 @@ def comparison_context(
             baseline_snapshots=tuple(str(s) for s in baseline_snapshots or (baseline_name,)),
             baseline_description=baseline_description,
             conditions=tuple((str(c["kind"]), str(c["detail"])) for c in result.get("conditions") or ()),
+            segments=_segments(result),
+            segment_column=(result.get("segment_settings") or {}).get("column"),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MonitorError(f"malformed comparison result: {exc!r}") from exc
+
+
+def _segments(result: Mapping[str, Any]) -> tuple[SegmentRow, ...]:
+    """The segment table of a result with ``segments``: the whole dataset first
+    (its own columns' verdict), then the segments in stored order."""
+    raw = result.get("segments")
+    if not raw:
+        return ()
+    columns = [c for c in result["columns"] if c.get("status") == "drift"]
+    whole = SegmentRow(
+        "Whole dataset", "drift" if columns else "compared",
+        max((str(c["severity"]) for c in columns), key=lambda s: SEVERITY_RANK.get(s, 0), default="none"),
+        tuple(str(c["column"]) for c in columns),
+        max((_number(c.get("magnitude")) or 0.0 for c in columns), default=0.0),
+        int(result["row_count"]["baseline"]), int(result["row_count"]["target"]),
+    )
+    return (whole, *(
+        SegmentRow(str(name), str(e["status"]), str(e["severity"]), tuple(str(c) for c in e["drifted_columns"]),
+                   _number(e.get("magnitude")), int(e["rows"]["baseline"]), int(e["rows"]["target"]))
+        for name, e in raw.items()))
 
 
 def _verdict(raw: Mapping[str, Any]) -> Verdict:

@@ -181,6 +181,24 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class SegmentRow:
+    """One row of the segment table: the whole dataset or one value of the
+    segment column.
+
+    :ivar status: ``drift``, ``compared`` (no drift), ``added`` or ``removed``.
+    :ivar magnitude: the segment's verdict magnitude in [0, 1]; ``None`` when not compared.
+    """
+
+    segment: str
+    status: str
+    severity: str
+    drifted_columns: tuple[str, ...]
+    magnitude: float | None
+    rows_baseline: int
+    rows_target: int
+
+
+@dataclass(frozen=True)
 class ComparisonPage:
     """Context of ``comparison.html``: one target snapshot compared with its baseline."""
 
@@ -210,6 +228,10 @@ class ComparisonPage:
     conditions: tuple[tuple[str, str], ...] = ()
     """The run's conditions (``data.stale``, ``volume``) as ``(kind, detail)``;
     empty when it has none (or is not a monitor's run)."""
+    segments: tuple[SegmentRow, ...] = ()
+    """The segment table (monitors with ``segments``): the whole dataset first,
+    then each segment as compared; empty otherwise."""
+    segment_column: str | None = None
 
     @property
     def title(self) -> str:

@@ -73,6 +73,9 @@ class RunFinding:
     created_at: datetime
     baseline_kind: str | None = None
     baseline_snapshots: tuple[str, ...] = ()
+    segments: list[dict[str, Any]] | None = None
+    """The drifted segments (:func:`monitor.service.segments.drifted_segments`);
+    ``None`` for a monitor without segments."""
 
     @property
     def severity(self) -> str:
@@ -156,7 +159,7 @@ def _plan_step(
         baseline_kind=finding.baseline_kind, baseline_snapshots=finding.baseline_snapshots or None,
         verdict=finding.verdict, columns=finding.columns, changes=_changes(current, finding),
         report_path=finding.report_path, report_url=finding.report_url,
-        created_at=finding.created_at, message_id=message_id,
+        created_at=finding.created_at, message_id=message_id, drifted_segments=finding.segments,
     )
     alerts = tuple((name, payload, message_id) for name in webhooks)
     return EpisodeStep(step.status, key, step.severity, step.columns, event, alerts)

@@ -26,7 +26,9 @@ baseline, oldest first, and ``baseline_kind`` says how it was chosen (``first``,
 ``report_url`` is ``report_url_base`` + that path when ``report_url_base`` is
 configured. ``changes`` compares the run with the episode's last notified event
 (``null`` for ``drift.detected``). ``idempotency_key`` equals the ``webhook-id``
-header.
+header. A monitor with ``segments`` adds ``"drifted_segments": [{"segment":
+"UA", "severity": "critical", "columns": ["dep_delay"], "magnitude": 0.4}, ...]``
+(worst first; empty when only the whole dataset drifted).
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ def build_payload(
     baseline_kind: str | None = None,
     baseline_snapshots: Sequence[str] | None = None,
     condition: Mapping[str, Any] | None = None,
+    drifted_segments: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON body of one episode event (see the module docstring).
 
@@ -147,6 +150,9 @@ def build_payload(
     :param baseline_snapshots: every baseline snapshot, oldest first; default
         ``[baseline]``.
     :param columns: :func:`drifted_columns` of the run.
+    :param drifted_segments: the drifted segments of a monitor with
+        ``segments`` (``{segment, severity, columns, magnitude}`` each); the
+        payload has ``drifted_segments`` only when given.
     :param report_path: relative to ``reports_dir`` (:func:`report_location`).
     :param created_at: when the run compared; a naive datetime is taken as UTC.
     :returns: a JSON-able dict: NaN and infinity become ``None``, numpy scalars
@@ -168,6 +174,8 @@ def build_payload(
     }
     if condition is not None:
         payload["condition"] = dict(condition)
+    if drifted_segments is not None:
+        payload["drifted_segments"] = [dict(s) for s in drifted_segments]
     result: dict[str, Any] = _jsonable(payload)
     return result
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from monitor.config import Config, DatasetConfig, MonitorConfig
+from monitor.config import Config, DatasetConfig, MonitorConfig, SegmentsConfig
 from monitor.errors import ConfigError, MonitorError, SourceError, StoppedError, StoreError
 from monitor.profile import DatasetProfile, profile_source, profile_to_records
 from monitor.service import baselines
@@ -89,6 +89,7 @@ def take_snapshot(
     data_copy: bool = False,
     now: datetime | None = None,
     window: Window | None = None,
+    segments: SegmentsConfig | None = None,
 ) -> SnapshotRecord:
     """Profile the dataset now and store the snapshot (and its data copy).
 
@@ -101,6 +102,8 @@ def take_snapshot(
         ``_2``, ``_3``, ... suffix picked by the store when taken.
     :param window: profile only the rows of this time window (see
         :mod:`monitor.service.windowed`); the snapshot records it.
+    :param segments: also profile each value of a column, in the same pass
+        (:mod:`monitor.service.segments`); not with ``window`` or ``data_copy``.
     :returns: the completed snapshot.
     :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
     :raises StoreError: when the given ``name`` exists or the store cannot be written.
@@ -117,6 +120,10 @@ def take_snapshot(
                 from monitor.service.windowed import take_window
 
                 return take_window(store, snap, ds, window, data_copy)
+            if segments is not None:
+                from monitor.service.segments import take_segmented_snapshot
+
+                return take_segmented_snapshot(store, snap, ds, segments)
             return _profile_and_complete(store, snap, ds, data_copy)
     except BaseException as exc:
         store.fail_snapshot(snap.id, failure_reason(dataset, exc))
@@ -325,7 +332,7 @@ def run_monitor(
             target = window_target
         else:
             target = take_snapshot(store, mon.dataset, config.datasets[mon.dataset], monitor=name,
-                                   data_copy=mon.data_copy)
+                                   data_copy=mon.data_copy, segments=mon.segments)
     except (SourceError, StoreError) as exc:
         log.error("monitor %s: snapshot of %s failed: %s", name, mon.dataset, exc)
         log.debug("monitor %s: snapshot of %s failed", name, mon.dataset, exc_info=exc)
@@ -393,7 +400,12 @@ def _compare_and_report(
 
     mon = config.monitors[name]
     baseline = chosen.newest
-    drift_result = baselines.compare_with(store, chosen, target, settings_for(mon))
+    if mon.segments is not None:
+        from monitor.service.segments import compare_segmented
+
+        drift_result = compare_segmented(store, chosen, target, settings_for(mon), mon.segments)
+    else:
+        drift_result = baselines.compare_with(store, chosen, target, settings_for(mon))
     found = conditions.evaluate(store, mon, name, target, chosen.snapshots)
     record, path = record_and_report(
         store, config.reports_dir, drift_result, dataset=mon.dataset, monitor=name, baseline=baseline, target=target,
@@ -417,7 +429,7 @@ def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: 
                   found: list[Any] | None = None) -> list[Any]:
     """Apply the run to the monitor's drift episode, and to its condition
     episodes (``found``: the run's conditions); returns the alerts it queued."""
-    from monitor.service import conditions, episodes, payload
+    from monitor.service import conditions, episodes, payload, segments
 
     report_path, report_url = payload.report_location(str(path), config.reports_dir, config.report_url_base)
     finding = episodes.RunFinding(
@@ -427,6 +439,7 @@ def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: 
         created_at=record.created_at,
         baseline_kind=(record.baseline_spec or {}).get("kind"),
         baseline_snapshots=tuple((record.baseline_spec or {}).get("snapshots") or (record.baseline_name,)),
+        segments=segments.drifted_segments(result) if "segments" in result else None,
     )
     episode, queued = episodes.record_run(store, config, finding)
     if queued:

@@ -40,6 +40,7 @@ through the connection and transaction helper of
 - :mod:`monitor.store.comparisons`: comparison results and their reports.
 - :mod:`monitor.store.alerts`: the alert outbox (webhook names, never URLs),
   its delivery attempts and the webhooks disabled by an HTTP 410.
+- :mod:`monitor.store.segments`: the per-segment profiles of snapshots.
 - :mod:`monitor.store.episodes`: drift episodes and their notification state.
 - :mod:`monitor.store.baselines`: pinned baselines and when a monitor last ran.
 - :mod:`monitor.store.owner`: who owns a running snapshot and whether it is
@@ -77,6 +78,7 @@ from monitor.store.records import (
     WebhookState,
 )
 from monitor.store.schema import SCHEMA_VERSION
+from monitor.store.segments import SegmentsMixin
 from monitor.store.snapshots import SnapshotsMixin
 
 __all__ = [
@@ -109,6 +111,7 @@ class Store(
     ComparisonsMixin,
     BaselinesMixin,
     DataCopiesMixin,
+    SegmentsMixin,
     SnapshotsMixin,
     DatasetsMixin,
     HeartbeatsMixin,

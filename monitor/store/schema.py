@@ -183,12 +183,37 @@ def _migration_6_episode_kinds(db: Database) -> None:
     db.execute("CREATE UNIQUE INDEX episodes_one_open_per_kind ON episodes (monitor, kind) WHERE status = 'open'")
 
 
+def _migration_7_segment_profiles(db: Database) -> None:
+    """Per-segment profiles of snapshots (monitors with ``segments``):
+    ``segment_profiles`` holds one row per segment of a snapshot (its name,
+    the segment column, rows and dataset-level profile JSON), ``segment_columns``
+    one row per column of a segment, as ``column_profiles`` does for the
+    snapshot. Both go with their snapshot (``ON DELETE CASCADE``)."""
+    db.execute("""CREATE TABLE segment_profiles (
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+        segment TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        segment_column TEXT NOT NULL,
+        row_count INTEGER NOT NULL,
+        profile TEXT NOT NULL,
+        PRIMARY KEY (snapshot_id, segment))""")
+    db.execute("""CREATE TABLE segment_columns (
+        snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,
+        segment TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        column_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        stats TEXT NOT NULL,
+        sketch BLOB,
+        PRIMARY KEY (snapshot_id, segment, position))""")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _migration_1_initial_schema, _migration_2_alert_episodes, _migration_3_snapshot_owners,
     _migration_4_comparison_baselines,
-    _migration_5_snapshot_windows, _migration_6_episode_kinds,
+    _migration_5_snapshot_windows, _migration_6_episode_kinds, _migration_7_segment_profiles,
 )
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
