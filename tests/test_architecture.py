@@ -203,3 +203,12 @@ def test_rule_checker_flags_what_the_table_forbids(source: str, target: str, bro
 def test_imports_follow_the_rules(name: str) -> None:
     problems = [p for imp in imports(name) if (p := violation(imp))]
     assert not problems, "\n".join(problems)
+
+
+def test_every_package_ships_in_the_wheel() -> None:
+    """A package folder missing from pyproject's explicit list would be left out of the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert packages <= listed, f"not in pyproject's [tool.setuptools] packages: {sorted(packages - listed)}"

@@ -65,7 +65,7 @@ class DaemonProcess:
                     return found[count - 1]
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
-                    raise AssertionError(f"no such line; output so far:\n" + "\n".join(self.lines))
+                    raise AssertionError("no such line; output so far:\n" + "\n".join(self.lines))
                 self._changed.wait(min(left, 0.5))
 
     def get(self, path: str) -> tuple[int, str]:

@@ -1,0 +1,66 @@
+"""The models' base and the dataset section: what a dataset reads and how."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+FORMATS = ("csv", "parquet", "jsonl")
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+"""``${NAME}`` or ``${NAME:-default}`` in a string value."""
+KINDS = ("integer", "decimal", "string", "boolean", "datetime", "categorical")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSelection(_Model):
+    """Which columns of a dataset are profiled: ``include`` (only these) and/or
+    ``exclude`` (all but these)."""
+
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+
+class DatasetConfig(_Model):
+    """A dataset definition: where its files are and how to read them."""
+
+    path: str | tuple[str, ...] = Field(
+        description="a file, a folder (every file of the format inside, recursively) or a glob; or a list of them"
+    )
+    format: Literal["csv", "parquet", "jsonl"] | None = Field(
+        default=None, description="file format; inferred from the file extension when omitted"
+    )
+    columns: ColumnSelection = ColumnSelection()
+    types: dict[str, Literal["integer", "decimal", "string", "boolean", "datetime", "categorical"]] = Field(
+        default_factory=dict, description="column type overrides, column name -> kind"
+    )
+    description: str = ""
+    timestamp_column: str | None = Field(
+        default=None,
+        description="a datetime column; a monitor with a window profiles the rows whose time falls in it",
+    )
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The ``path`` entry as a tuple of strings."""
+        return (self.path,) if isinstance(self.path, str) else self.path
+
+    @model_serializer(mode="wrap")
+    def _without_unset_timestamp(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave ``timestamp_column`` out while it is not set, so the definition
+        of a dataset without one stays equal to the one registered before the
+        key existed (no new dataset version on upgrade)."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("timestamp_column") is None:
+            data.pop("timestamp_column", None)
+        return data
