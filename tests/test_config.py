@@ -125,5 +125,7 @@ def test_cli_validate_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
 def test_shipped_example_config_is_valid() -> None:
     root = Path(__file__).resolve().parents[1]
     config = load_config(root / "config" / "flights.yaml")
-    assert "july_vs_january" in config.monitors
-    assert config.datasets["flights_july"].paths[0].endswith("2013-07.parquet")
+    assert set(config.monitors) == {"january", "weekly_vs_january", "weekly_vs_trailing"}
+    assert config.datasets["flights"].paths[0].endswith("example-data/flights")
+    assert config.datasets["flights"].timestamp_column == "time_hour"
+    assert config.monitors["weekly_vs_january"].baseline == "january_20130101"

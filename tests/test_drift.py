@@ -317,7 +317,7 @@ def test_profile_mode_is_exact_while_the_sketch_holds_every_value() -> None:
 
 
 # ---------------------------------------------------------------------------
-# the shipped flights example: July against January, February against January
+# the flights data of the example: July against January, February against January (whole months)
 
 
 def test_flights_july_against_january_flags_dep_delay() -> None:

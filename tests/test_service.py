@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 from monitor.cli import main
-from monitor.config import load_config
+from monitor.config import Schedule, load_config
 from monitor.service.runner import load_profile
 from monitor.service.scheduler import build_scheduler, is_due
 from monitor.store import Store
@@ -210,11 +210,15 @@ def test_snapshot_and_compare_commands(shop_data: Path) -> None:
 
 def test_catch_up_runs_monitors_whose_last_run_is_old() -> None:
     config = load_config(Path(__file__).resolve().parents[1] / "config" / "flights.yaml")
-    mon = config.monitors["july_vs_january"]
-    now = datetime(2030, 1, 2, 12, tzinfo=timezone.utc)
+    mon = config.monitors["weekly_vs_january"]  # cron: Mondays at 06:00 in New York (11:00 UTC in winter)
+    now = datetime(2030, 1, 2, 12, tzinfo=timezone.utc)  # a Wednesday
     assert is_due(mon, None, now)
-    assert is_due(mon, now - timedelta(days=1, seconds=1), now)
-    assert not is_due(mon, now - timedelta(hours=23), now)
+    assert is_due(mon, datetime(2029, 12, 31, 10, 59, tzinfo=timezone.utc), now)  # missed Monday's run
+    assert not is_due(mon, datetime(2029, 12, 31, 11, 0, tzinfo=timezone.utc), now)  # Monday's run itself
+    daily = mon.model_copy(update={"schedule": Schedule(every="1d")})
+    assert is_due(daily, None, now)
+    assert is_due(daily, now - timedelta(days=1, seconds=1), now)
+    assert not is_due(daily, now - timedelta(hours=23), now)
 
 
 def test_scheduler_jobs_have_stable_ids_and_catch_up(shop_data: Path) -> None:

@@ -191,7 +191,7 @@ def backfill(
                     on_window(outcomes[snap_name])
     log.info("backfill of %s: %d written, %d skipped, %d failed", name, summary.written, summary.skipped,
              summary.failed)
-    if summary.written:
+    if summary.written and store.list_comparisons(monitor=name, limit=1):  # a baseline-only monitor has no history
         from monitor.service.history import refresh_history
 
         refresh_history(store, config.reports_dir, name)  # once, after every window is compared
