@@ -70,3 +70,38 @@ def zone_of(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValueError(f"unknown time zone {name!r} (expected an IANA name such as America/New_York)") from None
+
+
+_WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_WEEKDAY_PART = re.compile(r"^(\*|\d+)(?:-(\d+))?(?:/(\d+))?$")
+
+
+def crontab_line(text: str) -> str:
+    """A five-field crontab line with the day-of-week numbers written as names.
+
+    crontab(5) counts weekdays from Sunday = 0 (7 is Sunday too); APScheduler 3's
+    ``CronTrigger.from_crontab`` counts them from Monday = 0, so ``"0 6 * * 1"``
+    would fire on Tuesdays. Numbers, ranges and steps (``1``, ``1-5``, ``*/2``,
+    ``0,6``) are expanded with crontab's meaning into names (``mon``,
+    ``mon,tue,wed,thu,fri``, ``sun,tue,thu,sat``, ``sun,sat``), which APScheduler
+    reads as written; names, ``*`` and other forms pass unchanged, as do the
+    other four fields.
+
+    :raises ValueError: when a weekday number is above 7 or a step is 0.
+    """
+    fields = text.split()
+    if len(fields) != 5 or fields[4] == "*":
+        return text
+    days: list[int] = []
+    for part in fields[4].split(","):
+        match = _WEEKDAY_PART.match(part)
+        if match is None:  # names (mon-fri) and anything else: left to APScheduler
+            return text
+        first, last, step = match.groups()
+        low = 0 if first == "*" else int(first)
+        high = 6 if first == "*" else int(last) if last is not None else (7 if step else low)
+        if high > 7 or low > high or (step is not None and int(step) == 0):
+            raise ValueError(f"day of week {part!r}: expected numbers 0 to 7 (0 and 7 are Sunday)")
+        days.extend(d % 7 for d in range(low, high + 1, int(step or 1)))
+    names = ",".join(_WEEKDAY_NAMES[d] for d in sorted(set(days)))
+    return " ".join(fields[:4] + [names])

@@ -41,6 +41,27 @@ def test_cron_without_timezone_is_utc() -> None:
     assert trigger.get_next_fire_time(None, datetime(2024, 7, 10, tzinfo=UTC)) == datetime(2024, 7, 10, 6, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(("field", "days"), [
+    ("1", {1}), ("0", {0}), ("7", {0}), ("1-5", {1, 2, 3, 4, 5}), ("0,6", {0, 6}), ("*/2", {0, 2, 4, 6}),
+    ("1-5/2", {1, 3, 5}), ("5-7", {5, 6, 0}), ("mon", {1}), ("mon-fri", {1, 2, 3, 4, 5}), ("*", set(range(7))),
+])
+def test_cron_weekdays_mean_what_crontab_says(field: str, days: set[int]) -> None:
+    """crontab(5) counts weekdays from Sunday = 0 (and 7); each fire lands on those days of the calendar."""
+    trigger = trigger_for(monitor(cron=f"0 6 * * {field}"))
+    fired, at = [], datetime(2024, 7, 1, tzinfo=UTC)  # a Monday
+    while (at := trigger.get_next_fire_time(None, at)) < datetime(2024, 7, 29, tzinfo=UTC):
+        fired.append(at)
+        at = at.replace(minute=1)
+    assert {d.isoweekday() % 7 for d in fired} == days
+    assert len(fired) == 4 * len(days) and all(d.hour == 6 for d in fired)
+
+
+@pytest.mark.parametrize("field", ["8", "3-1", "*/0"])
+def test_a_weekday_out_of_range_is_a_config_error(field: str) -> None:
+    with pytest.raises(ValueError, match="day of week|invalid cron"):
+        monitor(cron=f"0 6 * * {field}")
+
+
 def test_catch_up_follows_the_timezone() -> None:
     mon = monitor(cron="0 6 * * *", timezone="America/New_York")
     last = datetime(2024, 7, 9, 10, 0, tzinfo=UTC)  # 06:00 New York, 9 July

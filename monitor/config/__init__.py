@@ -50,6 +50,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from monitor.durations import crontab_line as crontab_line
 from monitor.durations import parse_duration as parse_duration
 from monitor.durations import parse_lag as parse_lag
 from monitor.durations import parse_window_size as parse_window_size
@@ -66,7 +67,7 @@ __all__ = [
     "FORMATS", "KINDS", "AlertConfig", "BaselineDataset", "BaselineOffset", "BaselineTrailing", "BaselineVersion",
     "ColumnSelection", "Config", "DatasetConfig", "ExpectConfig", "MonitorConfig", "RowsExpectation", "Schedule",
     "SegmentsConfig", "ServiceConfig", "ThresholdConfig", "WebhookConfig", "WindowConfig", "interpolate",
-    "load_config", "parse_address", "parse_config", "parse_duration", "parse_lag", "parse_window_size", "zone_of",
+    "crontab_line", "load_config", "parse_address", "parse_config", "parse_duration", "parse_lag", "parse_window_size", "zone_of",
 ]
 
 

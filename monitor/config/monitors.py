@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from monitor.config.datasets import _Model
-from monitor.durations import parse_duration, parse_lag, parse_window_size, zone_of
+from monitor.durations import crontab_line, parse_duration, parse_lag, parse_window_size, zone_of
 
 
 class Schedule(_Model):
@@ -46,7 +46,7 @@ class Schedule(_Model):
             from apscheduler.triggers.cron import CronTrigger
 
             try:
-                CronTrigger.from_crontab(value, timezone="UTC")
+                CronTrigger.from_crontab(crontab_line(value), timezone="UTC")
             except ValueError as exc:
                 raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
         return value

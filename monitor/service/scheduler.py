@@ -42,7 +42,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, MonitorConfig, zone_of
+from monitor.config import Config, MonitorConfig, crontab_line, zone_of
 from monitor.errors import StoppedError
 from monitor.service.logs import monitor_context
 from monitor.service.metrics import ServiceMetrics
@@ -67,7 +67,7 @@ def trigger_for(mon: MonitorConfig) -> IntervalTrigger | CronTrigger:
     if interval is not None:
         return IntervalTrigger(seconds=interval.total_seconds(), timezone=timezone.utc)
     assert mon.schedule.cron is not None
-    return CronTrigger.from_crontab(mon.schedule.cron, timezone=zone_of(mon.schedule.timezone))
+    return CronTrigger.from_crontab(crontab_line(mon.schedule.cron), timezone=zone_of(mon.schedule.timezone))
 
 
 def describe_schedule(mon: MonitorConfig) -> str:
