@@ -11,6 +11,9 @@ Prints, for weekly and daily windows of 2013 and each layout, the seconds of:
   window at once (what ``drift-monitor backfill`` does);
 - ``a pass per window``: the same function called once per window, each call
   reading every file (what repeated single-window runs would cost);
+- ``one pass, 2 jobs``: the same with ``jobs=2`` (two worker processes, each
+  reading a run of consecutive files; the ``shuffled`` layout is one file, so
+  one process reads it);
 - ``whole dataset``: one profile of all rows (:func:`monitor.profile.profile_source`,
   one process), the floor;
 
@@ -56,18 +59,19 @@ def main() -> None:
         pq.write_table(table.take(np.random.default_rng(0).permutation(table.num_rows)), shuffled,
                        row_group_size=64 * 1024)
         start, end = datetime(2013, 1, 1, tzinfo=timezone.utc), datetime(2014, 1, 1, tzinfo=timezone.utc)
-        print("| layout | windows | count | one pass (s) | a pass per window (s) | per window / one pass "
-              "| one pass / one whole profile |")
-        print("|---|---|---|---|---|---|---|")
+        print("| layout | windows | count | one pass (s) | one pass, 2 jobs (s) | a pass per window (s) "
+              "| per window / one pass | one pass / one whole profile | 1 job / 2 jobs |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for layout, path in (("monthly", folder), ("shuffled", shuffled)):
             ds = DatasetConfig(path=str(path), timestamp_column="time_hour")
             whole = seconds(lambda: profile_source(FileSource(ds.paths), workers=1, progress=False))
             for size in ("1w", "1d"):
                 windows = windows_between(start, end, WindowConfig(size=size), ZoneInfo("UTC"))
                 once = seconds(lambda: profile_windows(ds, windows))
+                jobs = seconds(lambda: profile_windows(ds, windows, jobs=2))
                 each = seconds(lambda: [profile_windows(ds, [w]) for w in windows])
-                print(f"| {layout} | {size} | {len(windows)} | {once:.2f} | {each:.2f} | {each / once:.1f} "
-                      f"| {once / whole:.2f} |")
+                print(f"| {layout} | {size} | {len(windows)} | {once:.2f} | {jobs:.2f} | {each:.2f} "
+                      f"| {each / once:.1f} | {once / whole:.2f} | {once / jobs:.2f} |")
 
 if __name__ == "__main__":
     main()

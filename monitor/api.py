@@ -76,7 +76,7 @@ class Workspace:
         return compare(self.store, base, tgt, settings, exact=exact)
 
     def backfill(self, monitor: str, start: str | date | datetime, end: str | date | datetime, *,
-                 force: bool = False) -> Any:
+                 force: bool = False, jobs: int = 1) -> Any:
         """Snapshot every complete window of windowed monitor ``monitor`` in
         ``[start, end)`` and compare each with the monitor's baseline, reading
         the data once (see :mod:`monitor.service.backfill`); no alerts are sent.
@@ -84,6 +84,7 @@ class Workspace:
         :param start: a date (midnight), a datetime or an ISO 8601 text; without
             a time zone it is read in the monitor's ``schedule.timezone``.
         :param force: retake windows that already have a completed snapshot.
+        :param jobs: worker processes reading the files (comparisons stay in window order).
         :returns: a :class:`monitor.service.backfill.BackfillSummary`
             (``written``, ``skipped``, ``failed``, ``windows``, ``to_dict()``).
         :raises ConfigError: the workspace has no configuration, no such
@@ -97,7 +98,7 @@ class Workspace:
         zone = monitor_zone(mon)
         first, last = (parse_time(v if isinstance(v, str) else v.isoformat(), zone, what)
                        for v, what in ((start, "start"), (end, "end")))
-        return backfill(self.config, monitor, self.store, first, last, force=force)
+        return backfill(self.config, monitor, self.store, first, last, force=force, jobs=jobs)
 
     def _monitor(self, name: str) -> MonitorConfig:
         if self.config is None:

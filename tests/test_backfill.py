@@ -172,3 +172,57 @@ def test_snapshot_list_and_show_print_the_window(backfilled: tuple[Path, Any]) -
     shown_json = json.loads(runner.invoke(main, ["snapshot", "show", "flights", "weekly_20130107", "-c", str(config),
                                                  "--format", "json"]).stdout)
     assert shown_json["snapshot"]["window_end"] == "2013-01-14T00:00:00+00:00"
+
+
+def test_jobs_merge_the_workers_windows_into_the_one_pass_profiles(
+        flights: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    """Two worker processes, each reading six of the monthly files: every week's
+    exact parts equal those of one pass (a week across a month's end is merged
+    from both workers), and its data copy holds the same rows in the same order."""
+    from monitor.config import DatasetConfig
+    from monitor.service.windowed import profile_windows
+    from monitor.service.windows import Window
+
+    base, frame = flights
+    ds = DatasetConfig.model_validate({"path": [str(p) for p in sorted((base / "data").glob("*.parquet"))],
+                                       "columns": {"include": ["dep_delay", "carrier"]},
+                                       "timestamp_column": "time_hour"})
+    weeks = [Window(datetime(2013, 6, 3, tzinfo=timezone.utc) + pd.Timedelta(days=7 * i),
+                    datetime(2013, 6, 10, tzinfo=timezone.utc) + pd.Timedelta(days=7 * i)) for i in range(8)]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = profile_windows(ds, weeks, copy_dir=tmp_path / "one")
+    two = profile_windows(ds, weeks, copy_dir=tmp_path / "two", jobs=2)
+    assert (two.rows_read, two.rows_without_time, two.fingerprint) == (one.rows_read, one.rows_without_time,
+                                                                        one.fingerprint)
+    for a, b in zip(one.windows, two.windows):
+        assert a.reason is None and b.reason is None and a.profile is not None and b.profile is not None
+        lo, hi = pd.Timestamp(a.window.start), pd.Timestamp(a.window.end)
+        rows = frame[(frame.time_hour >= lo) & (frame.time_hour < hi)]
+        assert b.profile.row_count == a.profile.row_count == len(rows)
+        x, y = a.profile.columns["dep_delay"].numeric, b.profile.columns["dep_delay"].numeric
+        assert x is not None and y is not None
+        assert (y.min, y.max, y.moments.n) == (x.min, x.max, x.moments.n)
+        assert y.moments.mean == pytest.approx(rows.dep_delay.mean(), rel=1e-9)
+        assert y.moments.variance == pytest.approx(rows.dep_delay.var(ddof=1), rel=1e-9)
+        assert b.profile.columns["carrier"].categories.counts == rows.carrier.value_counts().to_dict()
+        copied = [pq.read_table(p) for p in (a.copy or [])], [pq.read_table(p) for p in (b.copy or [])]
+        assert pd.concat(t.to_pandas() for t in copied[1]).reset_index(drop=True).equals(
+            pd.concat(t.to_pandas() for t in copied[0]).reset_index(drop=True))
+    # the first of July falls in a week read by both workers
+    assert any(w.window.start.month == 6 and w.window.end.month == 7 for w in two.windows)
+
+
+def test_backfill_with_jobs_through_the_cli(flights: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
+    base, frame = flights
+    (tmp_path / "data").symlink_to(base / "data")
+    config = write_config(tmp_path)
+    result = CliRunner().invoke(main, ["backfill", "weekly", "--from", "2013-03-01", "--to", "2013-05-01",
+                                       "--jobs", "2", "-c", str(config), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    # Friday 1 March to Wednesday 1 May: two cut weeks around eight whole ones
+    assert (summary["written"], summary["failed"]) == (10, 0)
+    rows = frame[(frame.time_hour >= pd.Timestamp("2013-03-01", tz="UTC"))
+                 & (frame.time_hour < pd.Timestamp("2013-05-01", tz="UTC"))]
+    assert sum(w["rows"] for w in summary["windows"]) == len(rows)

@@ -50,10 +50,12 @@ def baseline_set(monitor_name: str, snapshot_name: str, config_path: str) -> Non
 @click.option("--from", "start", required=True, metavar="DATE", help="Start of the range (a date or ISO 8601 time).")
 @click.option("--to", "end", required=True, metavar="DATE", help="End of the range, excluded.")
 @click.option("--force", is_flag=True, help="Retake windows that already have a completed snapshot.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes reading the files (each a run of consecutive files); comparisons stay in order.")
 @config_option
 @format_option("text", "json")
 @handle_errors
-def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, config_path: str, fmt: str) -> None:
+def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, jobs: int, config_path: str, fmt: str) -> None:
     """Snapshot every complete window of a windowed monitor in [--from, --to) and
     compare each with its baseline, reading the data once; no alerts are sent.
 
@@ -87,7 +89,8 @@ def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, config_pa
             click.echo(f"{w.name}: {w.status}" + (f" ({w.reason})" if w.reason else ""), err=True)
 
     with open_store(config) as store:
-        summary = backfill(config, monitor_name, store, first, last, force=force, on_file=on_file, on_window=on_window)
+        summary = backfill(config, monitor_name, store, first, last, force=force, jobs=jobs, on_file=on_file,
+                           on_window=on_window)
     if fmt == "json":
         echo_json(summary.to_dict())
     else:

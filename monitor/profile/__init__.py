@@ -111,6 +111,7 @@ from monitor.profile.parallel import (
     PARALLEL_MIN_CELLS,
     Progress,
     resolve_specs,
+    run_in_workers,
     run_task,
 )
 from monitor.profile.serialize import (
@@ -150,7 +151,7 @@ __all__ = [
     "column_profile", "column_spec", "compact_to_sketch", "compaction_level", "compute_profile", "fine_bins",
     "finish_profile", "finite_values", "kind_of", "kll_capacity",
     "misra_gries_cut", "pack_sketch", "profile_from_records", "profile_json", "profile_source",
-    "profile_table", "profile_to_records", "resolve_specs", "retained_hashes", "run_task", "sketch_of_hashes",
+    "profile_table", "profile_to_records", "resolve_specs", "retained_hashes", "run_in_workers", "run_task", "sketch_of_hashes",
     "theta_hash_floats", "theta_hash_strings", "typed_batch", "unpack_sketch",
     "value_counts",
 ]

@@ -339,3 +339,36 @@ def _collect(procs: Sequence[Any], results: Any, bar: Progress) -> Iterator[byte
             raise payload
         else:
             raise SourceError(f"a profiling worker failed: {payload}")
+
+
+def run_in_workers(func: Any, items: Sequence[Any], workers: int) -> list[Any]:
+    """``[func(item) for item in items]``, computed in up to ``workers`` worker processes.
+
+    The workers start as the profiling workers do (``fork`` or ``forkserver``,
+    :func:`_context`) and die with this process, even on ``kill -9``
+    (:func:`monitor.lifeline.die_with_owner`). ``func`` must be a module-level
+    function; items and results travel pickled. With one worker or one item,
+    everything runs in this process.
+
+    :returns: the results in the order of ``items``.
+    :raises: the first exception ``func`` raised, in item order (the others
+        are still awaited); :class:`~monitor.errors.SourceError` when a worker
+        process died.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    if workers <= 1 or len(items) <= 1:
+        return [func(item) for item in items]
+    with ProcessPoolExecutor(min(workers, len(items)), mp_context=_context(), initializer=_pool_worker,
+                             initargs=(os.getpid(),)) as pool:
+        try:
+            return list(pool.map(func, items))
+        except BrokenProcessPool as exc:
+            raise SourceError("a worker process stopped unexpectedly") from exc
+
+
+def _pool_worker(owner: int) -> None:
+    """Start of a :func:`run_in_workers` worker: exit with ``owner``, fresh KLL seeds."""
+    die_with_owner(owner)
+    kll.reseed()

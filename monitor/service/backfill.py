@@ -129,6 +129,7 @@ def backfill(
     end: datetime,
     *,
     force: bool = False,
+    jobs: int = 1,
     now: datetime | None = None,
     on_file: Callable[[int, int], None] | None = None,
     on_window: Callable[[WindowOutcome], None] | None = None,
@@ -140,6 +141,9 @@ def backfill(
 
     :param start: timezone-aware; ``end`` likewise, after it.
     :param force: retake windows that already have a completed snapshot.
+    :param jobs: worker processes reading the files (see
+        :func:`~monitor.service.windowed.profile_windows`); the comparisons
+        run in this process, in window order.
     :param now: the time windows must have ended ``lag`` before (default: now).
     :param on_file: called with (files read, files) while the data is read.
     :param on_window: called with each window's outcome, in window order.
@@ -177,7 +181,7 @@ def backfill(
     pending = deque(complete)  # in time order; each told once its chunk is written
     for k, chunk in enumerate(chunks):
         with copy_folder(store, mon.data_copy) as folder:
-            result = profile_windows(ds, [w for w, _, _ in chunk], copy_dir=folder, on_file=on_file)
+            result = profile_windows(ds, [w for w, _, _ in chunk], copy_dir=folder, on_file=on_file, jobs=jobs)
             summary.rows_without_time += result.rows_without_time
             taken = {snap_name: (old, profiled) for (_, snap_name, old), profiled in zip(chunk, result.windows)}
             while pending and (k == len(chunks) - 1 or pending[0].start <= chunk[-1][0].start):

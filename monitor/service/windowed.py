@@ -39,7 +39,9 @@ import pyarrow.parquet as pq
 
 from monitor.config import DatasetConfig
 from monitor.errors import MonitorError, SourceError
-from monitor.profile import ColumnSpec, DatasetProfile, ProfileState, finish_profile, profile_to_records, resolve_specs
+from monitor.profile import (
+    ColumnSpec, DatasetProfile, ProfileState, finish_profile, profile_to_records, resolve_specs, run_in_workers,
+)
 from monitor.service.windows import Window
 from monitor.sources.csv_types import infer_kind, parse_text
 from monitor.sources.files import FileSource, ReadTask, fingerprint
@@ -117,6 +119,8 @@ class _Split:
     buffered: int = 0
     first_schema: pa.Schema | None = None
     fmt: str | None = None
+    tag: str = ""
+    """Prefix of this pass's data-copy pieces (a worker's, so two never share a name)."""
 
     def state(self, i: int) -> ProfileState:
         """Window ``i``'s profile in progress."""
@@ -160,7 +164,7 @@ class _Split:
                 self.state(i).add_batch(batch)
             if self.copy_dir is not None:
                 copies = self.pieces.setdefault(i, [])
-                copies.append(self.copy_dir / f"{i}-{len(copies):06d}.parquet")
+                copies.append(self.copy_dir / f"{self.tag}{i}-{len(copies):06d}.parquet")
                 pq.write_table(table, str(copies[-1]))
         except (ValueError, pa.ArrowException, OSError) as exc:
             self.failed[i] = f"{', '.join(str(f) for f in files)}: cannot profile: {exc}"
@@ -184,6 +188,7 @@ def profile_windows(
     *,
     copy_dir: Path | None = None,
     on_file: Callable[[int, int], None] | None = None,
+    jobs: int = 1,
 ) -> WindowedPass:
     """Profile each window's rows of a dataset in one pass over its files.
 
@@ -192,7 +197,13 @@ def profile_windows(
     :param windows: in time order, not overlapping.
     :param copy_dir: when given, each window's rows are also written there as a
         Parquet file (:attr:`WindowProfile.copy`), for its data copy.
-    :param on_file: called with (files done, files) after each file.
+    :param on_file: called with (files done, files) after each file (with
+        ``jobs`` above 1, after each worker's share of the files).
+    :param jobs: worker processes; the files are cut into that many runs of
+        consecutive files (of about equal bytes), each profiled by one worker
+        into a profile per window, and each window's profiles are merged in
+        file order: the same counts, moments, minimum, maximum and category
+        counts as one pass, and a data copy in the same row order.
     :raises ValueError: when the dataset has no ``timestamp_column`` or the
         windows are not in order.
     """
@@ -219,22 +230,84 @@ def profile_windows(
         result.windows = [WindowProfile(w, reason=str(exc)) for w in windows]
         return result
     split = _Split(windows, keep_time, dict(specs), dict(ds.types), copy_dir)
+    groups = _file_groups(files, jobs)
+    if len(groups) <= 1:
+        result.rows_read, result.rows_without_time = _read_files(split, reading, files, column, starts, ends, on_file)
+    else:
+        parts = run_in_workers(_profile_group, [(split, reading, group, column, starts, ends, f"w{k}-")
+                                                for k, group in enumerate(groups)], len(groups))
+        done = 0
+        for group, (part, read, untimed) in zip(groups, parts):
+            _merge_split(split, part)
+            result.rows_read += read
+            result.rows_without_time += untimed
+            done += len(group)
+            if on_file is not None:
+                on_file(done, len(files))
+    result.windows = [split.finish(i, order) for i in range(len(windows))]
+    return result
+
+
+def _read_files(split: _Split, reading: FileSource, files: Sequence[Path], column: str, starts: np.ndarray,
+                ends: np.ndarray, on_file: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+    """Add the rows of ``files`` to their windows in ``split``; a file that cannot
+    be read fails every window. :returns: rows read, rows without a time."""
+    read = untimed = 0
     path = None
     try:
         for done, path in enumerate(files, start=1):
             for task in reading.plan([path]):
                 task = _pruned(task, column, int(starts[0]), int(ends[-1]))
                 for batch in task.batches() if task.row_groups != () else ():
-                    result.rows_read += batch.num_rows
-                    result.rows_without_time += _split_batch(split, batch, column, starts, ends, path)
+                    read += batch.num_rows
+                    untimed += _split_batch(split, batch, column, starts, ends, path)
             if on_file is not None:
                 on_file(done, len(files))
     except (MonitorError, ValueError, pa.ArrowException) as exc:
         reason = str(exc) if isinstance(exc, MonitorError) else f"{path}: cannot read: {exc}"
-        for i in range(len(windows)):
+        for i in range(len(split.windows)):
             split.failed.setdefault(i, reason)
-    result.windows = [split.finish(i, order) for i in range(len(windows))]
-    return result
+    return read, untimed
+
+
+def _profile_group(args: tuple[_Split, FileSource, Sequence[Path], str, np.ndarray, np.ndarray, str],
+                   ) -> tuple[_Split, int, int]:
+    """A worker's share of :func:`profile_windows`: its files into a fresh copy of
+    ``split`` (every buffer flushed), with the rows read and without a time."""
+    template, reading, files, column, starts, ends, tag = args
+    split = replace(template, states={}, failed={}, pieces={}, buffers={}, sources={}, buffered=0, tag=tag)
+    read, untimed = _read_files(split, reading, files, column, starts, ends)
+    split.flush_all()
+    return split, read, untimed
+
+
+def _merge_split(into: _Split, part: _Split) -> None:
+    """Add a worker's windows to ``into`` (parts are merged in file order)."""
+    for i, state in part.states.items():
+        into.states[i] = state if i not in into.states else into.states[i].merge(state)
+    for i, reason in part.failed.items():
+        into.failed.setdefault(i, reason)
+    for i, pieces in part.pieces.items():
+        into.pieces.setdefault(i, []).extend(pieces)
+    into.first_schema = into.first_schema or part.first_schema
+    into.fmt = into.fmt or part.fmt
+
+
+def _file_groups(files: Sequence[Path], jobs: int) -> list[list[Path]]:
+    """``files`` cut into at most ``jobs`` runs of consecutive files of about equal total bytes."""
+    if jobs <= 1 or len(files) <= 1:
+        return [list(files)]
+    sizes = np.array([_size(f) for f in files], dtype=np.float64)
+    ends = np.cumsum(sizes) / max(float(sizes.sum()), 1.0)
+    index = np.minimum((np.concatenate([[0.0], ends[:-1]]) * min(jobs, len(files))).astype(int), jobs - 1)
+    return [[f for f, k in zip(files, index) if k == g] for g in sorted(set(index.tolist()))]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _pruned(task: ReadTask, column: str, first: int, last: int) -> ReadTask:
