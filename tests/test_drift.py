@@ -494,6 +494,25 @@ def test_category_cells_fold_unknown_counts_into_other() -> None:
     assert cells.folded == 1
 
 
+def test_reconciled_cells_hand_other_back_to_listed_counts_within_the_error() -> None:
+    """The baseline lists lower bounds (error 4): its listed cells rise toward the
+    target's shares by at most 4 rows each, paid from its "other" cell; totals kept;
+    the exact target is untouched."""
+    base = metrics.CategoryCounts({"a": 40, "b": 30, "c": 10}, other=20, error=4)
+    target = metrics.CategoryCounts({"a": 46, "b": 30, "c": 16}, other=8)
+    cells = metrics.reconcile_cells(metrics.category_cells(base, target), base.error, target.error)
+    assert cells.labels == ("a", "b", "c", "other")
+    assert list(cells.target) == [46, 30, 16, 8]
+    assert list(cells.baseline) == [44, 30, 14, 12]  # a and c short of 46 and 16 by 6 each: raised by 4
+    assert cells.baseline.sum() == base.total and cells.reconciled == (8, 0)
+    exact = metrics.category_cells(metrics.CategoryCounts({"a": 40}, 20), metrics.CategoryCounts({"a": 50}, 10))
+    assert metrics.reconcile_cells(exact, 0, 0) is exact
+    # "other" never goes below zero
+    poor = metrics.reconcile_cells(metrics.category_cells(metrics.CategoryCounts({"a": 10, "b": 10}, 1, error=5),
+                                                          metrics.CategoryCounts({"a": 50, "b": 10})), 5, 0)
+    assert list(poor.baseline) == [11, 10, 0]  # a wants 7.5 more rows; "other" had one
+
+
 def test_a_category_called_other_does_not_collide_with_the_bucket() -> None:
     cells = metrics.category_cells(metrics.CategoryCounts({"other": 5, "a": 5}, 3), metrics.CategoryCounts({"other": 6, "a": 7}))
     assert cells.labels == ("other", "a", "(other)")

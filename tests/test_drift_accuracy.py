@@ -105,3 +105,74 @@ def test_capped_categories_are_compared_through_other_and_say_so() -> None:
     prof = compare_profiles(compute_profile(month(1).to_batches()), compute_profile(month(2).to_batches()))
     assert prof.column("tailnum").categories["labels"][-1] == "other"
     assert any("'other'" in note and "tailnum" in note for note in prof.settings["notes"])
+
+
+def _days(m: int, first: int, last: int) -> pa.Table:
+    """Flights of month ``m``, days ``first`` to ``last`` inclusive."""
+    t = month(m)
+    return t.filter(pc.and_(pc.greater_equal(t["day"], first), pc.less_equal(t["day"], last)))
+
+
+def _four_weeks_and_the_next() -> tuple[list[pa.Table], pa.Table]:
+    weeks = [_days(6, d, d + 6) for d in (3, 10, 17, 24)]
+    return weeks, _days(7, 1, 7)
+
+
+def test_merged_category_summaries_bound_every_count() -> None:
+    """Four weekly profiles of tailnum (about 1,300 of the 4,000 tail numbers a
+    week, more than the 1,000 listed) merged: each listed count is within
+    ``error`` below the truth, and each tail number left out has at most the
+    smallest listed count plus ``error``."""
+    weeks, _ = _four_weeks_and_the_next()
+    merged = compute_profile(weeks[0].to_batches())
+    for week in weeks[1:]:
+        merged = merged.merge(compute_profile(week.to_batches()))
+    cats = merged.columns["tailnum"].categories
+    truth = pd.concat(w.column("tailnum").to_pandas() for w in weeks).value_counts()
+    assert cats is not None and cats.error > 0 and cats.other > 0
+    assert cats.total == int(truth.sum())
+    for label, count in cats.counts.items():
+        assert truth[label] - cats.error <= count <= truth[label], label
+    ceiling = min(cats.counts.values()) + cats.error
+    assert all(n <= ceiling for label, n in truth.items() if label not in cats.counts)
+
+
+def test_a_week_against_its_four_merged_weeks_decides_tailnums_linf_as_exact_mode() -> None:
+    """The merged baseline's listed counts are lower bounds, so its "other" cell
+    holds thousands of rows of listed tail numbers: compared as they are, "other"
+    looks 11 points larger than in the week, and L-infinity flagged nearly every
+    week of the example. Reconciled within the error bound, the profile decides as
+    exact mode, where no tail number's share moved by a quarter of a point."""
+    from monitor.drift.metrics import CategoryCounts, category_cells, linf_distance
+
+    weeks, target = _four_weeks_and_the_next()
+    merged = compute_profile(weeks[0].to_batches())
+    for week in weeks[1:]:
+        merged = merged.merge(compute_profile(week.to_batches()))
+    week_profile = compute_profile(target.to_batches())
+    linf = next(m for m in compare_profiles(merged, week_profile).column("tailnum").metrics
+                if m.name == "linf_distance")
+    exact = next(m for m in compare_data(pa.concat_tables(weeks), target).column("tailnum").metrics
+                 if m.name == "linf_distance")
+    assert linf.detail["reconciled_rows"][0] > 0 and linf.detail["reconciled_rows"][1] == 0
+    b, t = merged.columns["tailnum"].categories, week_profile.columns["tailnum"].categories
+    assert b is not None and t is not None and b.error > 0
+    raw = category_cells(CategoryCounts(b.counts, b.other, b.error), CategoryCounts(t.counts, t.other))
+    raw_linf = linf_distance(raw.baseline / raw.baseline.sum(), raw.target / raw.target.sum())
+    assert raw_linf >= 0.1 and linf.value <= raw_linf - 0.05, (raw_linf, linf.value)
+    assert exact.value < 0.005 and linf.severity == exact.severity == "none"
+
+
+def test_a_real_change_of_tail_numbers_still_flags_against_merged_weeks() -> None:
+    """A fifth of the week's flights moved to one tail number: critical."""
+    weeks, target = _four_weeks_and_the_next()
+    merged = compute_profile(weeks[0].to_batches())
+    for week in weeks[1:]:
+        merged = merged.merge(compute_profile(week.to_batches()))
+    tails = target.column("tailnum").to_pandas()
+    tails.iloc[: len(tails) // 5] = "N725MQ"
+    shifted = target.set_column(target.schema.get_field_index("tailnum"), "tailnum", pa.array(tails))
+    col = compare_profiles(merged, compute_profile(shifted.to_batches())).column("tailnum")
+    linf = next(m for m in col.metrics if m.name == "linf_distance")
+    assert col.severity == "critical" and linf.severity == "critical"
+    assert linf.detail["decisive_category"] == "N725MQ"

@@ -24,6 +24,7 @@ from monitor.drift.metrics import (
     NumericSide,
     bh_adjust,
     category_cells,
+    reconcile_cells,
     chi_square,
     column_removed,
     empty_share,
@@ -198,18 +199,24 @@ def _category_guard(cells: CategoryCells, n: int, m: int) -> Guard:
 
 
 def _categorical_measures(b: CategoryCounts, t: CategoryCounts) -> tuple[list[_Measure], CategoryCells, float]:
-    cells = category_cells(b, t)
+    cells = reconcile_cells(category_cells(b, t), b.error, t.error)
     n, m = b.total, t.total
     p, q = cells.baseline / max(n, 1), cells.target / max(m, 1)
     linf = linf_distance(p, q)
     stat, pval, dof = chi_square(cells.baseline, cells.target)
     out = _share_measures(cells.baseline, cells.target, n, m)
     out += [
-        _Measure("linf_distance", linf, None, linf, {"n": n, "m": m, "category": _argmax_label(cells, p, q)},
+        _Measure("linf_distance", linf, None, linf, {"n": n, "m": m, "category": _argmax_label(cells, p, q),
+                                                     **_reconciled(cells)},
                  guard=_category_guard(cells, n, m)),
         _Measure("chi_square", stat, pval, pval, {"dof": dof, "cells": len(cells.labels)}),
     ]
     return out, cells, total_variation(p, q)
+
+
+def _reconciled(cells: CategoryCells) -> dict[str, Any]:
+    """``reconciled_rows: [baseline, target]`` when approximate counts were reconciled."""
+    return {"reconciled_rows": list(cells.reconciled)} if any(cells.reconciled) else {}
 
 
 def _argmax_label(cells: CategoryCells, p: np.ndarray, q: np.ndarray) -> str | None:

@@ -123,7 +123,7 @@ def _interpolated_side(summary: NumericSummary, lo: float | None, hi: float | No
 def input_from_profile(col: ColumnProfile) -> ColumnInput:
     """The :class:`ColumnInput` of a profiled column."""
     cats = col.categories
-    counts = CategoryCounts(dict(cats.counts), int(cats.other)) if cats is not None else None
+    counts = CategoryCounts(dict(cats.counts), int(cats.other), int(cats.error)) if cats is not None else None
     numeric = side_from_summary(col.numeric) if col.numeric is not None else None
     distinct = col.distinct_sketch if col.distinct_sketch.complete else None
     return ColumnInput(col.name, col.kind, col.count, col.missing, numeric, counts, base_kind(col), distinct)

@@ -31,6 +31,7 @@ from monitor.drift.sides import (  # re-exported: the inputs of the formulas
     CategoryCounts as CategoryCounts,
     NumericSide as NumericSide,
     category_cells as category_cells,
+    reconcile_cells as reconcile_cells,
     quantile_bins as quantile_bins,
     rebucket as rebucket,
     side_from_counts as side_from_counts,

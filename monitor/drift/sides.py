@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -158,10 +158,16 @@ def rebucket(edges: Array, fractions: Array, new_edges: Array) -> Array:
 
 @dataclass(frozen=True)
 class CategoryCounts:
-    """Exact counts of a column's categories; ``other`` counts values outside ``counts``."""
+    """Counts of a column's categories; ``other`` counts values outside ``counts``.
+
+    :ivar error: the most a listed count may be low by (0: exact); a summary of a
+        column with more distinct values than it can list (Misra-Gries, or merged
+        profiles) lists lower bounds, the rest being in ``other``.
+    """
 
     counts: Mapping[str, int]
     other: int = 0
+    error: int = 0
 
     @property
     def total(self) -> int:
@@ -184,6 +190,9 @@ class CategoryCells:
     target: Array
     other_label: str | None
     folded: int
+    reconciled: tuple[int, int] = (0, 0)
+    """Rows each side's "other" cell gave to its listed cells within the
+    summary's error bound (:func:`reconcile_cells`); ``(0, 0)`` for exact counts."""
 
 
 def _known(label: str, side: CategoryCounts) -> bool:
@@ -210,6 +219,38 @@ def category_cells(base: CategoryCounts, target: CategoryCounts, other_label: st
         keep, b, t = [*keep, label], [*b, b_other], [*t, t_other]
     return CategoryCells(tuple(keep), np.asarray(b, dtype=np.float64), np.asarray(t, dtype=np.float64),
                          label if has_other else None, folded)
+
+
+def reconcile_cells(cells: CategoryCells, base_error: int, target_error: int) -> CategoryCells:
+    """The cells moved, within what approximate counts allow, toward each other.
+
+    A side whose listed counts are lower bounds (``error`` > 0) undercounts each
+    listed category by up to ``error`` rows, and its "other" cell, the rest of
+    its rows, overcounts by their sum. Those rows are handed back: each listed
+    cell of that side is raised toward the other side's share (by at most
+    ``error`` rows, largest shortfall first) while the "other" cell has rows
+    left, so the comparison is made at the reading of the summaries that is
+    closest to no change. A change that survives it is not an artefact of the
+    approximation; a side with exact counts (``error`` 0) or without an "other"
+    cell is left as it is. Totals are kept.
+    """
+    if cells.other_label is None or not (base_error or target_error):
+        return cells
+    sides = [cells.baseline.copy(), cells.target.copy()]
+    moved = [0, 0]
+    for k, error in enumerate((base_error, target_error)):
+        mine, theirs = sides[k], sides[1 - k]
+        if error <= 0 or mine[-1] <= 0:
+            continue
+        want = theirs[:-1] / max(theirs.sum(), 1.0) * mine.sum() - mine[:-1]
+        for i in np.argsort(-want, kind="stable"):
+            if want[i] <= 0 or mine[-1] <= 0:
+                break
+            give = min(float(error), float(want[i]), float(mine[-1]))
+            mine[i] += give
+            mine[-1] -= give
+            moved[k] += int(round(give))
+    return replace(cells, baseline=sides[0], target=sides[1], reconciled=(moved[0], moved[1]))
 
 
 # ---------------------------------------------------------------------------
