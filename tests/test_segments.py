@@ -138,3 +138,43 @@ def test_segments_with_a_window_or_data_copy_are_a_configuration_error(tmp_path:
             "monitors": {"m": {"dataset": "d", "schedule": {"every": "1d"}, "data_copy": True,
                                "segments": {"column": "c"}}},
         }, tmp_path)
+
+
+def test_history_has_a_page_per_segment_with_a_selector(tmp_path: Path, january: pd.DataFrame) -> None:
+    """After the runs, history.html (the whole dataset) and history-UA.html etc.
+    each carry the selector; UA's page charts UA's own drift, and every link of
+    the selector opens a page that exists."""
+    from html.parser import HTMLParser
+
+    baseline, target = halves(january, 30.0)
+    run_two(tmp_path, baseline, target, max=5)[1].close()
+    folder = tmp_path / "reports" / "by_carrier"
+    whole, ua = folder / "history.html", folder / "history-UA.html"
+    assert whole.is_file() and ua.is_file()
+
+    class Nav(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside, self.links, self.current = False, [], []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            self.inside = self.inside or (tag == "nav" and a.get("class") == "segments")
+            if self.inside and tag == "a":
+                self.links.append(a["href"])
+            if self.inside and a.get("aria-current") == "page":
+                self.current.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            self.inside = self.inside and tag != "nav"
+
+    for page, current_label in ((whole, "whole dataset"), (ua, "UA")):
+        nav = Nav()
+        text = page.read_text()
+        nav.feed(text)
+        assert nav.current == ["b"] and f'aria-current="page">{current_label}</b>' in text
+        assert len(nav.links) == 7 - 1  # whole dataset, 5 carriers and (other), less the page itself
+        assert all((folder / href).is_file() for href in nav.links), nav.links
+    ua_text = ua.read_text()
+    assert "segment <span class=\"name\">UA</span>" in ua_text and "dep_delay" in ua_text
+    assert "(1 drifted)" in whole.read_text()  # UA's link says it drifted once

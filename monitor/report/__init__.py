@@ -58,7 +58,9 @@ from __future__ import annotations
 from monitor.report.charts import Bar, Chart, Tick
 from monitor.report.context import comparison_context, index_context, read_report_metadata, warning_ratio
 from monitor.report.format import fmt
-from monitor.report.history import ColumnHistory, EpisodeRow, HistoryEpisode, HistoryPage, HistoryRun, history_context
+from monitor.report.history import (
+    ColumnHistory, EpisodeRow, HistoryEpisode, HistoryPage, HistoryRun, SegmentLink, history_context,
+)
 from monitor.report.pages import (
     CategoryShare,
     ColumnSection,
@@ -75,6 +77,7 @@ from monitor.report.pages import (
     Verdict,
 )
 from monitor.report.render import (
+    HISTORY_NAME,
     environment,
     history_path,
     render_comparison,
@@ -82,6 +85,7 @@ from monitor.report.render import (
     render_index,
     report_path,
     safe_name,
+    segment_history_name,
     template_dir,
     write_comparison_report,
     write_history,
@@ -101,6 +105,7 @@ __all__ = [
     "HistoryEpisode",
     "HistoryPage",
     "HistoryRun",
+    "SegmentLink",
     "IndexEntry",
     "IndexPage",
     "MetricRow",
@@ -117,7 +122,9 @@ __all__ = [
     "environment",
     "fmt",
     "history_context",
+    "HISTORY_NAME",
     "history_path",
+    "segment_history_name",
     "index_context",
     "read_report_metadata",
     "render_comparison",

@@ -139,6 +139,22 @@ class EpisodeRow:
 
 
 @dataclass(frozen=True)
+class SegmentLink:
+    """One entry of a history page's segment selector.
+
+    :ivar label: ``"whole dataset"`` or the segment's value.
+    :ivar href: the page's file name, relative to the page that links it.
+    :ivar current: whether it is the page being shown.
+    :ivar drifted_runs: the runs in which it drifted, among those shown.
+    """
+
+    label: str
+    href: str
+    current: bool
+    drifted_runs: int
+
+
+@dataclass(frozen=True)
 class HistoryPage:
     """Context of ``history.html``: the comparisons of one monitor over time."""
 
@@ -157,11 +173,15 @@ class HistoryPage:
     older_runs: bool = False
     """Whether the monitor has older comparisons than the page shows."""
     index_href: str | None = None
+    segment: str | None = None
+    """The segment whose comparisons the page shows; ``None`` for the whole dataset."""
+    segment_links: tuple[SegmentLink, ...] = ()
+    """The segment selector (whole dataset first); empty for a monitor without segments."""
 
     @property
     def title(self) -> str:
-        """Page title: ``"flights-monthly: drift history"``."""
-        return f"{self.monitor}: drift history"
+        """Page title: ``"flights-monthly: drift history"``, ``"... (carrier UA)"`` for a segment."""
+        return f"{self.monitor}: drift history" + (f" ({self.segment})" if self.segment is not None else "")
 
 
 # --------------------------------------------------------------------------- #
@@ -196,6 +216,8 @@ def history_context(
     page_dir: Path,
     generated_at: datetime | None = None,
     older_runs: bool = False,
+    segment: str | None = None,
+    segment_links: Sequence[SegmentLink] = (),
 ) -> HistoryPage:
     """Build the history page of ``monitor``.
 
@@ -209,6 +231,8 @@ def history_context(
     :param generated_at: when the page is made; now if ``None``.
     :param older_runs: whether the monitor has older comparisons than ``runs``
         (the page says so).
+    :param segment: the segment the runs' results are of (the page says so).
+    :param segment_links: the segment selector to show.
     :raises MonitorError: when a stored result lacks ``verdict`` or ``columns`` or
         has a wrong shape.
     """
@@ -238,6 +262,8 @@ def history_context(
         episodes=tuple(_episode_row(e, [ordered[i] for i in idx], [severities[i] for i in idx]) for e, idx in spans),
         chart=chart,
         older_runs=older_runs,
+        segment=segment,
+        segment_links=tuple(segment_links),
     )
 
 

@@ -28,7 +28,7 @@ from monitor.report.pages import ComparisonPage, IndexPage
 
 __all__ = [
     "HISTORY_NAME", "INDEX_NAME", "environment", "history_href", "history_path", "render_comparison",
-    "render_history", "render_index", "report_path", "safe_name", "template_dir", "write_comparison_report",
+    "render_history", "render_index", "report_path", "safe_name", "segment_history_name", "template_dir", "write_comparison_report",
     "write_history", "write_index",
 ]
 
@@ -121,10 +121,17 @@ def report_path(reports_dir: Path, page: ComparisonPage) -> Path:
     return Path(reports_dir) / safe_name(page.dataset) / file_name
 
 
-def history_path(reports_dir: Path, monitor: str) -> Path:
+def history_path(reports_dir: Path, monitor: str, segment: str | None = None) -> Path:
     """Where :func:`write_history` puts a monitor's history page:
-    ``<reports_dir>/<monitor>/history.html``, the name made safe."""
-    return Path(reports_dir) / safe_name(monitor) / HISTORY_NAME
+    ``<reports_dir>/<monitor>/history.html``, or ``history-<segment>.html`` for
+    one segment's comparisons; names made safe."""
+    folder = Path(reports_dir) / safe_name(monitor)
+    return folder / (HISTORY_NAME if segment is None else segment_history_name(segment))
+
+
+def segment_history_name(segment: str) -> str:
+    """The file name of a segment's history page, ``history-<segment>.html`` (made safe)."""
+    return f"history-{safe_name(segment, 60)}.html"
 
 
 def history_href(monitor: str) -> str:
@@ -142,8 +149,8 @@ def write_history(reports_dir: Path, page: HistoryPage) -> Path:
     :returns: the path of the page.
     :raises MonitorError: when the folder or file cannot be written.
     """
-    path = history_path(reports_dir, page.monitor)
-    new = not path.is_file()
+    path = history_path(reports_dir, page.monitor, page.segment)
+    new = not path.is_file() and page.segment is None
     _write_atomic(path, render_history(replace(page, index_href="../" + INDEX_NAME)))
     if new:
         write_index(reports_dir)

@@ -11,8 +11,11 @@ re-reading the reports.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 from monitor import report
 from monitor.errors import MonitorError
@@ -73,14 +76,50 @@ def write_history(
     folder = Path(reports_dir)
     runs = history_runs(store, monitor, limit=max(last, 1) + 1)
     older = runs[: max(len(runs) - max(last, 1), 0)]
+    shown = runs[len(older):]
     episodes = [
         report.HistoryEpisode(e.opened_at, e.resolved_at, e.severity, e.runs) for e in store.list_episodes(monitor)
     ]
-    page = report.history_context(
-        monitor, runs[len(older):], episodes, page_dir=report.history_path(folder, monitor).parent,
-        generated_at=now, older_runs=bool(older),
-    )
-    return report.write_history(folder, page)
+    page_dir = report.history_path(folder, monitor).parent
+    segments = _segments(shown)
+    links = _segment_links(shown, segments)
+    page = report.history_context(monitor, shown, episodes, page_dir=page_dir, generated_at=now,
+                                  older_runs=bool(older), segment_links=links(None))
+    path = report.write_history(folder, page)
+    for segment in segments:  # a page per segment, the selector on each
+        seg_runs = [replace(r, result=r.result["segments"][segment]["result"]) for r in shown
+                    if (r.result.get("segments") or {}).get(segment, {}).get("result")]
+        report.write_history(folder, report.history_context(
+            monitor, seg_runs, episodes, page_dir=page_dir, generated_at=now, older_runs=bool(older),
+            segment=segment, segment_links=links(segment)))
+    return path
+
+
+def _segments(runs: list[report.HistoryRun]) -> list[str]:
+    """The segments compared in ``runs``, those of the newest run first."""
+    seen: dict[str, None] = {}
+    for run in reversed(runs):
+        for name, entry in (run.result.get("segments") or {}).items():
+            if isinstance(entry, dict) and entry.get("result"):
+                seen.setdefault(str(name), None)
+    return list(seen)
+
+
+def _segment_links(runs: list[report.HistoryRun], segments: list[str]) -> Any:
+    """A function giving the selector of the page of a segment (``None``: the
+    whole dataset); no selector when the monitor has no segments."""
+    def drifted(segment: str | None) -> int:
+        if segment is None:
+            return sum(bool(r.result.get("verdict", {}).get("drifted")) for r in runs)
+        return sum(bool(((r.result.get("segments") or {}).get(segment) or {}).get("drifted")) for r in runs)
+
+    counts = {s: drifted(s) for s in [None, *segments]} if segments else {}
+
+    def links(current: str | None) -> list[report.SegmentLink]:
+        return [report.SegmentLink("whole dataset" if s is None else s,
+                                   quote(report.HISTORY_NAME if s is None else report.segment_history_name(s)),
+                                   s == current, n) for s, n in counts.items()]
+    return links
 
 
 def refresh_history(store: Store, reports_dir: str | Path, monitor: str) -> Path | None:
