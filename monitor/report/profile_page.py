@@ -169,6 +169,9 @@ class ProfileRow:
     kind: str
     cells: tuple[ProfileCell, ...]
     chart: SparkChart
+    rank_error: str | None = None
+    """The bound on the quantiles' normalised rank error, full precision, when
+    they are estimated (the row's ``data-rank-error``); ``None`` when exact."""
 
 
 @dataclass(frozen=True)
@@ -333,7 +336,8 @@ def _cells(col: ColumnFigures) -> tuple[ProfileCell, ...]:
 
 
 def _row(col: ColumnFigures) -> ProfileRow:
-    return ProfileRow(col.name, col.kind, _cells(col), spark_chart(col))
+    bound = None if col.is_exact or not col.quantiles else _full(float(col.rank_error))
+    return ProfileRow(col.name, col.kind, _cells(col), spark_chart(col), bound)
 
 
 # --------------------------------------------------------------------------- #
