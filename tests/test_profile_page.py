@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -348,11 +349,15 @@ def test_report_profile_of_an_unknown_snapshot_is_an_error(flights: dict[str, An
 
 
 def test_render_without_writing(flights: dict[str, Any]) -> None:
-    with Store(flights["config"].store) as store:
-        html = service_page.render_profile_page(store, "flights", flights["snap"].name)
-    page = parse(html)
-    assert list(page.rows) == list(flights["frame"].columns)
-    assert "href=\"../../index.html\"" not in html  # links are set when the page is written
+    config, name, now = flights["config"], flights["snap"].name, datetime(2024, 5, 1, tzinfo=timezone.utc)
+    with Store(config.store) as store:
+        html = service_page.render_profile_page(store, "flights", name)
+        assert list(parse(html).rows) == list(flights["frame"].columns)
+        assert "../../index.html" not in html  # where it will be served is not known
+        placed = service_page.render_profile_page(store, "flights", name, reports_dir=config.reports_dir, now=now)
+        path = service_page.write_profile_page(store, config.reports_dir, "flights", name, now=now)
+    assert placed == path.read_text(encoding="utf-8")  # the page as written, links included
+    assert 'href="../../index.html"' in placed
 
 
 # --------------------------------------------------------------------------- #

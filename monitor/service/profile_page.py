@@ -40,8 +40,8 @@ def profile_page(
     """The profile page context of a completed snapshot, from its stored profile.
 
     :param snapshot: the snapshot's name, or its record.
-    :param reports_dir: where the page will live; with it the page links its
-        monitor's history page when that exists (the index link is set when written).
+    :param reports_dir: where the page lives; with it the page links the
+        index and its monitor's history page (when that exists), as written.
     :param now: the page's generation time; now if ``None``.
     :raises StoreError: when the snapshot does not exist, is not completed or
         its profile is unreadable.
@@ -53,8 +53,11 @@ def profile_page(
         created_at=snap.created_at, rows=int(snap.row_count or 0), fingerprint=snap.fingerprint,
         monitor=snap.monitor, window_start=snap.window_start, window_end=snap.window_end, generated_at=now,
     )
-    if reports_dir is not None and snap.monitor and report.history_path(Path(reports_dir), snap.monitor).is_file():
-        page = replace(page, history_href="../" + history_href(snap.monitor))  # the page is two folders down
+    if reports_dir is None:
+        return page
+    page = replace(page, index_href="../../index.html")  # the page is two folders below reports_dir
+    if snap.monitor and report.history_path(Path(reports_dir), snap.monitor).is_file():
+        page = replace(page, history_href="../" + history_href(snap.monitor))
     return page
 
 
