@@ -443,3 +443,34 @@ def test_constant_and_empty_columns_draw_what_they_have(tmp_path: Path) -> None:
     assert [b["data-share"] for b in const.bars] == ["1.0"]
     assert empty.bars == [] and empty.note == "no values" and empty.svgs == 1
     assert empty.cells["mean"]["text"] == "—" and "data-value" not in empty.cells["p50"]
+
+
+def test_a_long_tailed_sketched_column_is_binned_between_p0_1_and_p99_9() -> None:
+    import pyarrow as pa
+
+    from monitor.profile import compute_profile
+    from monitor.profile.summary import summarize_profile
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.lognormal(0.0, 1.5, 300_000), [np.inf, -np.inf, np.inf]])
+    (col,) = summarize_profile(compute_profile([pa.record_batch({"x": values})]))
+    finite = np.sort(values[np.isfinite(values)])
+    assert not col.is_exact and 0 < col.rank_error <= DOCUMENTED_RANK_ERROR
+    assert (col.min, col.max, col.pos_inf, col.neg_inf) == (-np.inf, np.inf, 2, 1)
+    hist = col.histogram
+    assert hist is not None and hist.clipped and not hist.exact and len(hist.shares) == 20
+    e = col.rank_error
+    for rank, edge in ((0.001, hist.edges[0]), (0.999, hist.edges[-1])):  # the edges are the sketch's quantiles
+        assert np.searchsorted(finite, edge, "left") / finite.size <= rank + e
+        assert np.searchsorted(finite, edge, "right") / finite.size >= rank - e
+    cum = np.searchsorted(finite, np.array(hist.edges), side="right").astype(float)
+    cum[0] = np.searchsorted(finite, hist.edges[0], side="left")
+    assert np.abs(np.array(hist.shares) - np.diff(cum) / finite.size).max() <= 2 * e
+    assert abs(hist.below - cum[0] / finite.size) <= e and abs(hist.above - (1 - cum[-1] / finite.size)) <= e
+    chart = report.profile_page.spark_chart(col)
+    assert chart.note == "p0.1–p99.9" and "0.1% to 99.9% quantiles" in chart.title
+    cells = {c.stat: c for c in report.profile_page_context(
+        [col], dataset="d", snapshot="s", version=1, created_at=datetime(2024, 1, 1, tzinfo=timezone.utc), rows=1,
+    ).columns[0].cells}
+    assert (cells["min"].text, cells["max"].text) == ("-∞", "∞")
+    assert cells["mean"].value is not None and float(cells["mean"].value) == pytest.approx(finite.mean(), rel=1e-9)
