@@ -119,12 +119,16 @@ def test_a_week_vs_its_trailing_four_weeks_is_the_merge_of_their_rows(flights_ru
 def test_reports_are_on_disk_with_an_index(flights_run: Path) -> None:
     reports = flights_run / "reports"
     index = (reports / "index.html").read_text()
-    pages = sorted(p for p in reports.rglob("*.html") if p.name not in ("index.html", "history.html"))
+    pages = sorted(p for p in reports.rglob("*.html") if p.name not in ("index.html", "history.html", "profile.html"))
     # three weeks against January; five weeks of the trailing monitor, the first without a baseline
     assert len(pages) == 3 + 4 and all("__vs__" in p.name for p in pages)
     for page in pages:
         assert page.relative_to(reports).as_posix() in index
         assert "dep_delay" in page.read_text()
+    # a profile page per snapshot taken: January, three weeks, five weeks
+    profiles = sorted(p.parent.name for p in reports.rglob("profile.html"))
+    assert len(profiles) == 1 + 3 + 5 and all(p.parent.parent == reports / "flights" for p in reports.rglob("profile.html"))
+    assert "january_20130101" in profiles and "flights/january_20130101/profile.html" in index
     histories = sorted(p.relative_to(reports).as_posix() for p in reports.rglob("history.html"))
     # the January monitor only takes the baseline: it compares nothing and has no history
     assert histories == ["weekly_vs_january/history.html", "weekly_vs_trailing/history.html"]

@@ -455,12 +455,12 @@ def test_rewriting_a_report_replaces_it(tmp_path: Path) -> None:
 
 
 def test_index_reads_only_new_or_replaced_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from monitor.report import context
+    from monitor.report import index
 
     first = report.write_comparison_report(tmp_path, make_page())
     read: list[Path] = []
-    real = context.read_report_metadata
-    monkeypatch.setattr(context, "read_report_metadata", lambda path: read.append(path) or real(path))
+    real = index.read_report_metadata
+    monkeypatch.setattr(index, "read_report_metadata", lambda path: read.append(path) or real(path))
     assert len(report.index_context(tmp_path).reports) == 1 and read == []  # remembered from the write
     second = report.write_comparison_report(tmp_path, make_page(dataset="weather"))
     assert read == [second]  # the index the write rebuilt read the new report only

@@ -134,3 +134,27 @@ def report_history(monitor_name: str, config_path: str, last: int | None) -> Non
     click.echo(f"{monitor_name}: history written to {path}")
 
 
+
+
+@report_group.command("profile")
+@click.argument("dataset")
+@click.argument("snapshot_name", metavar="SNAPSHOT")
+@config_option
+@handle_errors
+def report_profile(dataset: str, snapshot_name: str, config_path: str) -> None:
+    """Write the profile page of SNAPSHOT of DATASET
+    (REPORTS_DIR/DATASET/SNAPSHOT/profile.html): Azure ML's profile table, one
+    row per column, with a small distribution chart per column, from the
+    stored profile; and the index, when the page is new. Prints the page's path.
+    The service writes it after each snapshot of a monitor's run.
+
+    Example:
+
+        drift-monitor report profile flights weekly_vs_january_20130708 -c monitors.yaml
+    """
+    from monitor.service.profile_page import write_profile_page
+
+    config = load(config_path)
+    with open_store(config) as store:
+        path = write_profile_page(store, config.reports_dir, dataset, snapshot_name)
+    click.echo(str(path))

@@ -1,11 +1,8 @@
-"""Building the page contexts: :func:`comparison_context` turns a drift engine
-result into a :class:`~monitor.report.pages.ComparisonPage`, columns sorted worst
-first; :func:`index_context` scans a reports folder, reading each report's summary
-back with :func:`read_report_metadata`, into an
-:class:`~monitor.report.pages.IndexPage` (reports, the latest per dataset, and
-each monitor with a sparkline and its history page). :func:`warning_ratio` is
-the "multiple of the warning threshold" both the comparison and the history
-pages sort and draw by.
+"""Building the comparison page context: :func:`comparison_context` turns a
+drift engine result into a :class:`~monitor.report.pages.ComparisonPage`,
+columns sorted worst first. :func:`warning_ratio` is the "multiple of the
+warning threshold" both the comparison and the history pages sort and draw by.
+The index's context is built in :mod:`monitor.report.index`.
 """
 
 from __future__ import annotations
@@ -14,30 +11,19 @@ import json
 import logging
 import math
 import numbers
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from monitor.errors import MonitorError
 from monitor.report.charts import _chart
-from monitor.report.timeline import sparkline
 from monitor.report.format import _number, _utc, fmt
-from monitor.report.names import HISTORY_NAME, safe_name
 from monitor.report.pages import (
-    META_NAME,
-    META_VERSION,
     CategoryShare,
     ColumnSection,
     ComparisonPage,
-    IndexEntry,
-    IndexPage,
     MetricRow,
     MissingRate,
-    MonitorEntry,
     Retype,
     RowCount,
     SchemaChanges,
@@ -330,161 +316,3 @@ def _shares(raw: object) -> tuple[CategoryShare, ...]:
     if not isinstance(raw, Sequence):
         return ()
     return tuple(CategoryShare(str(c["name"]), _number(c.get("share"))) for c in raw)
-
-
-# --------------------------------------------------------------------------- #
-# the index
-
-
-class _MetaReader(HTMLParser):
-    """Collects the ``content`` of the report summary ``<meta>`` tag."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.content: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Remember the content of ``<meta name="drift-monitor-report">``."""
-        values = dict(attrs)
-        if tag == "meta" and values.get("name") == META_NAME and self.content is None:
-            self.content = values.get("content")
-
-
-def read_report_metadata(path: Path) -> dict[str, Any] | None:
-    """Read the summary a comparison report carries in its ``<meta>`` tag.
-
-    Only the first 64 KiB of the file are read (the tag is in ``<head>``).
-
-    :returns: the summary (keys as in the ``<meta>`` JSON, datetimes as ISO
-        strings), or ``None`` when the file is unreadable or not a report.
-    """
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            head = handle.read(65536)
-    except OSError as exc:
-        log.warning("skipping report %s: %s", path, exc)
-        return None
-    reader = _MetaReader()
-    reader.feed(head.split("</head>", 1)[0])
-    if reader.content is None:
-        return None
-    try:
-        summary = json.loads(reader.content)
-    except ValueError:
-        log.warning("skipping report %s: unreadable summary", path)
-        return None
-    return summary if isinstance(summary, dict) and summary.get("version") == META_VERSION else None
-
-
-def _index_entry(summary: Mapping[str, Any], href: str) -> IndexEntry:
-    """Turn a report summary into an index row."""
-    return IndexEntry(
-        href=href,
-        dataset=str(summary["dataset"]),
-        monitor=summary.get("monitor"),
-        baseline=str(summary["baseline"]),
-        baseline_created=datetime.fromisoformat(summary["baseline_created"]),
-        target=str(summary["target"]),
-        target_created=datetime.fromisoformat(summary["target_created"]),
-        generated_at=datetime.fromisoformat(summary["generated_at"]),
-        drifted=bool(summary["drifted"]),
-        severity=str(summary["severity"]),
-        drifted_columns=int(summary["drifted_columns"]),
-        columns_compared=int(summary["columns_compared"]),
-        share_drifted=float(summary["share_drifted"]),
-        magnitude=_number(summary.get("magnitude")),
-    )
-
-
-_SUMMARIES: dict[Path, tuple[tuple[int, int, int], dict[str, Any] | None]] = {}
-_SUMMARIES_LOCK = threading.Lock()
-
-
-def cached_report_metadata(path: Path) -> dict[str, Any] | None:
-    """:func:`read_report_metadata`, remembered per file while its inode, size and
-    modification time stay the same (reports are replaced by rename, which
-    changes the inode), so rebuilding the index reads only new or rewritten
-    reports. Safe to call from several threads.
-    """
-    try:
-        info = path.stat()
-    except OSError as exc:
-        log.warning("skipping report %s: %s", path, exc)
-        return None
-    key = (info.st_ino, info.st_size, info.st_mtime_ns)
-    with _SUMMARIES_LOCK:
-        cached = _SUMMARIES.get(path)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    summary = read_report_metadata(path)
-    with _SUMMARIES_LOCK:
-        _SUMMARIES[path] = (key, summary)
-    return summary
-
-
-def _forget_missing(reports_dir: Path, present: set[Path]) -> None:
-    """Drop remembered summaries of reports under ``reports_dir`` that are gone."""
-    with _SUMMARIES_LOCK:
-        for path in [p for p in _SUMMARIES if p.parent.parent == reports_dir and p not in present]:
-            del _SUMMARIES[path]
-
-
-def _scan_reports(reports_dir: Path) -> list[IndexEntry]:
-    """Every readable report in ``<reports_dir>/<dataset>/``, newest first."""
-    entries = []
-    paths = sorted(Path(reports_dir).glob("*/*.html"))
-    _forget_missing(Path(reports_dir), set(paths))
-    for path in paths:
-        summary = cached_report_metadata(path)
-        if summary is None:
-            continue
-        href = quote(path.relative_to(reports_dir).as_posix())
-        try:
-            entries.append(_index_entry(summary, href))
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("skipping report %s: incomplete summary (%r)", path, exc)
-    entries.sort(key=lambda e: (_utc(e.generated_at), _utc(e.target_created), e.href), reverse=True)
-    return entries
-
-
-def index_context(reports_dir: Path, generated_at: datetime | None = None) -> IndexPage:
-    """Build the index context from the reports found under ``reports_dir``.
-
-    :param reports_dir: the folder holding ``<dataset>/<report>.html`` files.
-    :param generated_at: when the index is made; now if ``None``.
-    """
-    reports = _scan_reports(reports_dir)
-    latest: dict[str, IndexEntry] = {}
-    for entry in reports:
-        latest.setdefault(entry.dataset, entry)
-    return IndexPage(
-        generated_at=_utc(generated_at or datetime.now(timezone.utc)),
-        reports=tuple(reports),
-        latest=tuple(latest[name] for name in sorted(latest)),
-        monitors=_monitors(Path(reports_dir), reports),
-    )
-
-
-def _monitors(reports_dir: Path, reports: Sequence[IndexEntry]) -> tuple[MonitorEntry, ...]:
-    """Each monitor with a report, by name: its reports in order of target time
-    (then of writing), the latest, a sparkline of their verdict magnitudes (the
-    share of drifted columns for reports that do not carry one) and the link to
-    its history page when that page exists."""
-    grouped: dict[str, list[IndexEntry]] = {}
-    for entry in reports:
-        if entry.monitor is not None:
-            grouped.setdefault(str(entry.monitor), []).append(entry)
-    monitors = []
-    for name in sorted(grouped):
-        runs = sorted(grouped[name], key=lambda e: (_utc(e.target_created), _utc(e.generated_at), e.href))
-        values = [e.magnitude if e.magnitude is not None else e.share_drifted for e in runs]
-        drifted = sum(e.drifted for e in runs)
-        title = (f"verdict magnitude of {len(runs)} comparison{'' if len(runs) == 1 else 's'}, oldest first; "
-                 f"{drifted} drifted")
-        page = reports_dir / safe_name(name) / HISTORY_NAME
-        monitors.append(MonitorEntry(
-            monitor=name, latest=runs[-1], reports=len(runs),
-            sparkline=sparkline(values, [e.severity if e.drifted else "none" for e in runs], title),
-            history_href=quote(f"{safe_name(name)}/{HISTORY_NAME}") if page.is_file() else None,
-        ))
-    return tuple(monitors)

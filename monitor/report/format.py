@@ -1,5 +1,5 @@
 """Number and time formatting for a reader, used as the Jinja2 filters ``fmt``,
-``pct``, ``signed_pct``, ``pp``, ``when`` and ``humanize``, plus :func:`duration`
+``pct``, ``signed_pct``, ``pp``, ``when``, ``humanize`` and ``ident``, plus :func:`duration`
 and the small coercions (:func:`_number`, :func:`_utc`) the other report modules
 share. Nothing here knows about pages, charts or templates.
 """
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from datetime import datetime, timedelta, timezone
+
+from markupsafe import Markup, escape
 
 
 # --------------------------------------------------------------------------- #
@@ -102,6 +105,27 @@ def when(value: object) -> str:
 def humanize(value: object) -> str:
     """Turn an identifier into words: ``"insufficient_data"`` → ``"insufficient data"``."""
     return str(value).replace("_", " ")
+
+
+IDENT_LIMIT = 48
+"""Longest identifier :func:`ident` shows in full."""
+_BREAK_AFTER = re.compile(r"(?<=[_\-./:])")
+
+
+def ident(name: object, limit: int = IDENT_LIMIT) -> Markup:
+    """An identifier (a monitor, dataset, snapshot or column name) as HTML that
+    wraps only after ``_``, ``-``, ``.``, ``/`` or ``:`` (a ``<wbr/>`` there),
+    never inside a word: ``<span class="ident">`` (styled ``overflow-wrap:
+    normal; word-break: keep-all``). A name longer than ``limit`` characters is
+    cut, ending in ``…``, with the full name in the ``title`` attribute.
+
+    :returns: escaped markup; ``"<b>"`` reads ``&lt;b&gt;``.
+    """
+    text = str(name)
+    shown = text if len(text) <= limit else text[: max(limit - 1, 1)] + "…"
+    body = Markup("<wbr/>").join(escape(part) for part in _BREAK_AFTER.split(shown))
+    title = Markup(' title="{}"').format(text) if shown != text else Markup("")
+    return Markup('<span class="ident"{}>{}</span>').format(title, body)
 
 
 def duration(delta: timedelta) -> str:

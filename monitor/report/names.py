@@ -1,6 +1,7 @@
 """File names of the pages under a reports folder: :func:`safe_name` turns any
-name into a file-name-safe one; :data:`INDEX_NAME` and :data:`HISTORY_NAME` are
-the index and a monitor's history page."""
+name into a file-name-safe one; :data:`INDEX_NAME`, :data:`HISTORY_NAME` and
+:data:`PROFILE_NAME` are the index, a monitor's history page and a snapshot's
+profile page."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ INDEX_NAME = "index.html"
 """The index, ``<reports_dir>/index.html``."""
 HISTORY_NAME = "history.html"
 """A monitor's history page, ``<reports_dir>/<monitor>/history.html``."""
+PROFILE_NAME = "profile.html"
+"""A snapshot's profile page, ``<reports_dir>/<dataset>/<snapshot>/profile.html``."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -330,4 +330,7 @@ def _page_summary(page: ComparisonPage) -> dict[str, Any]:
         "columns_compared": page.verdict.columns_compared,
         "share_drifted": page.verdict.share_drifted,
         "magnitude": page.verdict.magnitude,
+        # the drifted columns, worst first, for the index to name: at most 20, each
+        # cut to 200 characters, so the tag stays well inside what the index reads
+        "drifted_column_names": [c.name[:200] for c in page.columns if c.status == "drift"][:20],
     }

@@ -1,10 +1,10 @@
 """Rendering and writing: the Jinja2 environment and :func:`template_dir` (the
 installed templates, else the source tree's), :func:`render_comparison`,
-:func:`render_index` and :func:`render_history`, where pages go
-(:func:`report_path`, :func:`history_path`; names made safe by
-:func:`~monitor.report.names.safe_name`), and :func:`write_comparison_report`,
-:func:`write_history` and :func:`write_index`, which write through a temporary
-file and a rename.
+:func:`render_index`, :func:`render_history` and :func:`render_profile`, where
+pages go (:func:`report_path`, :func:`history_path`, :func:`profile_path`; names
+made safe by :func:`~monitor.report.names.safe_name`), and
+:func:`write_comparison_report`, :func:`write_history`, :func:`write_profile`
+and :func:`write_index`, which write through a temporary file and a rename.
 """
 
 from __future__ import annotations
@@ -20,16 +20,18 @@ from urllib.parse import quote
 import jinja2
 
 from monitor.errors import MonitorError
-from monitor.report.context import index_context
-from monitor.report.format import fmt, humanize, p_value, pct, pp, signed_pct, when
+from monitor.report.format import fmt, humanize, ident, p_value, pct, pp, signed_pct, when
 from monitor.report.history import HistoryPage
-from monitor.report.names import HISTORY_NAME, INDEX_NAME, safe_name
-from monitor.report.pages import ComparisonPage, IndexPage
+from monitor.report.index import Index, index_context
+from monitor.report.names import HISTORY_NAME, INDEX_NAME, PROFILE_NAME, safe_name
+from monitor.report.pages import ComparisonPage
+from monitor.report.profile_page import ProfilePage
 
 __all__ = [
-    "HISTORY_NAME", "INDEX_NAME", "environment", "history_href", "history_path", "render_comparison",
-    "render_history", "render_index", "report_path", "safe_name", "segment_history_name", "template_dir", "write_comparison_report",
-    "write_history", "write_index",
+    "HISTORY_NAME", "INDEX_NAME", "PROFILE_NAME", "environment", "history_href", "history_path", "profile_path",
+    "render_comparison", "render_history", "render_index", "render_profile", "report_path",
+    "safe_name", "segment_history_name", "template_dir", "write_comparison_report", "write_history", "write_index",
+    "write_profile",
 ]
 
 
@@ -69,7 +71,7 @@ def _template_candidates() -> list[Path]:
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The shared Jinja2 environment: autoescape on, ``StrictUndefined``, the filters
-    ``fmt``, ``pct``, ``signed_pct``, ``pp``, ``when``, ``humanize``.
+    ``fmt``, ``pct``, ``signed_pct``, ``pp``, ``when``, ``humanize``, ``ident``.
 
     :raises MonitorError: when the templates cannot be found.
     """
@@ -82,7 +84,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        fmt=fmt, pct=pct, signed_pct=signed_pct, pp=pp, when=when, humanize=humanize, p_value=p_value
+        fmt=fmt, pct=pct, signed_pct=signed_pct, pp=pp, when=when, humanize=humanize, p_value=p_value, ident=ident
     )
     return env
 
@@ -104,14 +106,20 @@ def render_comparison(page: ComparisonPage) -> str:
     return _render("comparison.html", page)
 
 
-def render_index(page: IndexPage) -> str:
-    """Render the reports index to a self-contained HTML document."""
+def render_index(page: Index) -> str:
+    """Render the reports index (:func:`~monitor.report.index.index_context`) to a
+    self-contained HTML document."""
     return _render("index.html", page)
 
 
 def render_history(page: HistoryPage) -> str:
     """Render a monitor's history page to a self-contained HTML document."""
     return _render("history.html", page)
+
+
+def render_profile(page: ProfilePage) -> str:
+    """Render a snapshot's profile page to a self-contained HTML document."""
+    return _render("profile.html", page)
 
 
 def report_path(reports_dir: Path, page: ComparisonPage) -> Path:
@@ -138,6 +146,30 @@ def history_href(monitor: str) -> str:
     """The link to a monitor's history page from a page one folder below
     ``reports_dir`` (a comparison report or another history page)."""
     return "../" + quote(f"{safe_name(monitor)}/{HISTORY_NAME}")
+
+
+def profile_path(reports_dir: Path, dataset: str, snapshot: str) -> Path:
+    """Where :func:`write_profile` puts a snapshot's profile page:
+    ``<reports_dir>/<dataset>/<snapshot>/profile.html``, names made safe."""
+    return Path(reports_dir) / safe_name(dataset) / safe_name(snapshot) / PROFILE_NAME
+
+
+def write_profile(reports_dir: Path, page: ProfilePage, *, index: bool = True) -> Path:
+    """Write a snapshot's profile page (see :func:`profile_path`), linking the
+    index; when the page is new and ``index`` is true, rebuild the index of
+    ``reports_dir`` too, so it links the page.
+
+    The page is written to a temporary file and renamed into place.
+
+    :returns: the path of the page.
+    :raises MonitorError: when the folder or file cannot be written.
+    """
+    path = profile_path(reports_dir, page.dataset, page.snapshot)
+    new = not path.is_file()
+    _write_atomic(path, render_profile(replace(page, index_href="../../" + INDEX_NAME)))
+    if new and index:
+        write_index(reports_dir)
+    return path
 
 
 def write_history(reports_dir: Path, page: HistoryPage) -> Path:

@@ -7,7 +7,8 @@ range), reading the dataset's files once (:mod:`monitor.service.windowed`).
 Then, in window order, each new snapshot is completed and compared with the
 monitor's baseline by the code path of a run
 (:func:`~monitor.service.runner.compare_with_baseline`): the comparison is
-recorded and its report written. A backfill queues no alerts: its windows are
+recorded and its report written, as is the snapshot's profile page
+(:mod:`monitor.service.profile_page`). A backfill queues no alerts: its windows are
 history, and the monitor's drift episodes follow its scheduled runs.
 
 It is idempotent: a window that already has a completed snapshot of the monitor
@@ -250,6 +251,9 @@ def _write(config: Config, name: str, store: Store, version: int, snap_name: str
         store.fail_snapshot(snap.id, runner.failure_reason(mon.dataset, exc))
         raise
     outcome.rows = target.row_count
+    from monitor.service.profile_page import refresh_profile_page
+
+    refresh_profile_page(store, config.reports_dir, target)  # logged, never fails the window
     try:
         run = runner.compare_with_baseline(config, name, store, target, alert=False)
     except MonitorError as exc:

@@ -310,7 +310,8 @@ def record_and_report(
 def run_monitor(
     config: Config, name: str, store: Store, *, on_queued: Callable[[], Any] | None = None
 ) -> RunResult:
-    """Run one monitor once: snapshot, compare with the baseline, report, queue alerts.
+    """Run one monitor once: snapshot (and write its profile page), compare with
+    the baseline, report, queue alerts.
 
     A dataset that cannot be read gives a failed snapshot with the reason and a
     ``failed`` result; it never raises for bad data. Alerts are only queued in
@@ -337,6 +338,9 @@ def run_monitor(
         log.error("monitor %s: snapshot of %s failed: %s", name, mon.dataset, exc)
         log.debug("monitor %s: snapshot of %s failed", name, mon.dataset, exc_info=exc)
         return RunResult(name, "failed", reason=str(exc))
+    from monitor.service.profile_page import refresh_profile_page
+
+    refresh_profile_page(store, config.reports_dir, target)  # logged, never fails the run
     result = compare_with_baseline(config, name, store, target)
     if result.alerts and on_queued is not None:
         on_queued()
