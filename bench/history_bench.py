@@ -142,6 +142,7 @@ def measure(config_path: Path, reps: int) -> None:
     reports = Path(config.reports_dir)
     with Store(config.store) as store:
         read, runs = timed(reps, lambda: history.history_runs(store, MONITOR))
+        full, _ = timed(reps, lambda: store.list_comparisons(monitor=MONITOR))
         episodes = [report.HistoryEpisode(e.opened_at, e.resolved_at, e.severity, e.runs)
                     for e in store.list_episodes(MONITOR)]
         page_dir = report.history_path(reports, MONITOR).parent
@@ -153,6 +154,8 @@ def measure(config_path: Path, reps: int) -> None:
     print(f"{len(runs):,} comparisons, {len(page.columns)} columns, {marks:,} points, "
           f"{len(episodes)} episodes, {sum(c.drifted_runs for c in page.columns):,} drifted column-runs")
     rendering = built + rendered
+    print(f"store read of the summaries {read * 1000:.0f} ms against {full * 1000:.0f} ms for the full results "
+          f"({full / max(read, 1e-9):.1f}x)")
     print(f"medians of {reps}: store read {read * 1000:.0f} ms, context {built * 1000:.0f} ms, "
           f"HTML {rendered * 1000:.0f} ms; write_history in total (read + context + HTML + write) "
           f"{written * 1000:.0f} ms")

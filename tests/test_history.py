@@ -493,3 +493,22 @@ def _col(name: str, value: float) -> dict[str, Any]:
 def _run(cid: int, at: datetime, result: dict[str, Any], path: str | None) -> report.HistoryRun:
     return report.HistoryRun(comparison_id=cid, dataset="shop", target_name=f"t{cid}", at=at, run_at=at,
                              result=result, report_path=path)
+
+
+def test_the_page_from_stored_summaries_equals_the_page_from_full_results(workspace: Workspace) -> None:
+    """history_runs reads each comparison's summary (comparisons.summary), a
+    small part of its result: the page built from it is the page built from
+    the full results, field for field."""
+    from dataclasses import replace
+
+    config = load_config(workspace.config_path)
+    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    page_dir = report.history_path(Path(config.reports_dir), MONITOR).parent
+    with Store(config.store) as store:
+        summarised = history_runs(store, MONITOR)
+        full = {c.id: c.result for c in store.list_comparisons(monitor=MONITOR)}
+        sizes = [(len(str(r.result)), len(str(full[r.comparison_id]))) for r in summarised]
+    assert len(summarised) == RUNS - 1 and all(small * 3 < big for small, big in sizes), sizes
+    from_full = [replace(r, result=full[r.comparison_id]) for r in summarised]
+    assert (report.history_context(MONITOR, summarised, page_dir=page_dir, generated_at=now)
+            == report.history_context(MONITOR, from_full, page_dir=page_dir, generated_at=now))

@@ -696,3 +696,16 @@ def test_last_run_at_is_the_newest_snapshot_of_the_monitor(store: Store) -> None
     newest = store.fail_snapshot(store.begin_snapshot("flights", "s2", monitor="daily").id, "x")
     completed(store, "s3", monitor="weekly")
     assert store.last_run_at("daily") == newest.created_at
+
+
+def test_comparisons_listed_with_summaries_give_the_summary_or_the_full_result(store: Store) -> None:
+    """A comparison recorded with a summary lists it instead of its result when
+    asked; one without (recorded before migration 8) lists its full result."""
+    a, b = completed(store, "s1"), completed(store, "s2")
+    old = comparison(store, a, b)
+    new = store.record_comparison(monitor="daily", dataset="flights", baseline=a, target=b, drifted=False,
+                                  severity="none", result={"big": list(range(100))}, summary={"small": 1})
+    listed = {c.id: c.result for c in store.list_comparisons(monitor="daily", summaries=True)}
+    assert listed == {old.id: {"columns": {"dep_delay": {"psi": 0.4}}}, new.id: {"small": 1}}
+    assert store.get_comparison(new.id).result == {"big": list(range(100))}
+    assert {c.id: c.result for c in store.list_comparisons(monitor="daily")}[new.id] == {"big": list(range(100))}

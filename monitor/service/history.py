@@ -23,12 +23,35 @@ from monitor.store import ComparisonRecord, SnapshotRecord, Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HISTORY_RUNS", "history_runs", "refresh_history", "target_time", "write_history"]
+__all__ = ["HISTORY_RUNS", "history_runs", "history_summary", "refresh_history", "target_time", "write_history"]
 
 HISTORY_RUNS = 400
 """How many of a monitor's newest comparisons its history page shows: more than
 a year of daily runs; reading and drawing stay under about a second (see
 ``bench/history_bench.py``) however long the monitor has run."""
+
+
+_SUMMARY_METRIC_KEYS = ("name", "direction", "value", "p_value", "warning", "critical", "decides", "severity")
+
+
+def history_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """What a history page reads of a drift result, stored beside it
+    (``comparisons.summary``): the verdict, and per column its name, kind,
+    status, severity and deciding metrics (name, direction, value, p-value,
+    thresholds, severity); per segment the same of its result. A few percent
+    of the full result's size (no statistics, histograms or notes)."""
+    def trim(part: dict[str, Any]) -> dict[str, Any]:
+        return {"verdict": part.get("verdict"), "columns": [
+            {"column": c.get("column"), "kind": c.get("kind"), "status": c.get("status"), "severity": c.get("severity"),
+             "metrics": [{k: m.get(k) for k in _SUMMARY_METRIC_KEYS} for m in c.get("metrics") or () if m.get("decides")]}
+            for c in part.get("columns") or ()]}
+
+    out = trim(result)
+    if isinstance(result.get("segments"), dict):
+        out["segments"] = {name: {**{k: v for k, v in entry.items() if k != "result"},
+                                  "result": trim(entry["result"]) if entry.get("result") else None}
+                           for name, entry in result["segments"].items()}
+    return out
 
 
 def target_time(snapshot: SnapshotRecord | None, fallback: datetime) -> datetime:
@@ -47,7 +70,7 @@ def history_runs(store: Store, monitor: str, limit: int | None = None) -> list[r
 
     :raises StoreError: when the store cannot be read.
     """
-    comparisons: list[ComparisonRecord] = store.list_comparisons(monitor=monitor, limit=limit)[::-1]
+    comparisons: list[ComparisonRecord] = store.list_comparisons(monitor=monitor, limit=limit, summaries=True)[::-1]
     snapshots: dict[int, SnapshotRecord] = {}
     for dataset in sorted({c.dataset for c in comparisons}):
         snapshots.update((s.id, s) for s in store.list_snapshots(dataset))

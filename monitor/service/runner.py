@@ -23,6 +23,7 @@ from monitor.config import Config, DatasetConfig, MonitorConfig, SegmentsConfig
 from monitor.errors import ConfigError, MonitorError, SourceError, StoppedError, StoreError
 from monitor.profile import DatasetProfile, profile_source, profile_to_records
 from monitor.service import baselines
+from monitor.service.history import history_summary
 from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
 
@@ -299,7 +300,7 @@ def record_and_report(
     record = store.record_comparison(
         monitor=monitor, dataset=dataset, baseline=baseline, target=target,
         drifted=bool(verdict["drifted"]), severity=verdict["severity"], result=result, report_path=None,
-        baseline_spec=chosen.spec() if chosen else None,
+        baseline_spec=chosen.spec() if chosen else None, summary=history_summary(result),
     )
     path = write_report(reports_dir, result, dataset=dataset, monitor=monitor, baseline=baseline, target=target,
                         chosen=chosen)

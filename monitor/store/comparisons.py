@@ -27,6 +27,7 @@ class ComparisonsMixin(SnapshotsMixin):
         result: JsonDict,
         report_path: str | os.PathLike[str] | None = None,
         baseline_spec: JsonDict | None = None,
+        summary: JsonDict | None = None,
     ) -> ComparisonRecord:
         """Store the result of comparing ``target`` with ``baseline``.
 
@@ -34,10 +35,14 @@ class ComparisonsMixin(SnapshotsMixin):
         :param baseline_spec: JSON-able description of the baseline (its kind and
             every snapshot it was made of), stored as given; ``baseline`` is then
             the one snapshot the row points at (e.g. the newest of several).
-        :raises StoreError: either snapshot no longer exists; ``result`` or
-            ``baseline_spec`` is not JSON-serialisable.
+        :param summary: a smaller view of ``result`` that
+            :meth:`list_comparisons` gives instead of it when asked
+            (``summaries=True``), e.g. what a history page reads.
+        :raises StoreError: either snapshot no longer exists; ``result``,
+            ``baseline_spec`` or ``summary`` is not JSON-serialisable.
         """
         result_json = _to_json(result, "the comparison result")
+        summary_json = None if summary is None else _to_json(summary, "the comparison summary")
         spec_json = None if baseline_spec is None else _to_json(baseline_spec, "the baseline of the comparison")
         with self._transaction("record a comparison", write=True):
             for snapshot in (baseline, target):
@@ -57,6 +62,7 @@ class ComparisonsMixin(SnapshotsMixin):
                     "result": result_json,
                     "report_path": None if report_path is None else os.fspath(report_path),
                     "baseline_spec": spec_json,
+                    "summary": summary_json,
                 },
             )
             return _comparison_record(self._comparison_row(comparison_id))
@@ -76,10 +82,13 @@ class ComparisonsMixin(SnapshotsMixin):
             return _comparison_record(self._comparison_row(comparison_id))
 
     def list_comparisons(
-        self, dataset: str | None = None, monitor: str | None = None, *, limit: int | None = None
+        self, dataset: str | None = None, monitor: str | None = None, *, limit: int | None = None,
+        summaries: bool = False,
     ) -> list[ComparisonRecord]:
         """Comparisons matching the filters given, newest first by (created_at, id);
-        only the newest ``limit`` when it is given.
+        only the newest ``limit`` when it is given. With ``summaries``, each
+        record's ``result`` is its recorded summary where it has one (the full
+        result is then not read), else the full result.
 
         :raises StoreError: ``limit`` is negative.
         """
@@ -91,7 +100,8 @@ class ComparisonsMixin(SnapshotsMixin):
         bounded = "" if limit is None else f" LIMIT {int(limit)}"
         with self._transaction("list comparisons", write=False):
             rows = self._all(
-                f"SELECT * FROM comparisons WHERE {where} ORDER BY created_at DESC, id DESC{bounded}",
+                f"SELECT {_SUMMARY_COLUMNS if summaries else '*'} FROM comparisons WHERE {where} "
+                f"ORDER BY created_at DESC, id DESC{bounded}",
                 list(used.values()),
             )
         return [_comparison_record(row) for row in rows]
@@ -110,3 +120,10 @@ class ComparisonsMixin(SnapshotsMixin):
                 "UPDATE comparisons SET report_path = ? WHERE id = ?", [value, comparison_id]
             )
             return _comparison_record(self._comparison_row(comparison_id))
+
+
+_SUMMARY_COLUMNS = (
+    "id, monitor, dataset, baseline_snapshot_id, target_snapshot_id, baseline_name, target_name, created_at, "
+    "drifted, severity, COALESCE(summary, result) AS result, report_path, baseline_spec"
+)
+"""The columns of a comparison row with its summary as its result, where it has one."""

@@ -208,12 +208,21 @@ def _migration_7_segment_profiles(db: Database) -> None:
         PRIMARY KEY (snapshot_id, segment, position))""")
 
 
+def _migration_8_comparison_summaries(db: Database) -> None:
+    """``comparisons.summary``: the part of a result a history page reads (the
+    verdict, and each column's deciding metrics), so that reading a monitor's
+    history does not decode every full result; ``NULL`` for comparisons from
+    before, whose full result is read instead."""
+    db.execute("ALTER TABLE comparisons ADD COLUMN summary TEXT")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _migration_1_initial_schema, _migration_2_alert_episodes, _migration_3_snapshot_owners,
     _migration_4_comparison_baselines,
     _migration_5_snapshot_windows, _migration_6_episode_kinds, _migration_7_segment_profiles,
+    _migration_8_comparison_summaries,
 )
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
