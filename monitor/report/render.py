@@ -27,9 +27,9 @@ from monitor.report.names import HISTORY_NAME, INDEX_NAME, safe_name
 from monitor.report.pages import ComparisonPage, IndexPage
 
 __all__ = [
-    "HISTORY_NAME", "INDEX_NAME", "environment", "history_href", "history_path", "render_comparison",
-    "render_history", "render_index", "report_path", "safe_name", "template_dir", "write_comparison_report",
-    "write_history", "write_index",
+    "HISTORY_NAME", "INDEX_NAME", "comparison_html", "environment", "history_href", "history_html", "history_path",
+    "index_html", "render_comparison", "render_history", "render_index", "report_path", "safe_name", "template_dir",
+    "write_comparison_report", "write_history", "write_index",
 ]
 
 
@@ -133,6 +133,26 @@ def history_href(monitor: str) -> str:
     return "../" + quote(f"{safe_name(monitor)}/{HISTORY_NAME}")
 
 
+def history_html(page: HistoryPage) -> str:
+    """The HTML of a monitor's history page as it lies at :func:`history_path`,
+    linking the index one folder up (what :func:`write_history` writes)."""
+    return render_history(replace(page, index_href="../" + INDEX_NAME))
+
+
+def comparison_html(page: ComparisonPage) -> str:
+    """The HTML of a comparison report as it lies at :func:`report_path`,
+    linking the index and, for a monitor's report, its history page (what
+    :func:`write_comparison_report` writes)."""
+    history = history_href(page.monitor) if page.monitor else None
+    return render_comparison(replace(page, index_href="../" + INDEX_NAME, history_href=history))
+
+
+def index_html(reports_dir: Path) -> str:
+    """The HTML of the index of ``reports_dir`` as the reports on disk give it
+    (what :func:`write_index` writes)."""
+    return render_index(index_context(reports_dir))
+
+
 def write_history(reports_dir: Path, page: HistoryPage) -> Path:
     """Write a monitor's history page (see :func:`history_path`); when the page
     is new, rebuild the index of ``reports_dir`` too, so it links the page.
@@ -144,7 +164,7 @@ def write_history(reports_dir: Path, page: HistoryPage) -> Path:
     """
     path = history_path(reports_dir, page.monitor)
     new = not path.is_file()
-    _write_atomic(path, render_history(replace(page, index_href="../" + INDEX_NAME)))
+    _write_atomic(path, history_html(page))
     if new:
         write_index(reports_dir)
     return path
@@ -162,8 +182,7 @@ def write_comparison_report(reports_dir: Path, page: ComparisonPage) -> Path:
     :raises MonitorError: when the folder or file cannot be written.
     """
     path = report_path(reports_dir, page)
-    history = history_href(page.monitor) if page.monitor else None
-    _write_atomic(path, render_comparison(replace(page, index_href="../" + INDEX_NAME, history_href=history)))
+    _write_atomic(path, comparison_html(page))
     write_index(reports_dir)
     return path
 
@@ -198,5 +217,5 @@ def write_index(reports_dir: Path) -> Path:
     :raises MonitorError: when the file cannot be written.
     """
     path = Path(reports_dir) / INDEX_NAME
-    _write_atomic(path, render_index(index_context(reports_dir)))
+    _write_atomic(path, index_html(reports_dir))
     return path

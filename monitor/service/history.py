@@ -4,8 +4,9 @@ time of each target snapshot and its drift episodes, handed to
 
 The runner rewrites the page after each compared run of the monitor
 (:func:`refresh_history`); ``drift-monitor report history MONITOR`` rewrites it
-on demand (:func:`write_history`). The data comes from the store, never from
-re-reading the reports.
+on demand (:func:`write_history`); ``drift-monitor serve`` renders it without
+writing when it is missing (:func:`history_html`). The data comes from the
+store, never from re-reading the reports.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from monitor.store import ComparisonRecord, SnapshotRecord, Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HISTORY_RUNS", "history_runs", "refresh_history", "target_time", "write_history"]
+__all__ = ["HISTORY_RUNS", "history_html", "history_page", "history_runs", "refresh_history", "target_time",
+           "write_history"]
 
 HISTORY_RUNS = 400
 """How many of a monitor's newest comparisons its history page shows: more than
@@ -58,6 +60,40 @@ def history_runs(store: Store, monitor: str, limit: int | None = None) -> list[r
     ]
 
 
+def history_page(
+    store: Store, reports_dir: str | Path, monitor: str, *, last: int = HISTORY_RUNS, now: datetime | None = None,
+) -> report.HistoryPage:
+    """The context of ``monitor``'s history page, read from the store.
+
+    :param last: how many of the newest comparisons the page shows (at least 1).
+    :param now: the page's generation time; now if ``None``.
+    :raises StoreError: when the store cannot be read.
+    :raises MonitorError: when a stored result is malformed.
+    """
+    folder = Path(reports_dir)
+    runs = history_runs(store, monitor, limit=max(last, 1) + 1)
+    older = runs[: max(len(runs) - max(last, 1), 0)]
+    episodes = [
+        report.HistoryEpisode(e.opened_at, e.resolved_at, e.severity, e.runs) for e in store.list_episodes(monitor)
+    ]
+    return report.history_context(
+        monitor, runs[len(older):], episodes, page_dir=report.history_path(folder, monitor).parent,
+        generated_at=now, older_runs=bool(older),
+    )
+
+
+def history_html(
+    store: Store, reports_dir: str | Path, monitor: str, *, last: int = HISTORY_RUNS, now: datetime | None = None,
+) -> str:
+    """``monitor``'s history page as :func:`write_history` would write it, as
+    HTML text; nothing is written (the store may be opened read-only).
+
+    :raises StoreError: when the store cannot be read.
+    :raises MonitorError: when a stored result is malformed.
+    """
+    return report.history_html(history_page(store, reports_dir, monitor, last=last, now=now))
+
+
 def write_history(
     store: Store, reports_dir: str | Path, monitor: str, *, last: int = HISTORY_RUNS, now: datetime | None = None,
 ) -> Path:
@@ -70,17 +106,8 @@ def write_history(
     :raises StoreError: when the store cannot be read.
     :raises MonitorError: when the page cannot be written or a stored result is malformed.
     """
-    folder = Path(reports_dir)
-    runs = history_runs(store, monitor, limit=max(last, 1) + 1)
-    older = runs[: max(len(runs) - max(last, 1), 0)]
-    episodes = [
-        report.HistoryEpisode(e.opened_at, e.resolved_at, e.severity, e.runs) for e in store.list_episodes(monitor)
-    ]
-    page = report.history_context(
-        monitor, runs[len(older):], episodes, page_dir=report.history_path(folder, monitor).parent,
-        generated_at=now, older_runs=bool(older),
-    )
-    return report.write_history(folder, page)
+    page = history_page(store, reports_dir, monitor, last=last, now=now)
+    return report.write_history(Path(reports_dir), page)
 
 
 def refresh_history(store: Store, reports_dir: str | Path, monitor: str) -> Path | None:
