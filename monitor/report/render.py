@@ -2,7 +2,10 @@
 installed templates, else the source tree's), :func:`render_comparison`,
 :func:`render_index` and :func:`render_history`, where pages go
 (:func:`report_path`, :func:`history_path`; names made safe by
-:func:`~monitor.report.names.safe_name`), and :func:`write_comparison_report`,
+:func:`~monitor.report.names.safe_name`), the HTML of a page as it lies in the
+reports folder, with its links (:func:`comparison_html`, :func:`history_html`,
+:func:`index_html`: what is written, and what ``drift-monitor serve`` sends for
+a page missing on disk), and :func:`write_comparison_report`,
 :func:`write_history` and :func:`write_index`, which write through a temporary
 file and a rename.
 """

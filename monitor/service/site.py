@@ -117,7 +117,8 @@ class Site:
             reason = f"method {method} not allowed: use GET or HEAD"
             answer = json_response(405, {"error": reason, "status": 405}) if api else text_response(405, reason + "\n")
             return Response(answer.status, answer.content_type, answer.body, answer.headers + (("Allow", ALLOWED),))
-        source = PageSource(Path(self._config().reports_dir), self._config())
+        config = self._config()
+        source = PageSource(Path(config.reports_dir), config)
         try:
             if api:
                 return json_response(*site_api.answer(split.path, split.query, source))
