@@ -225,10 +225,11 @@ def test_flights_pages_load_clean_and_show_the_drifted_columns_charts(
     else:  # the index: a sparkline per monitor with comparisons
         charts = seen.page.locator("body").evaluate(_CHARTS)
         assert len(charts) >= 2 and all(c["visible"] and c["width"] > 0 and c["height"] > 0 for c in charts)
-    seen.page.screenshot(path=tmp_path / f"{kind}-{source}.png", full_page=True)
-    assert (tmp_path / f"{kind}-{source}.png").stat().st_size > 10_000
-    if kind == "comparison" and source == "serve" and os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        seen.page.screenshot(path=ROOT / "docs" / "report.png")
+    if source == "serve":  # a screenshot of each kind of page (the files look the same)
+        seen.page.screenshot(path=tmp_path / f"{kind}.png", full_page=True)
+        assert (tmp_path / f"{kind}.png").stat().st_size > 10_000
+        if kind == "comparison" and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            seen.page.screenshot(path=ROOT / "docs" / "report.png")
 
 
 def test_the_comparison_report_has_its_findings(flights_run: Path, flights_url: str, visit: Any) -> None:
