@@ -1,4 +1,6 @@
-"""Shared fixtures: a real webhook receiver on 127.0.0.1."""
+"""Shared fixtures: a real webhook receiver on 127.0.0.1; the shipped flights
+example backfilled over a few weeks (once per session); ``drift-monitor
+serve``'s server over a configuration."""
 
 from __future__ import annotations
 
@@ -6,11 +8,16 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # ----------------------------------------------------------------- receiver
 
@@ -128,3 +135,65 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+
+
+# ----------------------------------------------------------------- flights
+
+# (monitor, --from, --to): January as one snapshot, two weeks against it (a quiet
+# January week and a July week), the blizzard week of February, and five weeks of
+# June-July against the four weeks before each.
+BACKFILLS = [
+    ("january", "2013-01-01", "2013-02-01"),
+    ("weekly_vs_january", "2013-01-14", "2013-01-21"),
+    ("weekly_vs_january", "2013-02-04", "2013-02-11"),
+    ("weekly_vs_january", "2013-07-08", "2013-07-15"),
+    ("weekly_vs_trailing", "2013-06-10", "2013-07-15"),
+]
+
+
+@pytest.fixture(scope="session")
+def flights_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped config, unchanged, backfilled over a few weeks on fresh data
+    (``config/flights.yaml``, ``example-store/``, ``reports/`` under the folder
+    returned). Built once per session; tests only read it."""
+    from monitor.cli import main
+    from monitor.example import prepare_flights
+
+    base = tmp_path_factory.mktemp("flights")
+    prepare_flights(base / "example-data" / "flights")
+    (base / "config").mkdir()
+    config = base / "config" / "flights.yaml"
+    config.write_text((ROOT / "config" / "flights.yaml").read_text())
+    for monitor, start, end in BACKFILLS:
+        result = CliRunner().invoke(main, ["backfill", monitor, "-c", str(config), "--from", start, "--to", end])
+        assert result.exit_code == 0, result.output
+    return base
+
+
+# ------------------------------------------------------------------ serving
+
+
+@contextmanager
+def serving(config_path: Path) -> Iterator[str]:
+    """``drift-monitor serve``'s server (the pages, ``/healthz`` and ``/api``)
+    over the configuration at ``config_path``, on 127.0.0.1 and a free port;
+    yields its base URL (``http://127.0.0.1:PORT``)."""
+    from monitor.config import load_config
+    from monitor.service.http import StatusServer
+    from monitor.service.site import Site
+
+    config = load_config(config_path)
+    site = Site(lambda: config)
+    server = StatusServer("127.0.0.1", 0, site.health, None, site)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def flights_url(flights_run: Path) -> Iterator[str]:
+    """The base URL of a server over the flights example, for the session."""
+    with serving(flights_run / "config" / "flights.yaml") as url:
+        yield url

@@ -334,6 +334,11 @@ def test_healthz_is_200_while_running_and_503_when_the_store_is_gone(data: Path,
     assert status == 200 and health["status"] == "ok"
     assert health["monitors"] == 1 and health["outbox_pending"] == 0
     assert health["last_runs"]["shop"]["outcome"] == "completed" and health["last_runs"]["shop"]["at"]
+    # the same server serves the reports and their API, as drift-monitor serve does
+    status, body = daemon.get("/api/monitors")
+    assert status == 200 and [m["name"] for m in json.loads(body)["monitors"]] == ["shop"]
+    status, body = daemon.get("/")
+    assert status == 200 and body.startswith("<!doctype html>")
     shutil.rmtree(data / "store")
     status, body = daemon.get("/healthz")
     health = json.loads(body)

@@ -8,41 +8,12 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
-from click.testing import CliRunner
 from scipy import stats
 
-from monitor.cli import main
-from monitor.example import prepare_flights
 from monitor.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+# flights_run (tests/conftest.py): the shipped config backfilled over a few weeks, once per test session
 NEW_YORK = "America/New_York"
-
-# (monitor, --from, --to): January as one snapshot, two weeks against it (a quiet
-# January week and a July week), the blizzard week of February, and five weeks of
-# June-July against the four weeks before each.
-BACKFILLS = [
-    ("january", "2013-01-01", "2013-02-01"),
-    ("weekly_vs_january", "2013-01-14", "2013-01-21"),
-    ("weekly_vs_january", "2013-02-04", "2013-02-11"),
-    ("weekly_vs_january", "2013-07-08", "2013-07-15"),
-    ("weekly_vs_trailing", "2013-06-10", "2013-07-15"),
-]
-
-
-@pytest.fixture(scope="module")
-def flights_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped config, unchanged, backfilled over a few weeks on fresh data."""
-    base = tmp_path_factory.mktemp("flights")
-    prepare_flights(base / "example-data" / "flights")
-    (base / "config").mkdir()
-    config = base / "config" / "flights.yaml"
-    config.write_text((ROOT / "config" / "flights.yaml").read_text())
-    for monitor, start, end in BACKFILLS:
-        result = CliRunner().invoke(main, ["backfill", monitor, "-c", str(config), "--from", start, "--to", end])
-        assert result.exit_code == 0, result.output
-    return base
 
 
 def comparison(base: Path, monitor: str, target: str) -> Any:

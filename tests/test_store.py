@@ -590,6 +590,47 @@ def test_comparisons_are_recorded_listed_and_get_a_report(store: Store) -> None:
     assert store.get_comparison(first.id) == updated
 
 
+def test_summaries_carry_the_verdict_of_each_comparison(store: Store) -> None:
+    s1, s2, s3 = (completed(store, n) for n in ("s1", "s2", "s3"))
+    verdict = {"drifted": True, "severity": "warning", "drifted_columns": 1, "magnitude": 0.25}
+    first = store.record_comparison(monitor="daily", dataset="flights", baseline=s1, target=s2, drifted=True,
+                                    severity="warning", result={"verdict": verdict, "columns": [{"c": 1}]})
+    second = comparison(store, s1, s3, monitor="weekly")  # a result without a verdict
+    summaries = store.list_comparison_summaries()
+    assert [s.id for s in summaries] == [c.id for c in store.list_comparisons()] == [second.id, first.id]
+    assert summaries[1].verdict == verdict and summaries[0].verdict == {}
+    assert (summaries[1].monitor, summaries[1].target_name, summaries[1].severity) == ("daily", "s2", "warning")
+    assert [s.id for s in store.list_comparison_summaries(monitor="daily", limit=1)] == [first.id]
+    assert store.compared_monitors() == ["daily", "weekly"]
+    with pytest.raises(StoreError, match="cannot list -1 comparisons"):
+        store.list_comparison_summaries(limit=-1)
+
+
+def test_a_read_only_store_reads_and_refuses_writes(store: Store, db_path: Path) -> None:
+    completed(store, "s1")
+    with Store(db_path, read_only=True) as reader:
+        assert reader.read_only and [s.name for s in reader.list_snapshots("flights")] == ["s1"]
+        with pytest.raises(StoreError, match="readonly"):
+            reader.register_dataset("other", DEFINITION)
+        completed(store, "s2")  # the writer goes on; the reader sees each committed write
+        assert [s.name for s in reader.list_snapshots("flights")] == ["s1", "s2"]
+
+
+def test_a_read_only_store_is_never_created(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        Store(tmp_path / "none" / "monitor.db", read_only=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_store_needs_this_schema(db_path: Path) -> None:
+    Store(db_path).close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DELETE FROM migrations WHERE version = (SELECT MAX(version) FROM migrations)")
+    conn.close()
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION - 1}, not the {SCHEMA_VERSION}"):
+        Store(db_path, read_only=True)
+
+
 # ------------------------------------------------------------------- alert outbox
 
 

@@ -47,8 +47,8 @@ def _check_address(_ctx: click.Context, _param: click.Parameter, value: str | No
 @click.option("--once", is_flag=True,
               help="Run every monitor once, attempt the due alerts once, and exit (1 if a run or an alert failed).")
 @click.option("--http", "http", metavar="HOST:PORT", default=None, callback=_check_address,
-              help="Serve /healthz and /metrics here (port 0: any free port, logged). "
-                   "Default: service.http of the config, else none.")
+              help="Serve /healthz, /metrics, the reports and /api here, as serve does "
+                   "(port 0: any free port, logged). Default: service.http of the config, else none.")
 @click.option("--stop-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds a running snapshot gets after SIGTERM/SIGINT before it is marked failed "
                    "(default: service.stop_timeout of the config, 10).")

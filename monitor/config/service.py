@@ -86,7 +86,7 @@ class ServiceConfig(_Model):
     """How the daemon (``drift-monitor run``) serves: its HTTP endpoint and stop timeout."""
 
     http: str | None = Field(
-        default=None, description="HOST:PORT serving /healthz and /metrics (port 0: any free port)"
+        default=None, description="HOST:PORT serving /healthz, /metrics, the reports and /api (port 0: any free port)"
     )
     stop_timeout: float = Field(
         default=10.0, gt=0, description="seconds a running snapshot may take to finish after SIGTERM"

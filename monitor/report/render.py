@@ -2,7 +2,10 @@
 installed templates, else the source tree's), :func:`render_comparison`,
 :func:`render_index`, :func:`render_history` and :func:`render_profile`, where
 pages go (:func:`report_path`, :func:`history_path`, :func:`profile_path`; names
-made safe by :func:`~monitor.report.names.safe_name`), and
+made safe by :func:`~monitor.report.names.safe_name`), the HTML of a page as it
+lies in the reports folder, with its links (:func:`comparison_html`,
+:func:`history_html`, :func:`index_html`: what is written, and what
+``drift-monitor serve`` sends for a page missing on disk), and
 :func:`write_comparison_report`, :func:`write_history`, :func:`write_profile`
 and :func:`write_index`, which write through a temporary file and a rename.
 """
@@ -28,10 +31,10 @@ from monitor.report.pages import ComparisonPage
 from monitor.report.profile_page import ProfilePage
 
 __all__ = [
-    "HISTORY_NAME", "INDEX_NAME", "PROFILE_NAME", "environment", "history_href", "history_path", "profile_path",
-    "render_comparison", "render_history", "render_index", "render_profile", "report_path",
-    "safe_name", "segment_history_name", "template_dir", "write_comparison_report", "write_history", "write_index",
-    "write_profile",
+    "HISTORY_NAME", "INDEX_NAME", "PROFILE_NAME", "comparison_html", "environment", "history_href", "history_html",
+    "history_path", "index_html", "profile_path", "render_comparison", "render_history", "render_index",
+    "render_profile", "report_path", "safe_name", "segment_history_name", "template_dir", "write_comparison_report",
+    "write_history", "write_index", "write_profile",
 ]
 
 
@@ -172,6 +175,26 @@ def write_profile(reports_dir: Path, page: ProfilePage, *, index: bool = True) -
     return path
 
 
+def history_html(page: HistoryPage) -> str:
+    """The HTML of a monitor's history page as it lies at :func:`history_path`,
+    linking the index one folder up (what :func:`write_history` writes)."""
+    return render_history(replace(page, index_href="../" + INDEX_NAME))
+
+
+def comparison_html(page: ComparisonPage) -> str:
+    """The HTML of a comparison report as it lies at :func:`report_path`,
+    linking the index and, for a monitor's report, its history page (what
+    :func:`write_comparison_report` writes)."""
+    history = history_href(page.monitor) if page.monitor else None
+    return render_comparison(replace(page, index_href="../" + INDEX_NAME, history_href=history))
+
+
+def index_html(reports_dir: Path) -> str:
+    """The HTML of the index of ``reports_dir`` as the reports on disk give it
+    (what :func:`write_index` writes)."""
+    return render_index(index_context(reports_dir))
+
+
 def write_history(reports_dir: Path, page: HistoryPage) -> Path:
     """Write a monitor's history page (see :func:`history_path`); when the page
     is new, rebuild the index of ``reports_dir`` too, so it links the page.
@@ -183,7 +206,7 @@ def write_history(reports_dir: Path, page: HistoryPage) -> Path:
     """
     path = history_path(reports_dir, page.monitor, page.segment)
     new = not path.is_file() and page.segment is None
-    _write_atomic(path, render_history(replace(page, index_href="../" + INDEX_NAME)))
+    _write_atomic(path, history_html(page))
     if new:
         write_index(reports_dir)
     return path
@@ -201,8 +224,7 @@ def write_comparison_report(reports_dir: Path, page: ComparisonPage) -> Path:
     :raises MonitorError: when the folder or file cannot be written.
     """
     path = report_path(reports_dir, page)
-    history = history_href(page.monitor) if page.monitor else None
-    _write_atomic(path, render_comparison(replace(page, index_href="../" + INDEX_NAME, history_href=history)))
+    _write_atomic(path, comparison_html(page))
     write_index(reports_dir)
     return path
 
@@ -237,5 +259,5 @@ def write_index(reports_dir: Path) -> Path:
     :raises MonitorError: when the file cannot be written.
     """
     path = Path(reports_dir) / INDEX_NAME
-    _write_atomic(path, render_index(index_context(reports_dir)))
+    _write_atomic(path, index_html(reports_dir))
     return path

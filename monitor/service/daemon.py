@@ -1,4 +1,4 @@
-"""The daemon: signals, the main loop, the HTTP endpoint and a stop with a deadline.
+"""The daemon: signals, the main loop, the HTTP server and a stop with a deadline.
 
 As uvicorn's ``handle_exit`` and gunicorn's arbiter do, a signal handler only
 sets a flag; the main loop, in the main thread, acts on it:
@@ -36,6 +36,7 @@ from monitor.config import Config, load_config, parse_address
 from monitor.errors import ConfigError, MonitorError, StoreError
 from monitor.service.delivery import DeliveryWorker
 from monitor.service.http import StatusServer
+from monitor.service.site import Site
 from monitor.service.metrics import ServiceMetrics, activate
 from monitor.service.scheduler import DELIVERY_STOP_TIMEOUT, STOPPED, Runtime, apply_config, build_scheduler
 from monitor.store import Store
@@ -48,8 +49,9 @@ class Daemon:
     """One running service over a configuration.
 
     :param config_path: the file SIGHUP re-reads (None: SIGHUP only logs).
-    :param http: ``HOST:PORT`` for ``/healthz`` and ``/metrics``; default
-        ``service.http`` of the configuration (None: no HTTP endpoint).
+    :param http: ``HOST:PORT`` for ``/healthz``, ``/metrics``, the reports and
+        their ``/api`` (:mod:`monitor.service.site`); default ``service.http``
+        of the configuration (None: no HTTP endpoint).
     :param stop_timeout: seconds running jobs get after SIGTERM; default
         ``service.stop_timeout`` (then a reload may change it).
     """
@@ -151,7 +153,7 @@ class Daemon:
             host, port = parse_address(self.http)
         except ValueError as exc:
             raise ConfigError([f"service.http: {exc}"]) from None
-        server = StatusServer(host, port, self.health, self.runtime.metrics.render)
+        server = StatusServer(host, port, self.health, self.runtime.metrics.render, Site(lambda: self.config))
         server.start()
         return server
 

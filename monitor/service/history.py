@@ -4,8 +4,9 @@ time of each target snapshot and its drift episodes, handed to
 
 The runner rewrites the page after each compared run of the monitor
 (:func:`refresh_history`); ``drift-monitor report history MONITOR`` rewrites it
-on demand (:func:`write_history`). The data comes from the store, never from
-re-reading the reports.
+on demand (:func:`write_history`); ``drift-monitor serve`` renders it without
+writing when it is missing (:func:`history_html`). The data comes from the
+store, never from re-reading the reports.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from monitor.store import ComparisonRecord, SnapshotRecord, Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["HISTORY_RUNS", "history_runs", "history_summary", "refresh_history", "target_time", "write_history"]
+__all__ = ["HISTORY_RUNS", "history_html", "history_page", "history_runs", "history_summary", "refresh_history",
+           "target_time", "write_history"]
 
 HISTORY_RUNS = 400
 """How many of a monitor's newest comparisons its history page shows: more than
@@ -84,6 +86,35 @@ def history_runs(store: Store, monitor: str, limit: int | None = None) -> list[r
     ]
 
 
+def history_page(
+    store: Store, reports_dir: str | Path, monitor: str, *, last: int = HISTORY_RUNS, now: datetime | None = None,
+    segment: str | None = None,
+) -> report.HistoryPage:
+    """The context of ``monitor``'s history page (of ``segment``, when given), read from the store.
+
+    :param last: how many of the newest comparisons the page shows (at least 1).
+    :param now: the page's generation time; now if ``None``.
+    :raises StoreError: when the store cannot be read.
+    :raises MonitorError: when a stored result is malformed, or the segment was not compared in those runs.
+    """
+    for page in history_pages(store, reports_dir, monitor, last=last, now=now):
+        if page.segment == segment:
+            return page
+    raise MonitorError(f"monitor {monitor!r}: no segment {segment!r} in its comparisons")
+
+
+def history_html(
+    store: Store, reports_dir: str | Path, monitor: str, *, last: int = HISTORY_RUNS, now: datetime | None = None,
+) -> str:
+    """``monitor``'s history page as :func:`write_history` would write it, as
+    HTML text; nothing is written (the store may be opened read-only).
+
+    :raises StoreError: when the store cannot be read.
+    :raises MonitorError: when a stored result is malformed.
+    """
+    return report.history_html(history_page(store, reports_dir, monitor, last=last, now=now))
+
+
 def write_history(
     store: Store, reports_dir: str | Path, monitor: str, *, last: int = HISTORY_RUNS, now: datetime | None = None,
 ) -> Path:
@@ -97,6 +128,24 @@ def write_history(
     :raises MonitorError: when the page cannot be written or a stored result is malformed.
     """
     folder = Path(reports_dir)
+    pages = history_pages(store, folder, monitor, last=last, now=now)
+    path = report.write_history(folder, pages[0])
+    for page in pages[1:]:
+        report.write_history(folder, page)
+    return path
+
+
+def history_pages(
+    store: Store, reports_dir: str | Path, monitor: str, *, last: int = HISTORY_RUNS, now: datetime | None = None,
+) -> list[report.HistoryPage]:
+    """The contexts of ``monitor``'s history pages, read from the store: the
+    whole dataset's, then one per segment compared in the runs shown (a
+    monitor with ``segments``), each with the segment selector.
+
+    :raises StoreError: when the store cannot be read.
+    :raises MonitorError: when a stored result is malformed.
+    """
+    folder = Path(reports_dir)
     runs = history_runs(store, monitor, limit=max(last, 1) + 1)
     older = runs[: max(len(runs) - max(last, 1), 0)]
     shown = runs[len(older):]
@@ -106,16 +155,14 @@ def write_history(
     page_dir = report.history_path(folder, monitor).parent
     segments = _segments(shown)
     links = _segment_links(shown, segments)
-    page = report.history_context(monitor, shown, episodes, page_dir=page_dir, generated_at=now,
-                                  older_runs=bool(older), segment_links=links(None))
-    path = report.write_history(folder, page)
-    for segment in segments:  # a page per segment, the selector on each
+    pages = [report.history_context(monitor, shown, episodes, page_dir=page_dir, generated_at=now,
+                                    older_runs=bool(older), segment_links=links(None))]
+    for segment in segments:
         seg_runs = [replace(r, result=r.result["segments"][segment]["result"]) for r in shown
                     if (r.result.get("segments") or {}).get(segment, {}).get("result")]
-        report.write_history(folder, report.history_context(
-            monitor, seg_runs, episodes, page_dir=page_dir, generated_at=now, older_runs=bool(older),
-            segment=segment, segment_links=links(segment)))
-    return path
+        pages.append(report.history_context(monitor, seg_runs, episodes, page_dir=page_dir, generated_at=now,
+                                            older_runs=bool(older), segment=segment, segment_links=links(segment)))
+    return pages
 
 
 def _segments(runs: list[report.HistoryRun]) -> list[str]:

@@ -41,7 +41,8 @@ def profile_page(
 
     :param snapshot: the snapshot's name, or its record.
     :param reports_dir: where the page lives; with it the page links the
-        index and its monitor's history page (when that exists), as written.
+        index and its monitor's history page (when the monitor has compared a
+        snapshot, or the page exists), as written.
     :param now: the page's generation time; now if ``None``.
     :raises StoreError: when the snapshot does not exist, is not completed or
         its profile is unreadable.
@@ -56,7 +57,8 @@ def profile_page(
     if reports_dir is None:
         return page
     page = replace(page, index_href="../../index.html")  # the page is two folders below reports_dir
-    if snap.monitor and report.history_path(Path(reports_dir), snap.monitor).is_file():
+    if snap.monitor and (store.list_comparison_summaries(monitor=snap.monitor, limit=1)
+                         or report.history_path(Path(reports_dir), snap.monitor).is_file()):
         page = replace(page, history_href="../" + history_href(snap.monitor))
     return page
 

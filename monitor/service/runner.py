@@ -256,6 +256,32 @@ def settings_for(mon: MonitorConfig) -> Any:
     return DriftSettings.from_config(mon.thresholds, mon.min_values, mon.fdr, false_alarm_rate=mon.false_alarm_rate)
 
 
+def comparison_page(
+    result: dict[str, Any], *, dataset: str, monitor: str | None, baseline: SnapshotRecord, target: SnapshotRecord,
+    chosen: baselines.Baseline | None = None, generated_at: datetime | None = None,
+) -> Any:
+    """The context (:class:`monitor.report.ComparisonPage`) of a comparison's report.
+
+    :param chosen: the run's baseline, when it says more than ``baseline`` (its
+        kind, every snapshot merged); the report shows it.
+    :param generated_at: when the page is made; now if ``None``.
+    :raises MonitorError: when ``result`` is malformed.
+    """
+    from monitor import report
+
+    def label(snap: SnapshotRecord) -> str:
+        # a baseline taken from another dataset (e.g. the training data) is named with it
+        return snap.name if snap.dataset == dataset else f"{snap.dataset}/{snap.name}"
+
+    return report.comparison_context(
+        result, dataset=dataset, monitor=monitor, baseline_name=label(baseline),
+        baseline_created=baseline.created_at, target_name=target.name,
+        target_created=target.created_at, generated_at=generated_at or utcnow(),
+        baseline_snapshots=[label(s) for s in chosen.snapshots] if chosen else None,
+        baseline_description=chosen.describe() if chosen else None,
+    )
+
+
 def write_report(
     config_reports_dir: str, result: dict[str, Any], *, dataset: str, monitor: str | None,
     baseline: SnapshotRecord, target: SnapshotRecord, chosen: baselines.Baseline | None = None,
@@ -267,17 +293,7 @@ def write_report(
     """
     from monitor import report
 
-    def label(snap: SnapshotRecord) -> str:
-        # a baseline taken from another dataset (e.g. the training data) is named with it
-        return snap.name if snap.dataset == dataset else f"{snap.dataset}/{snap.name}"
-
-    page = report.comparison_context(
-        result, dataset=dataset, monitor=monitor, baseline_name=label(baseline),
-        baseline_created=baseline.created_at, target_name=target.name,
-        target_created=target.created_at, generated_at=utcnow(),
-        baseline_snapshots=[label(s) for s in chosen.snapshots] if chosen else None,
-        baseline_description=chosen.describe() if chosen else None,
-    )
+    page = comparison_page(result, dataset=dataset, monitor=monitor, baseline=baseline, target=target, chosen=chosen)
     return report.write_comparison_report(Path(config_reports_dir), page)
 
 

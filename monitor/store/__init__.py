@@ -69,6 +69,7 @@ from monitor.store.records import (
     AlertStatus,
     AttemptRecord,
     ComparisonRecord,
+    ComparisonSummary,
     DatasetRecord,
     EpisodeRecord,
     EpisodeStatus,
@@ -90,6 +91,7 @@ __all__ = [
     "AlertStatus",
     "AttemptRecord",
     "ComparisonRecord",
+    "ComparisonSummary",
     "DatasetRecord",
     "EpisodePlan",
     "EpisodeRecord",
@@ -127,11 +129,16 @@ class Store(
     :param path: the SQLite file, e.g. ``"state/monitor.db"``.
     :param clock: returns the current time as an aware datetime; defaults to
         ``datetime.now(timezone.utc)``. Every ``created_at``/``at`` comes from it.
+    :param read_only: open an existing store for reading only (a server beside
+        a writing daemon): no folder or file is created, no migration runs, and
+        any write fails with :class:`StoreError`; the schema must be the one
+        this code knows.
     :ivar path: absolute path of the database file.
     :ivar root: the folder holding the database; data copies live under
         ``root / "data"``.
     :raises StoreError: the folder cannot be created, the file is not an SQLite
-        database, or its schema is newer than this code.
+        database, or its schema is newer than this code; with ``read_only``, the
+        file does not exist or its schema is not this code's.
     """
 
 

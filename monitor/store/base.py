@@ -30,16 +30,21 @@ class StoreBase:
         path: str | os.PathLike[str],
         *,
         clock: Callable[[], datetime] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(os.path.abspath(os.fspath(path)))
         self.root = self.path.parent
+        self.read_only = read_only
         self._clock = clock or _utc_now
         self._lock = threading.RLock()
-        self._conn = self._connect()
+        self._conn = self._connect_read_only() if read_only else self._connect()
         try:
             self._db = Database(self._conn, execute_plugins=False)
-            self._configure()
-            self._migrate()
+            if read_only:
+                self._check_read_only()
+            else:
+                self._configure()
+                self._migrate()
         except BaseException:
             self._conn.close()
             raise
@@ -57,6 +62,33 @@ class StoreBase:
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StoreError(f"the store {self.path} does not exist")
+        try:
+            uri = f"{self.path.as_uri()}?mode=ro"
+            return sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+
+    def _check_read_only(self) -> None:
+        """Set up a read-only connection: no writes (``query_only``), the same
+        busy timeout, and a schema this code knows exactly (it cannot migrate)."""
+        try:
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.execute("PRAGMA query_only=ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        version = self.schema_version()
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self.path} has schema version {version}, not the {SCHEMA_VERSION} this "
+                "drift-monitor reads; open it once read-write (any drift-monitor command) to migrate it"
+                if version < SCHEMA_VERSION else
+                f"the store {self.path} has schema version {version}, newer than the {SCHEMA_VERSION} "
+                "this drift-monitor knows; upgrade drift-monitor"
+            )
 
     def _configure(self) -> None:
         try:

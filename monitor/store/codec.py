@@ -13,6 +13,7 @@ from monitor.store.records import (
     AlertRecord,
     AttemptRecord,
     ComparisonRecord,
+    ComparisonSummary,
     DatasetRecord,
     EpisodeRecord,
     JsonDict,
@@ -139,6 +140,24 @@ def _comparison_record(row: Row) -> ComparisonRecord:
         result=_from_json(row["result"]),
         report_path=row["report_path"],
         baseline_spec=None if row.get("baseline_spec") is None else _from_json(row["baseline_spec"]),
+    )
+
+
+def _comparison_summary(row: Row) -> ComparisonSummary:
+    verdict = None if row["verdict"] is None else _from_json(row["verdict"])
+    return ComparisonSummary(
+        id=row["id"],
+        monitor=row["monitor"],
+        dataset=row["dataset"],
+        baseline_snapshot_id=row["baseline_snapshot_id"],
+        target_snapshot_id=row["target_snapshot_id"],
+        baseline_name=row["baseline_name"],
+        target_name=row["target_name"],
+        created_at=_from_db_time(row["created_at"]),
+        drifted=bool(row["drifted"]),
+        severity=row["severity"],
+        verdict=verdict if isinstance(verdict, dict) else {},
+        report_path=row["report_path"],
     )
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 from monitor.errors import StoreError
-from monitor.store.codec import Row, _comparison_record, _to_json
-from monitor.store.records import ComparisonRecord, JsonDict, SnapshotRecord
+from monitor.store.codec import Row, _comparison_record, _comparison_summary, _to_json
+from monitor.store.records import ComparisonRecord, ComparisonSummary, JsonDict, SnapshotRecord
 from monitor.store.snapshots import SnapshotsMixin
 
 
@@ -92,6 +92,24 @@ class ComparisonsMixin(SnapshotsMixin):
 
         :raises StoreError: ``limit`` is negative.
         """
+        rows = self._comparison_rows(_SUMMARY_COLUMNS if summaries else "*", dataset, monitor, limit)
+        return [_comparison_record(row) for row in rows]
+
+    def list_comparison_summaries(
+        self, dataset: str | None = None, monitor: str | None = None, *, limit: int | None = None
+    ) -> list[ComparisonSummary]:
+        """Like :meth:`list_comparisons`, but each comparison without its full
+        result: only the result's ``verdict`` is read (a listing of many
+        comparisons stays small however many columns they compared).
+
+        :raises StoreError: ``limit`` is negative.
+        """
+        columns = ("id, monitor, dataset, baseline_snapshot_id, target_snapshot_id, baseline_name, target_name, "
+                   "created_at, drifted, severity, report_path, json_extract(COALESCE(summary, result), '$.verdict') AS verdict")
+        rows = self._comparison_rows(columns, dataset, monitor, limit)
+        return [_comparison_summary(row) for row in rows]
+
+    def _comparison_rows(self, columns: str, dataset: str | None, monitor: str | None, limit: int | None) -> list[Row]:
         if limit is not None and limit < 0:
             raise StoreError(f"cannot list {limit} comparisons")
         filters = {"dataset": dataset, "monitor": monitor}
@@ -99,12 +117,16 @@ class ComparisonsMixin(SnapshotsMixin):
         where = " AND ".join(f"{key} = ?" for key in used) or "1"
         bounded = "" if limit is None else f" LIMIT {int(limit)}"
         with self._transaction("list comparisons", write=False):
-            rows = self._all(
-                f"SELECT {_SUMMARY_COLUMNS if summaries else '*'} FROM comparisons WHERE {where} "
-                f"ORDER BY created_at DESC, id DESC{bounded}",
+            return self._all(
+                f"SELECT {columns} FROM comparisons WHERE {where} ORDER BY created_at DESC, id DESC{bounded}",
                 list(used.values()),
             )
-        return [_comparison_record(row) for row in rows]
+
+    def compared_monitors(self) -> list[str]:
+        """The names of the monitors that have at least one comparison, sorted."""
+        with self._transaction("list the compared monitors", write=False):
+            rows = self._all("SELECT DISTINCT monitor FROM comparisons WHERE monitor IS NOT NULL ORDER BY monitor", [])
+        return [str(row["monitor"]) for row in rows]
 
     def set_report_path(
         self, comparison_id: int, path: str | os.PathLike[str] | None

@@ -108,6 +108,30 @@ class ComparisonRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ComparisonSummary:
+    """A comparison without its full result: what a listing shows.
+
+    :ivar verdict: the result's ``verdict`` object as recorded (``drifted``,
+        ``severity``, ``status``, ``drifted_columns``, ``columns_compared``,
+        ``magnitude``, ...); ``{}`` when the result has none.
+    The other fields are those of :class:`ComparisonRecord`.
+    """
+
+    id: int
+    monitor: str | None
+    dataset: str
+    baseline_snapshot_id: int
+    target_snapshot_id: int
+    baseline_name: str
+    target_name: str
+    created_at: datetime
+    drifted: bool
+    severity: str
+    verdict: JsonDict
+    report_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRecord:
     """An alert in the outbox: one event of a drift episode for one webhook.
 
