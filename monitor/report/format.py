@@ -54,16 +54,30 @@ def _fmt_float(value: float, digits: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-P_VALUE_FLOOR_TEXT = "< 1e-300"
-"""How a p-value that underflowed to 0 (below the double range) is shown."""
+P_VALUE_FLOOR = 1e-6
+P_VALUE_FLOOR_TEXT = "< 0.000001"
+"""How a p-value below :data:`P_VALUE_FLOOR` is shown (also one that underflowed
+to 0: the true value is then below about 1e-308, still "below 0.000001")."""
 
 
 def p_value(value: object) -> str:
-    """Format a p-value: as :func:`fmt`, but a p-value of exactly 0 (it underflowed:
-    the true value is below about 1e-308) reads :data:`P_VALUE_FLOOR_TEXT`."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) == 0.0:
+    """Format a p-value in plain decimals with two significant digits: ``0.41``,
+    ``0.0003``; below :data:`P_VALUE_FLOOR` (0 included) :data:`P_VALUE_FLOOR_TEXT`;
+    ``None`` → ``"—"``."""
+    number = _number(value)
+    if number is None or math.isnan(number):
+        return fmt(value)
+    if number < P_VALUE_FLOOR:
         return P_VALUE_FLOOR_TEXT
-    return fmt(value)
+    decimals = max(1 - math.floor(math.log10(number)), 0)
+    text = f"{number:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def p_clause(value: object) -> str:
+    """A p-value as a clause: ``"p = 0.0003"``, ``"p < 0.000001"``."""
+    text = p_value(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def pct(value: object, digits: int = 3) -> str:
