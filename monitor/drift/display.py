@@ -75,9 +75,10 @@ def appeared(side: CategoryCounts, other: CategoryCounts) -> tuple[dict[str, Any
 # ---------------------------------------------------------------------------
 # a numeric column on a value axis: histogram and CDF
 
-HISTOGRAM_BINS = 40
-"""Most bins of a value-axis histogram; the bin width is the smallest "nice" step
-(1, 2, 2.5 or 5 times a power of ten; whole numbers for integers, calendar-like
+HISTOGRAM_BINS = 32
+"""Most bins of a value-axis histogram (about 22 to 32, plus one when the range
+straddles a bin edge): the bin width is the smallest "nice" step (1, 1.5, 2, 2.5,
+3, 4, 5, 6 or 8 times a power of ten; whole numbers for integers, calendar-like
 steps for datetimes) giving at most this many bins over the clip range."""
 CLIP_RANKS = (0.01, 0.99)
 """The histogram's axis runs from the lower of the two sides' 1st percentiles to the
@@ -86,7 +87,7 @@ CDF_RANKS = 24
 """Quantiles of each side at which the CDFs are evaluated (ranks 2% to 98%)."""
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
                86400, 172800, 604800, 1209600, 2592000, 7776000, 15552000, 31536000)
-_NICE = (1.0, 2.0, 2.5, 5.0, 10.0)
+_NICE = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
 def _nice_step(raw: float, kind: str) -> float | None:
@@ -190,10 +191,11 @@ def value_cdf(b: NumericSide, t: NumericSide, axis: tuple[float, float]) -> dict
     inner = np.concatenate([np.asarray(s.quantiles(ranks), dtype=np.float64) for s in sides] + [np.array(axis)])
     resolution = 10.0 ** math.floor(math.log10(max(axis[1] - axis[0], 1e-300) / 1e5))
     inner = np.round(inner[np.isfinite(inner)] / resolution) * resolution
-    x = np.unique(np.concatenate([[low], inner[(inner > low) & (inner < high)], [high]]))
+    inner = np.array(_round_sig(inner[(inner > low) & (inner < high)], 12))  # no float noise in the JSON
+    x = np.unique(np.concatenate([[low], inner, [high]]))
     if not np.all(np.isfinite(x)):
         return None
-    return {"x": _round_sig(x, 10), "baseline": _curve(b, x), "target": _curve(t, x)}
+    return {"x": x.tolist(), "baseline": _curve(b, x), "target": _curve(t, x)}
 
 
 def _curve(side: NumericSide, x: np.ndarray) -> list[float]:

@@ -284,6 +284,8 @@ def _metric(raw: Mapping[str, Any]) -> MetricRow:
         label=metric_label(str(raw["name"])),
         decision=words,
         tone=tone,
+        thresholded=any(raw.get(k) is not None for k in ("warning", "critical", "relative_warning",
+                                                          "relative_critical")),
     )
 
 

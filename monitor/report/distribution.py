@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from markupsafe import Markup
+
 from monitor.report.charts import Tick, _y_scale
 from monitor.report.format import _number, fmt, pct, pp
 
@@ -59,7 +61,12 @@ class ValueAxis:
     def x(self, value: float) -> float:
         """SVG x of ``value``, clamped to the plot."""
         share = (value - self.lo) / (self.hi - self.lo)
-        return round(LEFT + (RIGHT - LEFT) * min(max(share, 0.0), 1.0), 2)
+        return round(LEFT + (RIGHT - LEFT) * min(max(share, 0.0), 1.0), 1)
+
+    def xs(self, values: Sequence[float]) -> list[float]:
+        """:meth:`x` of each of ``values``."""
+        lo, hi, scale = self.lo, self.hi, (RIGHT - LEFT) / (self.hi - self.lo)
+        return [round(LEFT + scale * (min(max(v, lo), hi) - lo), 1) for v in values]
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ class ValueHistogram:
     y_label: str
     clipped: tuple[tuple[str, float, float], ...]
     caption: str
+    bars_svg: Markup = Markup("")
+    """:attr:`bars` as ``<rect>`` elements (see :func:`bars_svg`)."""
     width: int = WIDTH
     height: int = HEIGHT
     left: float = LEFT
@@ -152,8 +161,11 @@ def value_axis(lo: float, hi: float, kind: str, label: str) -> ValueAxis:
 
 
 def _floats(raw: object) -> list[float] | None:
-    if not isinstance(raw, Sequence) or isinstance(raw, str):
+    """``raw`` as a list of floats; ``None`` unless it is a list of numbers."""
+    if not isinstance(raw, (list, tuple)):
         return None
+    if all(type(v) is float or type(v) is int for v in raw):
+        return [float(v) for v in raw]
     values = [_number(v) for v in raw]
     return None if any(v is None for v in values) else [float(v) for v in values if v is not None]
 
@@ -197,18 +209,35 @@ def histogram_chart(raw: Mapping[str, Any], column: str) -> ValueHistogram | Non
     shares = {side: [d * w for d, w in zip(dens or (), widths)] for side, dens in sides.items()}
     scale = _y_scale(shares["baseline"] + shares["target"])
     axis = value_axis(edges[0], edges[-1], kind, _axis_label(column, kind, widths[0]))
+    xs = axis.xs(edges)
     bars = []
+    plot = BOTTOM - TOP
     for side in ("baseline", "target"):
-        for lo, hi, density, share in zip(edges, edges[1:], sides[side] or (), shares[side]):
+        for i, (density, share) in enumerate(zip(sides[side] or (), shares[side])):
             if density > 0:
-                height = round((BOTTOM - TOP) * min(share / scale, 1.0), 2)
-                x0, x1 = axis.x(lo), axis.x(hi)
-                bars.append(HistogramBar(x0, round(BOTTOM - height, 2), round(x1 - x0, 2), height, side,
-                                         lo, hi, density))
+                height = round(plot * min(share / scale, 1.0), 1)
+                bars.append(HistogramBar(xs[i], round(BOTTOM - height, 1), round(xs[i + 1] - xs[i], 1), height, side,
+                                         edges[i], edges[i + 1], density))
     clipped = _clipped(raw.get("clipped"))
     return ValueHistogram(column, f"Histogram of {column}: baseline and target on one value axis", axis,
                           tuple(bars), _share_ticks(scale), "% of values per bin", clipped,
-                          _histogram_caption(raw, clipped, kind))
+                          _histogram_caption(raw, clipped, kind), bars_svg(bars))
+
+
+def bars_svg(bars: Sequence[HistogramBar]) -> Markup:
+    """The bars as ``<rect>`` elements carrying their numbers (``data-side``,
+    ``data-lo``, ``data-hi``, ``data-density``), built here rather than in the
+    template because a page holds thousands. Only floats (written by ``repr``)
+    and the side names ``baseline`` and ``target`` go in, so nothing needs escaping.
+
+    :raises ValueError: on a side other than ``baseline`` or ``target``.
+    """
+    if any(b.side not in ("baseline", "target") for b in bars):
+        raise ValueError("a histogram bar's side must be 'baseline' or 'target'")
+    return Markup("\n".join(
+        f'<rect x="{float(b.x)!r}" y="{float(b.y)!r}" width="{float(b.width)!r}" height="{float(b.height)!r}" '
+        f'data-side="{b.side}" data-lo="{float(b.lo)!r}" data-hi="{float(b.hi)!r}" '
+        f'data-density="{float(b.density)!r}"/>' for b in bars))
 
 
 def _clipped(raw: object) -> tuple[tuple[str, float, float], ...]:
@@ -253,11 +282,12 @@ def cdf_chart(raw: Mapping[str, Any], histogram: ValueHistogram) -> CdfChart | N
     if not x:
         return None
     lines = []
+    xs, plot = histogram.axis.xs(x), BOTTOM - TOP
     for side in ("baseline", "target"):
         values = _floats(raw.get(side))
         if values is None or len(values) != len(x):
             return None
-        points = " ".join(f"{histogram.axis.x(v)},{round(BOTTOM - (BOTTOM - TOP) * f, 2)}" for v, f in zip(x, values))
+        points = " ".join(f"{px!r},{round(BOTTOM - plot * f, 1)!r}" for px, f in zip(xs, values))
         data = " ".join(f"{v!r},{f!r}" for v, f in zip(x, values))
         lines.append(CdfLine(side, points, data))
     ticks = tuple(Tick(LEFT - 6, round(BOTTOM - (BOTTOM - TOP) * f + 4, 2), pct(f), "end") for f in (0, 0.5, 1.0))

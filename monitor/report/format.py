@@ -27,6 +27,8 @@ def fmt(value: object, digits: int = 4) -> str:
     """
     if value is None:
         return "—"
+    if type(value) is float:
+        return _fmt_float(value, digits)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, numbers.Integral):
@@ -137,6 +139,8 @@ def _utc(moment: datetime) -> datetime:
 
 def _number(value: object) -> float | None:
     """``value`` as a float, or ``None`` when it is missing or not a number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        return float(value)
+    if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     return float(value)

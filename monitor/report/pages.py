@@ -16,6 +16,7 @@ from monitor.report.charts import Chart
 from monitor.report.distribution import CategoryChart, CdfChart, ValueHistogram
 from monitor.report.format import duration, fmt, p_value
 from monitor.report.timeline import Sparkline
+from monitor.report.wording import value_text
 
 META_NAME = "drift-monitor-report"
 """``name`` of the ``<meta>`` tag that holds a report's summary as JSON."""
@@ -47,6 +48,8 @@ class MetricRow:
     """What the metric decided, in words (:func:`monitor.report.wording.decision`)."""
     tone: str = "info"
     """``warning`` or ``critical`` (it flagged), ``quiet`` (noise), ``ok`` (below), ``info``."""
+    thresholded: bool = True
+    """Whether any threshold (absolute or relative) is set; without one the metric is only reported."""
 
     @property
     def compared(self) -> float | None:
@@ -55,12 +58,12 @@ class MetricRow:
 
     @property
     def short(self) -> str:
-        """``"psi 0.3121"`` or ``"chi_square p=0.0001"`` for the summary table."""
+        """``"PSI 0.312"``, ``"largest share change 12 pp"`` or ``"χ² test p = 0.0001"`` for the summary table."""
         name = self.label or self.name
         if self.direction == "p_value":
             text = p_value(self.p_value)
             return f"{name} p {text}" if text.startswith("<") else f"{name} p = {text}"
-        return f"{name} {fmt(self.value)}"
+        return f"{name} {fmt(None) if self.value is None else value_text(self.name, self.value)}"
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,16 @@ class ColumnSection:
     def deciding(self) -> tuple[MetricRow, ...]:
         """The metrics that decide the column's severity."""
         return tuple(m for m in self.metrics if m.decides)
+
+    @property
+    def judged(self) -> tuple[MetricRow, ...]:
+        """The metrics with a threshold: the rows of the column's metric table."""
+        return tuple(m for m in self.metrics if m.thresholded)
+
+    @property
+    def reported(self) -> tuple[MetricRow, ...]:
+        """The metrics without a threshold, listed on one line under the table."""
+        return tuple(m for m in self.metrics if not m.thresholded)
 
     @property
     def flagged(self) -> tuple[MetricRow, ...]:

@@ -44,7 +44,9 @@ def _limit_text(name: str, limit: float) -> str:
     return fmt(limit) + (" σ" if name in _SIGMA_METRICS else "")
 
 
-def _value_text(name: str, value: float) -> str:
+def value_text(name: str, value: float) -> str:
+    """A metric's value in its unit: percentage points for shares of rows, ``σ`` for
+    standard deviations, a percentage for ``new_values``, else :func:`fmt` (3 digits)."""
     if name in _SHARE_METRICS:
         return fmt(value * 100, 3) + " pp"
     if name == "new_values":
@@ -74,13 +76,13 @@ def reached(metric: Mapping[str, Any], severity: str) -> str:
         return f"{label} {p_clause(_compared(metric))} ≤ {severity} {fmt(limit)}"
     value = _compared(metric)
     if limit is not None and value is not None and value >= limit:
-        return f"{label} {_value_text(name, value)} ≥ {severity} {_limit_text(name, limit)}"
+        return f"{label} {value_text(name, value)} ≥ {severity} {_limit_text(name, limit)}"
     rel_limit = _threshold(metric, severity, relative=True)
     if rel_limit is not None:
         rel = _number(detail.get("decision_relative"))
         shown = "infinite" if rel is None else pct(rel)
         return f"{label} relative change {shown} ≥ relative {severity} {pct(rel_limit)}"
-    return f"{label} {_value_text(name, value) if value is not None else fmt(None)}"
+    return f"{label} {value_text(name, value) if value is not None else fmt(None)}"
 
 
 def _significance(detail: Mapping[str, Any]) -> str:
@@ -135,12 +137,12 @@ def _not_flagged(metric: Mapping[str, Any], name: str, detail: Mapping[str, Any]
     if detail.get("tested") and detail.get("significant") is False:
         value = _number(metric.get("value"))
         if "allowance" in detail:
-            return (f"{_value_text(name, value or 0.0)} reaches a threshold but is within sampling noise "
+            return (f"{value_text(name, value or 0.0)} reaches a threshold but is within sampling noise "
                     f"(allowance {fmt(_number(detail.get('allowance')), 3)})"), "quiet"
-        return (f"{_value_text(name, value or 0.0)} reaches a threshold but is not significant at the per-test "
+        return (f"{value_text(name, value or 0.0)} reaches a threshold but is not significant at the per-test "
                 f"level ({p_clause(_number(detail.get('p_value')))} > {fmt(_number(detail.get('alpha')), 2)})"), "quiet"
     value = _number(metric.get("value"))
-    shown = _value_text(name, value) if value is not None else fmt(None)
+    shown = value_text(name, value) if value is not None else fmt(None)
     return (f"{shown} < warning {_limit_text(name, warning)}: below threshold" if warning is not None
             else f"{shown}: below threshold"), "ok"
 
