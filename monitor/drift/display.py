@@ -1,5 +1,9 @@
-"""What a column's report shows, computed with the comparison: histogram bins,
-summary statistics per side, the category chart data, new and vanished categories."""
+"""What a column's report shows, computed with the comparison: the PSI bins as
+chart data, summary statistics per side, the category chart data, new and
+vanished categories, and the result's ``display``: a numeric column's histogram
+on a value axis and both CDFs (:func:`numeric_display`), a categorical column's
+largest changes in share (:func:`category_changes`). See docs/metrics.md, "What
+the report draws"."""
 
 from __future__ import annotations
 

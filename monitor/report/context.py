@@ -1,6 +1,8 @@
 """Building the page contexts: :func:`comparison_context` turns a drift engine
 result into a :class:`~monitor.report.pages.ComparisonPage`, columns sorted worst
-first; :func:`index_context` scans a reports folder, reading each report's summary
+first, with the findings (one sentence per drifted column, from
+:mod:`monitor.report.wording`) and each column's charts (from its ``display``,
+:mod:`monitor.report.distribution`; the older charts for results without it); :func:`index_context` scans a reports folder, reading each report's summary
 back with :func:`read_report_metadata`, into an
 :class:`~monitor.report.pages.IndexPage` (reports, the latest per dataset, and
 each monitor with a sparkline and its history page). :func:`warning_ratio` is
@@ -336,14 +338,16 @@ _DATETIME_STATS = {"mean", "min", "max", "p01", "p50", "p99"}
 
 def _stats(baseline: object, target: object, kind: str = "") -> tuple[StatRow, ...]:
     """Side-by-side statistics (dates for a datetime column's locations, its
-    standard deviation in days); empty when neither snapshot has any."""
+    standard deviation in days; a statistic neither side has, such as a
+    categorical column's mean, is left out); empty when neither snapshot has any."""
     base = baseline if isinstance(baseline, Mapping) else {}
     targ = target if isinstance(target, Mapping) else {}
     if not base and not targ:
         return ()
     if kind == "datetime":
         base, targ = _dated(base), _dated(targ)
-    known = [StatRow(label, base.get(key), targ.get(key)) for key, label in STAT_LABELS]
+    known = [StatRow(label, base.get(key), targ.get(key)) for key, label in STAT_LABELS
+             if key in ("count", "missing") or base.get(key) is not None or targ.get(key) is not None]
     names = {key for key, _ in STAT_LABELS}
     extra = [StatRow(k, base.get(k), targ.get(k)) for k in _ordered_keys(base, targ) if k not in names]
     return tuple(known + extra)
