@@ -207,7 +207,8 @@ def histogram_chart(raw: Mapping[str, Any], column: str) -> ValueHistogram | Non
     kind = str(raw.get("kind") or "decimal")
     widths = [b - a for a, b in zip(edges, edges[1:])]
     shares = {side: [d * w for d, w in zip(dens or (), widths)] for side, dens in sides.items()}
-    scale = _y_scale(shares["baseline"] + shares["target"])
+    peak = max(shares["baseline"] + shares["target"], default=0.0)
+    scale = 1.0 if 0.8 < peak <= 1.0 + 1e-3 else _y_scale([peak])  # a share never tops 100%
     axis = value_axis(edges[0], edges[-1], kind, _axis_label(column, kind, widths[0]))
     xs = axis.xs(edges)
     bars = []

@@ -188,7 +188,10 @@ def _numeric_change(raw: Mapping[str, Any]) -> str | None:
     if b50 is not None and t50 is not None:
         parts.append(f"median {side_value(b50, kind)} → {side_value(t50, kind)}")
     if spread and bstd is not None and tstd is not None:
-        parts.append(f"std {fmt(bstd, 3)} → {fmt(tstd, 3)}")
+        if kind == "datetime":
+            parts.append(f"std {fmt(bstd / 86400, 3)} → {fmt(tstd / 86400, 3)} days")
+        else:
+            parts.append(f"std {fmt(bstd, 3)} → {fmt(tstd, 3)}")
     return "; ".join(parts)
 
 
