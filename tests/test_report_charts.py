@@ -199,6 +199,27 @@ def test_integer_columns_get_bins_centred_on_whole_numbers() -> None:
     assert edges[0] == -0.5 and edges[-1] == 23.5 and np.allclose(np.diff(edges), 1.0)
 
 
+def test_datetime_columns_get_calendar_bins_and_dated_ticks() -> None:
+    rng = np.random.default_rng(14)
+    start = np.datetime64("2024-03-01T00:00:00", "s").astype(np.int64)
+    stamps = [pa.array((start + rng.uniform(0, 20 * 86400, 3000) + shift * 86400).astype("int64") * 1_000_000)
+              .cast(pa.timestamp("us", tz="UTC")) for shift in (0, 5)]
+    result = compared({"at": stamps[0]}, {"at": stamps[1]})
+    hist = result["columns"][0]["display"]["histogram"]
+    assert hist["kind"] == "datetime" and np.allclose(np.diff(hist["edges"]), 86400)  # one-day bins
+    assert hist["edges"][0] % 86400 == 0  # at midnight UTC
+    html = render(result)
+    assert ">2024-03-" in html and "bins of 1 day" in html and "time (UTC)" in html
+
+
+def test_a_constant_column_is_one_bin_holding_everything() -> None:
+    result = compared({"c": np.full(500, 7.0)}, {"c": np.full(500, 7.0)})
+    svg = Page(render(result)).charts("histogram")["c"]
+    for side in ("baseline", "target"):
+        [(lo, hi, density)] = bars(svg, side)
+        assert lo <= 7.0 < hi and density * (hi - lo) == pytest.approx(1.0, abs=ROUNDING)
+
+
 # --------------------------------------------------------------------------- #
 # the CDF
 
