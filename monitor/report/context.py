@@ -29,6 +29,7 @@ from monitor.report.charts import _chart
 from monitor.report.distribution import category_chart, cdf_chart, histogram_chart
 from monitor.report.timeline import sparkline
 from monitor.report.format import _number, _utc, fmt
+from monitor.report.wording import SEVERITY_RANK as SEVERITY_RANK  # the history page reads it from here
 from monitor.report.wording import decision, finding, metric_label, side_value
 from monitor.report.names import HISTORY_NAME, safe_name
 from monitor.report.pages import (
@@ -54,7 +55,6 @@ from monitor.report.pages import (
 
 log = logging.getLogger(__name__)
 
-SEVERITY_RANK = {"critical": 2, "warning": 1, "none": 0}
 STATUS_RANK = {
     "drift": 0,
     "insufficient_data": 1,

@@ -29,6 +29,7 @@ LABELS = {
 _SHARE_METRICS = {"linf_distance", "missing_rate_change"}
 _SIGMA_METRICS = {"mean_change", "wasserstein_normed"}
 SEVERITY_RANK = {"critical": 2, "warning": 1, "none": 0}
+"""Severities in order, for sorting (the history page sorts by it too)."""
 
 
 def metric_label(name: str) -> str:
