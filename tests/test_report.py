@@ -339,8 +339,9 @@ def test_columns_are_sorted_worst_first() -> None:
 def test_metric_table_shows_thresholds_and_categories(written: tuple[Path, str]) -> None:
     _, html = written
     fare = html.split('<h3 class="name">fare_amount</h3>', 1)[1].split("</section>", 1)[0]
-    assert "ks_statistic" in fare and "1.2e-40" in fare and "≥ 0.1" in fare and "≥ 0.2" in fare
-    assert "n_baseline=9,900" in fare
+    assert "ks_statistic" in fare and "≥ 0.1" in fare and "≥ 0.2" in fare
+    assert "&lt; 0.000001" in fare and "1.2e-40" not in fare  # p-values below 1e-6 read "< 0.000001"
+    assert "<tr><th>n baseline</th><td>9,900</td></tr>" in fare  # details as a two-column table
     payment = html.split('<h3 class="name">payment_type</h3>', 1)[1].split("</section>", 1)[0]
     assert "p ≤ 0.01" in payment and "p ≤ 1e-6" in payment and "0.0003" in payment
     assert "New in target" in payment and "Vanished from target" in payment
@@ -595,11 +596,14 @@ def test_report_renders_in_a_headless_browser(written: tuple[Path, str], tmp_pat
     assert shot.stat().st_size > 10_000
 
 
-def test_a_p_value_that_underflowed_reads_below_1e_300() -> None:
+def test_p_values_read_in_plain_decimals_and_below_one_in_a_million() -> None:
     from monitor.report import format as report_format
 
-    assert report_format.p_value(0.0) == "< 1e-300"
-    assert report_format.p_value(3.2e-40) == report.fmt(3.2e-40) == "3.2e-40"
+    assert report_format.p_value(0.0) == "< 0.000001"  # underflowed: below 1e-308, so below 1e-6 too
+    assert report_format.p_value(3.2e-40) == report_format.p_value(9.9e-7) == "< 0.000001"
+    assert report_format.p_value(1e-6) == "0.000001"
+    assert report_format.p_value(3e-4) == "0.0003"
+    assert report_format.p_value(0.04123) == "0.041"
     assert report_format.p_value(None) == "—"
     row = report.MetricRow("ks_test", 0.98, 0.0, "p_value", 0.05, None, "critical", True, ())
-    assert row.short == "ks_test p=< 1e-300"
+    assert row.short == "ks_test p < 0.000001"

@@ -333,7 +333,8 @@ def _distribution(col: ColumnDrift, b: ColumnInput, t: ColumnInput,
         measures, hist, effect = _numeric_measures(b.numeric, t.numeric, settings.bins)
         notes = ("interpolated",) if b.numeric.interpolated or t.numeric.interpolated else ()
         sketch = ("sketch",) if b.numeric.values is None or t.numeric.values is None else ()
-        return replace(col, histogram=hist, magnitude=effect, notes=notes + sketch), measures
+        shown = display.numeric_display(b.numeric, t.numeric, display.value_kind(b, t))
+        return replace(col, histogram=hist, display=shown, magnitude=effect, notes=notes + sketch), measures
     if b.categories is not None and t.categories is not None:
         measures, cells, effect = _categorical_measures(b.categories, t.categories)
         notes = ("other",) if b.categories.other or t.categories.other else ()
@@ -342,6 +343,7 @@ def _distribution(col: ColumnDrift, b: ColumnInput, t: ColumnInput,
         if new.decision is not None and new.value is not None:
             effect = max(effect, new.value)  # all values replaced: 1, even where every cell is "other"
         return replace(col, categories=display.categories_block(cells), magnitude=effect, notes=notes,
+                       display={"categories": display.category_changes(cells)},
                        new_categories=display.appeared(t.categories, b.categories), reason=new.note or col.reason,
                        vanished_categories=display.appeared(b.categories, t.categories)), measures
     return replace(col, status="not_comparable", reason="the two sides have no comparable summaries"), []

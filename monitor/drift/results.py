@@ -73,6 +73,10 @@ class ColumnDrift:
         numbers, total variation distance for categories), its missing-rate change,
         1 for a type change, a removed column or values on one side only;
         ``None`` for an added column.
+    :ivar display: what the report draws, computed with the comparison
+        (:mod:`monitor.drift.display`): ``histogram`` (both sides on one value axis)
+        and ``cdf`` for numeric columns, ``categories`` (largest changes in share)
+        for categorical ones; ``None`` when neither applies.
     """
 
     column: str
@@ -91,6 +95,7 @@ class ColumnDrift:
     magnitude: float | None = None
     eligible: bool = False
     notes: tuple[str, ...] = ()
+    display: Mapping[str, Any] | None = None
 
     def metric(self, name: str) -> MetricResult | None:
         """The metric called ``name``, if computed."""
@@ -104,7 +109,7 @@ class ColumnDrift:
             "missing_rate": self.missing_rate, "baseline": self.baseline, "target": self.target,
             "histogram": self.histogram, "categories": self.categories,
             "new_categories": list(self.new_categories), "vanished_categories": list(self.vanished_categories),
-            "magnitude": self.magnitude,
+            "magnitude": self.magnitude, "display": self.display,
         }
 
 

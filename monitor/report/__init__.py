@@ -46,9 +46,14 @@ The modules, each importing only those listed before it:
 * :mod:`monitor.report.names`: file names (:func:`safe_name`, the index's and
   the history pages' names);
 * :mod:`monitor.report.charts`: the SVG chart geometry (:class:`Bar`,
-  :class:`Tick`, :class:`Chart`) and the chart builders;
+  :class:`Tick`, :class:`Chart`) and the chart builders of results stored
+  before they carried ``display`` (PSI bins, category shares by size);
+* :mod:`monitor.report.distribution`: the charts of a column's ``display``: its
+  histogram and CDF on one value axis, its categories by change in share;
 * :mod:`monitor.report.timeline`: the time-series geometry of the history
   chart (:class:`HistoryChart`) and the index's sparklines (:class:`Sparkline`);
+* :mod:`monitor.report.wording`: results in words: metric labels, each
+  metric's decision, one sentence per drifted column (the findings);
 * :mod:`monitor.report.pages`: the frozen page context dataclasses and the
   summary a comparison report carries in its ``<meta>`` tag;
 * :mod:`monitor.report.context`: :func:`comparison_context` with its helpers

@@ -1,8 +1,11 @@
 """Building the comparison page context: :func:`comparison_context` turns a
 drift engine result into a :class:`~monitor.report.pages.ComparisonPage`,
-columns sorted worst first. :func:`warning_ratio` is the "multiple of the
-warning threshold" both the comparison and the history pages sort and draw by.
-The index's context is built in :mod:`monitor.report.index`.
+columns sorted worst first, with the findings (one sentence per drifted column,
+from :mod:`monitor.report.wording`) and each column's charts (from its
+``display``, :mod:`monitor.report.distribution`; the older charts for results
+without it). :func:`warning_ratio` is the "multiple of the warning threshold"
+both the comparison and the history pages sort and draw by. The index's
+context is built in :mod:`monitor.report.index`.
 """
 
 from __future__ import annotations
@@ -13,15 +16,21 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from html.parser import HTMLParser
 from typing import Any
 
 from monitor.errors import MonitorError
 from monitor.report.charts import _chart
+from monitor.report.distribution import category_chart, cdf_chart, histogram_chart
 from monitor.report.format import _number, _utc, fmt
+from monitor.report.wording import SEVERITY_RANK as SEVERITY_RANK  # the history page reads it from here
+from monitor.report.wording import decision, finding, metric_label, side_value
 from monitor.report.pages import (
+    META_NAME,
     CategoryShare,
     ColumnSection,
     ComparisonPage,
+    Finding,
     MetricRow,
     MissingRate,
     Retype,
@@ -35,7 +44,6 @@ from monitor.report.pages import (
 
 log = logging.getLogger(__name__)
 
-SEVERITY_RANK = {"critical": 2, "warning": 1, "none": 0}
 STATUS_RANK = {
     "drift": 0,
     "insufficient_data": 1,
@@ -93,6 +101,7 @@ def comparison_context(
     :raises MonitorError: when ``result`` lacks a required key or has a wrong shape.
     """
     try:
+        columns = _sorted_columns(result["columns"])
         return ComparisonPage(
             dataset=dataset,
             monitor=monitor,
@@ -106,7 +115,8 @@ def comparison_context(
             schema=_schema(result.get("schema") or {}),
             row_count=_row_count(result["row_count"]),
             settings=_settings(result.get("settings") or {}),
-            columns=_sorted_columns(result["columns"]),
+            columns=columns,
+            findings=_findings(columns),
             baseline_snapshots=tuple(str(s) for s in baseline_snapshots or (baseline_name,)),
             baseline_description=baseline_description,
             conditions=tuple((str(c["kind"]), str(c["detail"])) for c in result.get("conditions") or ()),
@@ -197,23 +207,42 @@ def _column_order(section: ColumnSection) -> tuple[int, int, float, str]:
     )
 
 
+def _findings(columns: Sequence[ColumnSection]) -> tuple[Finding, ...]:
+    """The drifted columns' sentences: most severe first, then largest effect size
+    (the column's magnitude, else how far past its threshold), then name."""
+    drifted = [c for c in columns if c.finding is not None]
+    drifted.sort(key=lambda c: (-SEVERITY_RANK.get(c.severity, 0),
+                                -(c.magnitude if c.magnitude is not None else 0.0), -c.exceedance, c.name))
+    return tuple(Finding(c.name, c.anchor, c.severity, c.finding or "") for c in drifted)
+
+
 def _column(raw: Mapping[str, Any], anchor: str) -> ColumnSection:
     """Build the section of one column."""
     metrics = tuple(_metric(m) for m in raw.get("metrics") or ())
+    name = str(raw["column"])
+    shown: Mapping[str, Any] = raw["display"] if isinstance(raw.get("display"), Mapping) else {}
+    hist = histogram_chart(shown["histogram"], name) if isinstance(shown.get("histogram"), Mapping) else None
+    cdf = cdf_chart(shown["cdf"], hist) if hist is not None and isinstance(shown.get("cdf"), Mapping) else None
+    cats = category_chart(shown["categories"], name) if isinstance(shown.get("categories"), Mapping) else None
     return ColumnSection(
-        name=str(raw["column"]),
+        name=name,
         anchor=anchor,
         kind=str(raw.get("kind") or "unknown"),
         status=str(raw["status"]),
         severity=str(raw.get("severity") or "none"),
         reason=_reason(raw),
         metrics=metrics,
-        stats=_stats(raw.get("baseline"), raw.get("target")),
+        stats=_stats(raw.get("baseline"), raw.get("target"), str(raw.get("kind") or "")),
         missing=_missing(raw.get("missing_rate")),
         new_categories=_shares(raw.get("new_categories")),
         vanished_categories=_shares(raw.get("vanished_categories")),
-        chart=_chart(raw),
+        chart=None if hist is not None or cats is not None else _chart(raw),
         exceedance=max((_exceedance(m) for m in metrics if m.decides), default=0.0),
+        finding=finding(raw),
+        magnitude=_number(raw.get("magnitude")),
+        histogram=hist,
+        cdf=cdf,
+        categories=cats,
     )
 
 
@@ -231,6 +260,7 @@ def _reason(raw: Mapping[str, Any]) -> str | None:
 def _metric(raw: Mapping[str, Any]) -> MetricRow:
     """Read one metric of a column."""
     detail = raw.get("detail") or {}
+    words, tone = decision(raw)
     return MetricRow(
         name=str(raw["name"]),
         value=_number(raw.get("value")),
@@ -240,8 +270,18 @@ def _metric(raw: Mapping[str, Any]) -> MetricRow:
         critical=_number(raw.get("critical")),
         severity=str(raw.get("severity") or "none"),
         decides=bool(raw.get("decides")),
-        detail=tuple((str(k), _detail_text(v)) for k, v in detail.items()),
+        detail=tuple((str(k).replace("_", " "), _detail_text(v)) for k, v in detail.items()
+                     if k not in _IN_WORDS),
+        label=metric_label(str(raw["name"])),
+        decision=words,
+        tone=tone,
+        thresholded=any(raw.get(k) is not None for k in ("warning", "critical", "relative_warning",
+                                                          "relative_critical")),
     )
+
+
+_IN_WORDS = {"significant", "tested", "decision_value", "bh_rejected", "reason", "decision_relative_infinite"}
+"""Detail keys the decision already says in words, left out of the details table."""
 
 
 def _detail_text(value: object) -> str:
@@ -282,16 +322,32 @@ def warning_ratio(direction: str, value: float | None, p_value: float | None, li
     return value / limit
 
 
-def _stats(baseline: object, target: object) -> tuple[StatRow, ...]:
-    """Side-by-side statistics; empty when neither snapshot has any."""
+_DATETIME_STATS = {"mean", "min", "max", "p01", "p50", "p99"}
+
+
+def _stats(baseline: object, target: object, kind: str = "") -> tuple[StatRow, ...]:
+    """Side-by-side statistics (dates for a datetime column's locations, its
+    standard deviation in days; a statistic neither side has, such as a
+    categorical column's mean, is left out); empty when neither snapshot has any."""
     base = baseline if isinstance(baseline, Mapping) else {}
     targ = target if isinstance(target, Mapping) else {}
     if not base and not targ:
         return ()
-    known = [StatRow(label, base.get(key), targ.get(key)) for key, label in STAT_LABELS]
+    if kind == "datetime":
+        base, targ = _dated(base), _dated(targ)
+    known = [StatRow(label, base.get(key), targ.get(key)) for key, label in STAT_LABELS
+             if key in ("count", "missing") or base.get(key) is not None or targ.get(key) is not None]
     names = {key for key, _ in STAT_LABELS}
     extra = [StatRow(k, base.get(k), targ.get(k)) for k in _ordered_keys(base, targ) if k not in names]
     return tuple(known + extra)
+
+
+def _dated(side: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: (side_value(v, "datetime") if k in _DATETIME_STATS and v is not None else v) for k, v in side.items()}
+    std = _number(side.get("std"))
+    if std is not None:
+        out["std"] = f"{fmt(std / 86400, 3)} days"
+    return out
 
 
 def _ordered_keys(*mappings: Mapping[str, Any]) -> list[str]:
@@ -316,3 +372,21 @@ def _shares(raw: object) -> tuple[CategoryShare, ...]:
     if not isinstance(raw, Sequence):
         return ()
     return tuple(CategoryShare(str(c["name"]), _number(c.get("share"))) for c in raw)
+
+
+# --------------------------------------------------------------------------- #
+# the index
+
+
+class _MetaReader(HTMLParser):
+    """Collects the ``content`` of the report summary ``<meta>`` tag."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.content: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Remember the content of ``<meta name="drift-monitor-report">``."""
+        values = dict(attrs)
+        if tag == "meta" and values.get("name") == META_NAME and self.content is None:
+            self.content = values.get("content")

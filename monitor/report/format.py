@@ -30,6 +30,8 @@ def fmt(value: object, digits: int = 4) -> str:
     """
     if value is None:
         return "—"
+    if type(value) is float:
+        return _fmt_float(value, digits)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, numbers.Integral):
@@ -57,16 +59,30 @@ def _fmt_float(value: float, digits: int) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-P_VALUE_FLOOR_TEXT = "< 1e-300"
-"""How a p-value that underflowed to 0 (below the double range) is shown."""
+P_VALUE_FLOOR = 1e-6
+P_VALUE_FLOOR_TEXT = "< 0.000001"
+"""How a p-value below :data:`P_VALUE_FLOOR` is shown (also one that underflowed
+to 0: the true value is then below about 1e-308, still "below 0.000001")."""
 
 
 def p_value(value: object) -> str:
-    """Format a p-value: as :func:`fmt`, but a p-value of exactly 0 (it underflowed:
-    the true value is below about 1e-308) reads :data:`P_VALUE_FLOOR_TEXT`."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value) == 0.0:
+    """Format a p-value in plain decimals with two significant digits: ``0.41``,
+    ``0.0003``; below :data:`P_VALUE_FLOOR` (0 included) :data:`P_VALUE_FLOOR_TEXT`;
+    ``None`` → ``"—"``."""
+    number = _number(value)
+    if number is None or math.isnan(number):
+        return fmt(value)
+    if number < P_VALUE_FLOOR:
         return P_VALUE_FLOOR_TEXT
-    return fmt(value)
+    decimals = max(1 - math.floor(math.log10(number)), 0)
+    text = f"{number:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def p_clause(value: object) -> str:
+    """A p-value as a clause: ``"p = 0.0003"``, ``"p < 0.000001"``."""
+    text = p_value(value)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def pct(value: object, digits: int = 3) -> str:
@@ -147,6 +163,8 @@ def _utc(moment: datetime) -> datetime:
 
 def _number(value: object) -> float | None:
     """``value`` as a float, or ``None`` when it is missing or not a number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        return float(value)
+    if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     return float(value)

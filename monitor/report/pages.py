@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from monitor.report.charts import Chart
+from monitor.report.distribution import CategoryChart, CdfChart, ValueHistogram
 from monitor.report.format import duration, fmt, p_value
 from monitor.report.timeline import Sparkline
+from monitor.report.wording import value_text
 
 META_NAME = "drift-monitor-report"
 """``name`` of the ``<meta>`` tag that holds a report's summary as JSON."""
@@ -40,6 +42,14 @@ class MetricRow:
     decides: bool
     detail: tuple[tuple[str, str], ...]
     """Extra facts of the metric, each ``(key, formatted value)``."""
+    label: str = ""
+    """The metric's short name (``"KS"``); the name itself when empty."""
+    decision: str = ""
+    """What the metric decided, in words (:func:`monitor.report.wording.decision`)."""
+    tone: str = "info"
+    """``warning`` or ``critical`` (it flagged), ``quiet`` (noise), ``ok`` (below), ``info``."""
+    thresholded: bool = True
+    """Whether any threshold (absolute or relative) is set; without one the metric is only reported."""
 
     @property
     def compared(self) -> float | None:
@@ -48,10 +58,12 @@ class MetricRow:
 
     @property
     def short(self) -> str:
-        """``"psi 0.3121"`` or ``"chi_square p=0.0001"`` for the summary table."""
+        """``"PSI 0.312"``, ``"largest share change 12 pp"`` or ``"χ² test p = 0.0001"`` for the summary table."""
+        name = self.label or self.name
         if self.direction == "p_value":
-            return f"{self.name} p={p_value(self.p_value)}"
-        return f"{self.name} {fmt(self.value)}"
+            text = p_value(self.p_value)
+            return f"{name} p {text}" if text.startswith("<") else f"{name} p = {text}"
+        return f"{name} {fmt(None) if self.value is None else value_text(self.name, self.value)}"
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,15 @@ class ColumnSection:
     chart: Chart | None
     exceedance: float
     """Largest ratio of a deciding metric to its warning threshold (>1 = beyond it)."""
+    finding: str | None = None
+    """Why the column drifted, in one sentence (without its name); ``None`` unless it drifted."""
+    magnitude: float | None = None
+    """How far the column moved, in [0, 1] (the engine's effect size); ``None`` when not known."""
+    histogram: ValueHistogram | None = None
+    """Both sides on one value axis (numeric columns of results that carry ``display``)."""
+    cdf: CdfChart | None = None
+    categories: CategoryChart | None = None
+    """The categories whose share changed most (categorical columns of results that carry ``display``)."""
 
     @property
     def deciding(self) -> tuple[MetricRow, ...]:
@@ -107,9 +128,34 @@ class ColumnSection:
         return tuple(m for m in self.metrics if m.decides)
 
     @property
+    def judged(self) -> tuple[MetricRow, ...]:
+        """The metrics with a threshold: the rows of the column's metric table."""
+        return tuple(m for m in self.metrics if m.thresholded)
+
+    @property
+    def reported(self) -> tuple[MetricRow, ...]:
+        """The metrics without a threshold, listed on one line under the table."""
+        return tuple(m for m in self.metrics if not m.thresholded)
+
+    @property
+    def flagged(self) -> tuple[MetricRow, ...]:
+        """The metrics that reached a threshold beyond sampling noise (a warning or critical decision)."""
+        return tuple(m for m in self.metrics if m.severity in ("warning", "critical"))
+
+    @property
     def has_stats(self) -> bool:
         """Whether either snapshot has statistics for the column."""
         return bool(self.stats)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One drifted column in the findings at the top of a report."""
+
+    column: str
+    anchor: str
+    severity: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -232,6 +278,23 @@ class ComparisonPage:
     """The segment table (monitors with ``segments``): the whole dataset first,
     then each segment as compared; empty otherwise."""
     segment_column: str | None = None
+    findings: tuple[Finding, ...] = ()
+    """One per drifted column, most severe first, then largest effect."""
+
+    @property
+    def no_findings(self) -> str:
+        """The sentence shown when no column drifted."""
+        v = self.verdict
+        if v.status == "insufficient_data":
+            return f"Insufficient data: none of the {v.insufficient_data} columns has enough values to judge."
+        short = (f" {v.insufficient_data} column{'' if v.insufficient_data == 1 else 's'} had too few values "
+                 f"to judge.") if v.insufficient_data else ""
+        if v.drifted:
+            change = self.row_count.change
+            moved = f" ({'+' if change and change > 0 else ''}{fmt((change or 0) * 100, 3)}%)" if change is not None else ""
+            return (f"No column drifted, but the row count did: {fmt(self.row_count.baseline)} → "
+                    f"{fmt(self.row_count.target)}{moved}.{short}")
+        return f"No column drifted: each of the {v.columns_compared} compared columns is within its thresholds.{short}"
 
     @property
     def title(self) -> str:
