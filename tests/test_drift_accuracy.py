@@ -176,3 +176,20 @@ def test_a_real_change_of_tail_numbers_still_flags_against_merged_weeks() -> Non
     linf = next(m for m in col.metrics if m.name == "linf_distance")
     assert col.severity == "critical" and linf.severity == "critical"
     assert linf.detail["decisive_category"] == "N725MQ"
+
+
+@pytest.mark.parametrize(("m", "day"), [(2, 4), (7, 8), (12, 9)])
+def test_a_week_against_january_decides_tailnums_linf_as_exact_mode(m: int, day: int) -> None:
+    """January lists its 1,000 most frequent of some 3,000 tail numbers, a week
+    its 1,000 of some 1,300: what is left in each side's "other" is chosen by
+    each side's own frequencies, so "other" differed by 5 to 10 points every
+    week while no tail number's share moved by half a point (exact mode). The
+    "other" cell no longer decides L-infinity: profile and exact mode agree
+    within 0.01 and decide alike."""
+    week = _days(m, day, day + 6)
+    prof = compare_profiles(compute_profile(month(1).to_batches()), compute_profile(week.to_batches()))
+    exact = compare_data(month(1), week)
+    a, b = (next(x for x in c.column("tailnum").metrics if x.name == "linf_distance") for c in (prof, exact))
+    assert abs(a.value - b.value) <= 0.01, (a.value, b.value)
+    assert a.severity == b.severity == "none"
+    assert a.detail["category"] != "other"

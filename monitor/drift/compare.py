@@ -179,13 +179,27 @@ def _moment_measures(b: NumericSide, t: NumericSide) -> list[_Measure]:
                            guard=_p_guard(abs(change), p))]
 
 
+def _named(cells: CategoryCells) -> int:
+    """How many leading cells are categories: all but a trailing "other" cell.
+
+    "Other" holds the values a side's profile could not list (beyond its
+    category cap), so its share on each side depends on which categories each
+    side listed, chosen by their own frequencies: it moves with the caps, not
+    only with the data (a week against a month of tail numbers: 5 to 10 points
+    while no tail number's share moves by half a point). It is compared in PSI,
+    JS, Hellinger and chi-square with the rest, but never decides
+    ``linf_distance``; values beyond the cap are the concern of ``new_values``."""
+    return len(cells.labels) - (1 if cells.other_label is not None else 0)
+
+
 def _category_guard(cells: CategoryCells, n: int, m: int) -> Guard:
-    p, q = cells.baseline / max(n, 1), cells.target / max(m, 1)
+    k = _named(cells)
+    p, q = cells.baseline[:k] / max(n, 1), cells.target[:k] / max(m, 1)
     diff = np.abs(p - q)
-    pvals = two_proportion_p_many(cells.baseline, n, cells.target, m)
+    pvals = two_proportion_p_many(cells.baseline[:k], n, cells.target[:k], m)
 
     def guard(a: float) -> Guarded:
-        level = a / max(len(cells.labels), 1)
+        level = a / max(k, 1)
         hits = np.flatnonzero(pvals <= level)
         if not hits.size:
             return Guarded(False, None, None, {"alpha": a, "category_alpha": level, "significant_categories": 0})
@@ -202,11 +216,12 @@ def _categorical_measures(b: CategoryCounts, t: CategoryCounts) -> tuple[list[_M
     cells = reconcile_cells(category_cells(b, t), b.error, t.error)
     n, m = b.total, t.total
     p, q = cells.baseline / max(n, 1), cells.target / max(m, 1)
-    linf = linf_distance(p, q)
+    k = _named(cells)
+    linf = linf_distance(p[:k], q[:k]) if k else 0.0
     stat, pval, dof = chi_square(cells.baseline, cells.target)
     out = _share_measures(cells.baseline, cells.target, n, m)
     out += [
-        _Measure("linf_distance", linf, None, linf, {"n": n, "m": m, "category": _argmax_label(cells, p, q),
+        _Measure("linf_distance", linf, None, linf, {"n": n, "m": m, "category": _argmax_label(cells, p[:k], q[:k]),
                                                      **_reconciled(cells)},
                  guard=_category_guard(cells, n, m)),
         _Measure("chi_square", stat, pval, pval, {"dof": dof, "cells": len(cells.labels)}),

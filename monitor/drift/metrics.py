@@ -112,7 +112,8 @@ def hellinger(p: Array, q: Array) -> float:
 def linf_distance(p: Array, q: Array) -> float:
     """L-infinity distance between two share vectors.
 
-    Formula: ``max_i |p_i - q_i|`` over the categories ("other" included).
+    Formula: ``max_i |p_i - q_i|`` over the shares given (the comparison passes
+    the categories, not the "other" cell of values beyond a profile's cap).
     Units: share (0..1); 0 = identical.
     Direction: higher = more drift.
     Source: Deequ ``Distance.categoricalDistance`` (LInfinityMethod); TFDV's
