@@ -232,26 +232,43 @@ def test_flights_pages_load_clean_and_show_the_drifted_columns_charts(
             seen.page.screenshot(path=ROOT / "docs" / "report.png")
 
 
-def test_the_comparison_report_has_its_findings(flights_run: Path, flights_url: str, visit: Any) -> None:
+def test_the_comparison_report_has_its_findings_and_value_axis_charts(
+        flights_run: Path, flights_url: str, visit: Any) -> None:
+    """One finding per drifted column, visible; each drifted numeric column's
+    histogram and CDF drawn with a non-zero size."""
     path, columns = flights_page(flights_run, "comparison")
     seen = visit(f"{flights_url}/{path}")
     findings = seen.page.locator("#findings")
-    if findings.count() == 0:
-        pytest.skip("the comparison report has no #findings section (its template does not write one)")
     assert findings.is_visible()
-    text = findings.inner_text()
-    assert any(column in text for column in columns), text
+    items = seen.page.locator("#findings li.finding")
+    assert sorted(items.nth(i).get_attribute("data-column") or "" for i in range(items.count())) == sorted(columns)
+    numeric = 0
+    for column in columns:
+        for kind in ("histogram", "cdf"):
+            chart = seen.page.locator(f'svg.chart.{kind}[data-column="{column}"]')
+            if chart.count():
+                box = chart.first.bounding_box()
+                assert chart.first.is_visible() and box and box["width"] > 0 and box["height"] > 0, (column, kind)
+                numeric += kind == "histogram"
+    assert numeric >= 3  # dep_delay, arr_delay and air_time drifted that week
 
 
-def test_profile_pages_load_clean(flights_run: Path, flights_url: str, visit: Any) -> None:
+def test_profile_pages_load_clean_with_a_sparkline_per_column(
+        flights_run: Path, flights_url: str, visit: Any, tmp_path: Path) -> None:
     pages = sorted((flights_run / "reports").rglob("profile.html"))
-    if not pages:
-        pytest.skip("no profile.html under the reports folder (profile pages are not written)")
+    assert pages, "no profile.html under the reports folder"
     for page in pages[:1]:
         for url in (page.as_uri(), f"{flights_url}/{page.relative_to(flights_run / 'reports').as_posix()}"):
             seen = visit(url)
             seen.check_clean()
             check_inert(seen)
+            rows = seen.page.locator("table#profile tr[data-column]")
+            assert rows.count() >= 10
+            for i in range(rows.count()):
+                box = rows.nth(i).locator("svg.sparkline").bounding_box()
+                assert box and box["width"] > 0 and box["height"] > 0, rows.nth(i).get_attribute("data-column")
+        seen.page.screenshot(path=tmp_path / "profile.png", full_page=True)
+        assert (tmp_path / "profile.png").stat().st_size > 10_000
 
 
 # ------------------------------------------------------------------- hostile
