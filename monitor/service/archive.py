@@ -196,8 +196,8 @@ class Archive:
                     size += len(chunk)
                     sink(chunk)
         except (zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:
-            raise SnapshotFileError(f"snapshot file {self.path}: member {name!r} is damaged "
-                                    f"(its zip checksum or compressed data fails: {exc})") from exc
+            raise SnapshotFileError(f"snapshot file {self.path}: member {name!r} fails its checksum, "
+                                    f"the file is damaged ({exc})") from exc
         if size != expected["bytes"] or digest.hexdigest() != expected["sha256"]:
             raise SnapshotFileError(
                 f"snapshot file {self.path}: member {name!r} fails its SHA-256 check "
