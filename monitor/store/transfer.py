@@ -44,6 +44,7 @@ from monitor.store.heartbeat import HeartbeatsMixin
 from monitor.store.owner import current_owner
 from monitor.store.records import IMPORTING_REASON, DatasetRecord, JsonDict, SnapshotRecord
 from monitor.store.segments import SegmentRecords, SegmentsMixin
+from monitor.store.snapshots import _window_times
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +139,8 @@ class TransferMixin(DataCopiesMixin, SegmentsMixin, HeartbeatsMixin):
             for a snapshot without one.
         :returns: the completed snapshot.
         :raises StoreError: the name is taken (``"snapshot 'n' of dataset 'd'
-            already exists"``), a name cannot be a file name, the window or a
-            column dict is malformed, a value is not JSON-serialisable, or the
+            already exists"``), a name cannot be a file name, the window (one
+            end only, or not ending after it starts) or a column dict is malformed, a value is not JSON-serialisable, or the
             store or the data copy cannot be written (nothing of the snapshot is
             left). Whatever ``write_copy`` raises propagates, after the same cleanup.
         """
@@ -147,10 +148,10 @@ class TransferMixin(DataCopiesMixin, SegmentsMixin, HeartbeatsMixin):
         what = f"import snapshot '{incoming.name}' into dataset '{incoming.dataset}'"
         if write_copy is None:
             with self._transaction(what, write=True):
-                snapshot_id = self._insert_importing(incoming)
+                snapshot_id = self._insert_importing(incoming, checked)
                 return self._complete_import(snapshot_id, incoming, checked, None)
         with self._transaction(what, write=True):
-            snapshot_id = self._insert_importing(incoming)
+            snapshot_id = self._insert_importing(incoming, checked)
         try:
             with self.heartbeat(snapshot_id):
                 final = self._place_copy(incoming.dataset, incoming.name, write_copy)
@@ -172,7 +173,7 @@ class TransferMixin(DataCopiesMixin, SegmentsMixin, HeartbeatsMixin):
                 return int(row["version"])
         return self.register_dataset(incoming.dataset, _from_json(canonical), incoming.description).version
 
-    def _insert_importing(self, incoming: IncomingSnapshot) -> int:
+    def _insert_importing(self, incoming: IncomingSnapshot, checked: _Checked) -> int:
         """Step 1: the dataset version and the running row (within a transaction)."""
         version = self._version_for(incoming)
         self._free_name(incoming.dataset, incoming.name, False)
@@ -182,8 +183,7 @@ class TransferMixin(DataCopiesMixin, SegmentsMixin, HeartbeatsMixin):
             "monitor": incoming.monitor, "created_at": _to_db_time(incoming.created_at, "created_at"),
             "status": "running", "reason": IMPORTING_REASON, "owner_host": owner.host,
             "owner_pid": owner.pid, "owner_started": owner.started, "heartbeat_at": self._now(),
-            "window_start": _optional_db_time(incoming.window_start, "window_start"),
-            "window_end": _optional_db_time(incoming.window_end, "window_end"),
+            "window_start": checked.window[0], "window_end": checked.window[1],
         })
 
     def _place_copy(self, dataset: str, name: str, write_copy: CopyWriter) -> Path:
@@ -235,6 +235,7 @@ class TransferMixin(DataCopiesMixin, SegmentsMixin, HeartbeatsMixin):
 class _Checked:
     """What an incoming snapshot stores, checked before any write."""
 
+    window: tuple[str | None, str | None]
     completed_at: str
     profile_json: str
     profile_version: int
@@ -247,17 +248,12 @@ def _checked(incoming: IncomingSnapshot) -> _Checked:
     """
     _check_path_part(incoming.dataset, "dataset name")
     _check_path_part(incoming.name, "snapshot name")
-    if (incoming.window_start is None) != (incoming.window_end is None):
-        raise StoreError("a snapshot's window needs both window_start and window_end")
     for i, column in enumerate(incoming.columns):
         _column_row(0, i, column)
     _to_db_time(incoming.created_at, "created_at")
     return _Checked(
+        window=_window_times(incoming.window_start, incoming.window_end),
         completed_at=_to_db_time(incoming.completed_at, "completed_at"),
         profile_json=_to_json(incoming.profile, f"the profile of snapshot '{incoming.name}'"),
         profile_version=_format_version(incoming.profile),
     )
-
-
-def _optional_db_time(value: datetime | None, what: str) -> str | None:
-    return None if value is None else _to_db_time(value, what)
