@@ -12,6 +12,8 @@ Example::
     snap.to_pandas_dataframe()    # the data copy
     flights.get_all_snapshots()
     ws.compare("flights", "before-retrain", "after-retrain").verdict
+    ws.compare("flights:before-retrain", "other:today")   # any two snapshots, or files
+    snap.export("before-retrain.dmsnap"); Workspace("elsewhere.db").import_snapshot("before-retrain.dmsnap")
     Workspace("monitors.yaml").backfill("flights-weekly", "2013-01-01", "2014-01-01").written
 
 Snapshots are taken synchronously, so ``create_snapshot`` returns a completed
@@ -23,6 +25,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -55,25 +58,69 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def compare(self, dataset: str, baseline: str, target: str, *, exact: bool = False,
-                monitor: str | None = None) -> Any:
-        """Compare two snapshots of a dataset.
+    def compare(self, dataset: str | os.PathLike[str] | Snapshot, baseline: str | os.PathLike[str] | Snapshot,
+                target: str | None = None, *, exact: bool = False, monitor: str | None = None) -> Any:
+        """Compare two snapshots of a dataset, or any two snapshots.
+
+        Three arguments, ``compare("flights", "jan", "feb")``: snapshots ``jan``
+        (the baseline) and ``feb`` of dataset ``flights``. Two,
+        ``compare(BASELINE, TARGET)``: each a :class:`Snapshot`, a reference
+        ``"DATASET:SNAPSHOT"`` in this workspace, or a snapshot file
+        (``"file:PATH"``, a path ending in ``.dmsnap``, or a ``Path``), e.g.
+        ``compare("flights:jan", "other:feb")`` or ``compare("flights:jan", "feb.dmsnap")``.
 
         :param monitor: decide with this monitor's thresholds, ``min_values`` and
             ``fdr`` (needs a workspace opened from a YAML configuration); default:
             the metrics' default thresholds.
         :returns: a :class:`monitor.drift.DatasetDrift`.
         :raises StoreError: when a snapshot is missing or not completed, or, with
-            ``exact``, has no data copy.
-        :raises ConfigError: when ``monitor`` is not a monitor of the configuration.
+            ``exact``, has no data copy; :class:`~monitor.errors.SnapshotFileError`
+            when a snapshot file is damaged.
+        :raises ConfigError: when ``monitor`` is not a monitor of the
+            configuration, or a reference is malformed.
         """
         from monitor.drift import DriftSettings
+        from monitor.service.refs import compare_sides, resolve_pair
         from monitor.service.runner import compare, settings_for
 
         settings = DriftSettings() if monitor is None else settings_for(self._monitor(monitor))
-        base = self.store.get_snapshot(dataset, baseline)
-        tgt = self.store.get_snapshot(dataset, target)
-        return compare(self.store, base, tgt, settings, exact=exact)
+        if target is not None:
+            if not isinstance(dataset, str) or not isinstance(baseline, str):
+                raise ConfigError(["compare(dataset, baseline, target) takes three names; "
+                                   "compare(baseline, target) takes two snapshots or references"])
+            base = self.store.get_snapshot(dataset, baseline)
+            tgt = self.store.get_snapshot(dataset, target)
+            return compare(self.store, base, tgt, settings, exact=exact)
+        sides = resolve_pair(self.store, self._ref(dataset), self._ref(baseline))
+        return compare_sides(self.store, *sides, settings, exact=exact)
+
+    def _ref(self, side: str | os.PathLike[str] | Snapshot) -> str | os.PathLike[str]:
+        """A comparison side as a reference: a :class:`Snapshot` becomes ``DATASET:NAME``."""
+        if not isinstance(side, Snapshot):
+            return side
+        if side.workspace is not self:
+            raise StoreError(f"snapshot {side.name!r} belongs to another workspace: compare it with "
+                             "snapshot.export(path) and the file's path")
+        return f"{side.record.dataset}:{side.record.name}"
+
+    def import_snapshot(self, path: str | os.PathLike[str], name: str | None = None,
+                        dataset: str | None = None) -> Snapshot:
+        """Restore a snapshot file written by :meth:`Snapshot.export` (or
+        ``drift-monitor snapshot export``) into this workspace.
+
+        The whole file is checked before anything is written; the dataset
+        definition becomes a new version of the dataset unless one of its
+        versions has that definition; the snapshot keeps its times, monitor,
+        window, profile, segment profiles and data copy.
+
+        :param name: its name here (default: its name in the file).
+        :param dataset: the dataset to file it under (default: its dataset in the file).
+        :raises SnapshotFileError: the file is damaged, truncated or of an unknown format.
+        :raises StoreError: the name is taken in that dataset, or the store cannot be written.
+        """
+        from monitor.service.transfer import import_snapshot
+
+        return Snapshot(self, import_snapshot(self.store, path, name=name, dataset=dataset))
 
     def backfill(self, monitor: str, start: str | date | datetime, end: str | date | datetime, *,
                  force: bool = False, jobs: int = 1) -> Any:
@@ -229,6 +276,20 @@ class Snapshot:
         from monitor.service.runner import load_profile
 
         return profile_table(load_profile(self.workspace.store, self.record))
+
+    def export(self, path: str | os.PathLike[str]) -> Path:
+        """Write this snapshot to one portable file (a zip archive, by custom
+        named ``*.dmsnap``): dataset definition and version, metadata, profile
+        with its sketches, segment profiles and data copy, each member with its
+        SHA-256; :meth:`Workspace.import_snapshot` restores it.
+
+        :returns: the file's absolute path.
+        :raises StoreError: when the snapshot is not completed or its data copy is gone;
+            :class:`~monitor.errors.SnapshotFileError` when ``path`` cannot be written.
+        """
+        from monitor.service.transfer import export_snapshot
+
+        return export_snapshot(self.workspace.store, self.record.dataset, self.record.name, path).path
 
     def to_pandas_dataframe(self) -> pd.DataFrame:
         """The data copy as a DataFrame.

@@ -11,6 +11,7 @@ exceptions (``OSError``, ``pyarrow.ArrowInvalid``, ``sqlite3.Error``,
      ├── ConfigError          the YAML file or a CLI option is wrong (exit code 2)
      ├── SourceError          a dataset's files are missing or unreadable
      ├── StoreError           the SQLite store or a data copy cannot be used
+     │    └── SnapshotFileError   a snapshot file is damaged, truncated or unknown
      ├── AlertDeliveryError   a webhook did not accept an alert
      └── StoppedError         the daemon is stopping: a running job gives up
 """
@@ -49,6 +50,13 @@ class SourceError(MonitorError):
 class StoreError(MonitorError):
     """Raised when the store cannot be opened or written, a snapshot or dataset is
     not found, or a data copy is missing or unreadable."""
+
+
+class SnapshotFileError(StoreError):
+    """Raised when a snapshot file (``snapshot export``'s archive) cannot be
+    used: it is missing, truncated, a member fails its checksum, or its format
+    is unknown or newer than this drift-monitor reads. The message names the
+    file, and the member at fault when there is one."""
 
 
 class AlertDeliveryError(MonitorError):

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from monitor.cli import compare, serve, service, snapshots, timeline
+from monitor.cli import compare, serve, service, snapshots, timeline, transfer
 from monitor.cli.common import (
     CONTEXT,
     EXIT_DRIFT,
@@ -47,6 +47,8 @@ for command in (service.validate, service.run, snapshots.snapshot, compare.compa
                 timeline.backfill_cmd, timeline.report_group, snapshots.profile_cmd, compare.compare_files,
                 compare.metrics, serve.serve):
     main.add_command(command)
+for command in (transfer.snapshot_export, transfer.snapshot_import, transfer.snapshot_verify):
+    snapshots.snapshot.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from datetime import UTC
 from pathlib import Path
@@ -22,9 +23,7 @@ from monitor.cli.common import (
 
 
 @click.command()
-@click.argument("dataset")
-@click.argument("baseline")
-@click.argument("target")
+@click.argument("snapshots", nargs=-1, required=True, metavar="[DATASET] BASELINE TARGET")
 @config_option
 @format_option("text", "json")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
@@ -32,14 +31,33 @@ from monitor.cli.common import (
 @click.option("--exact", is_flag=True, help="Compute from the data copies with scipy instead of the profiles.")
 @click.option("--fail-on-drift", is_flag=True, help="Exit 3 when drift is found.")
 @handle_errors
-def compare(dataset: str, baseline: str, target: str, config_path: str, fmt: str,
+def compare(snapshots: tuple[str, ...], config_path: str, fmt: str,
             report_path: str | None, exact: bool, fail_on_drift: bool) -> None:
-    """Compare two snapshots of a dataset (BASELINE and TARGET are snapshot names).
+    """Compare two snapshots of a dataset (DATASET BASELINE TARGET, snapshot
+    names), or any two snapshots (BASELINE TARGET, each DATASET:SNAPSHOT in the
+    store, or a snapshot file: file:PATH or PATH.dmsnap; no config is needed
+    when both are files).
 
     Example:
 
         drift-monitor compare flights snapshot_a snapshot_b --report drift.html
+
+        drift-monitor compare flights:january other:february
+
+        drift-monitor compare flights:january exports/february.dmsnap
     """
+    if len(snapshots) == 3:
+        _compare_in_dataset(*snapshots, config_path, fmt, report_path, exact, fail_on_drift)
+    elif len(snapshots) == 2:
+        _compare_refs(*snapshots, config_path, fmt, report_path, exact, fail_on_drift)
+    else:
+        raise click.UsageError("compare takes DATASET BASELINE TARGET (snapshot names) or BASELINE TARGET "
+                               "(each DATASET:SNAPSHOT, file:PATH or PATH.dmsnap)")
+
+
+def _compare_in_dataset(dataset: str, baseline: str, target: str, config_path: str, fmt: str,
+                        report_path: str | None, exact: bool, fail_on_drift: bool) -> None:
+    """``compare DATASET BASELINE TARGET``: two snapshots of one dataset."""
     from monitor.service import runner
 
     config = load(config_path)
@@ -50,6 +68,29 @@ def compare(dataset: str, baseline: str, target: str, config_path: str, fmt: str
         result["conditions"] = _conditions(store, config, base, tgt)
     meta = {"dataset": dataset, "baseline": base.name, "target": tgt.name,
             "baseline_kind": "snapshot", "baseline_snapshots": [base.name]}
+    _emit_comparison(result, meta, fmt, report_path, (base, tgt), fail_on_drift)
+
+
+def _compare_refs(baseline: str, target: str, config_path: str, fmt: str,
+                  report_path: str | None, exact: bool, fail_on_drift: bool) -> None:
+    """``compare BASELINE TARGET``: snapshots of any datasets, or snapshot files.
+    The thresholds are those of the target dataset's first monitor (the
+    defaults without a configuration)."""
+    from monitor.drift import DriftSettings
+    from monitor.service.refs import compare_sides, is_file_ref, parse_ref, resolve_pair
+
+    refs = [parse_ref(r) for r in (baseline, target)]
+    stored = not all(is_file_ref(r) for r in (baseline, target))
+    config = load(config_path) if stored or Path(config_path).is_file() else None
+    with open_store(config) if stored else contextlib.nullcontext() as store:
+        base, tgt = resolve_pair(store, refs[0].text, refs[1].text)
+        settings = DriftSettings() if config is None else _settings_for_dataset(config, tgt.dataset)
+        result = compare_sides(store, base, tgt, settings, exact=exact).to_dict()
+        both = base.record is not None and tgt.record is not None and base.dataset == tgt.dataset
+        result["conditions"] = _conditions(store, config, base.record, tgt.record) if both else []
+    meta = {"dataset": tgt.dataset, "baseline": base.label, "target": tgt.label,
+            "baseline_dataset": base.dataset, "target_dataset": tgt.dataset,
+            "baseline_kind": "file" if base.file is not None else "snapshot", "baseline_snapshots": [base.name]}
     _emit_comparison(result, meta, fmt, report_path, (base, tgt), fail_on_drift)
 
 

@@ -20,7 +20,7 @@ from monitor.errors import ConfigError
 
 @click.group()
 def snapshot() -> None:
-    """Create, list, show, export and delete snapshots of a dataset."""
+    """Create, list, show, export, import and delete snapshots of a dataset."""
 
 
 @snapshot.command("list")

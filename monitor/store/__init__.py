@@ -41,6 +41,8 @@ through the connection and transaction helper of
 - :mod:`monitor.store.alerts`: the alert outbox (webhook names, never URLs),
   its delivery attempts and the webhooks disabled by an HTTP 410.
 - :mod:`monitor.store.segments`: the per-segment profiles of snapshots.
+- :mod:`monitor.store.transfer`: a snapshot read whole for export, and the
+  import of one that never leaves half of it.
 - :mod:`monitor.store.episodes`: drift episodes and their notification state.
 - :mod:`monitor.store.baselines`: pinned baselines and when a monitor last ran.
 - :mod:`monitor.store.owner`: who owns a running snapshot and whether it is
@@ -64,6 +66,7 @@ from monitor.store.heartbeat import HeartbeatsMixin
 from monitor.store.lock import StoreLock, StoreLockedError
 from monitor.store.owner import HEARTBEAT_EVERY, HEARTBEAT_TIMEOUT
 from monitor.store.records import (
+    IMPORTING_REASON,
     INTERRUPTED_REASON,
     AlertRecord,
     AlertStatus,
@@ -81,10 +84,12 @@ from monitor.store.records import (
 from monitor.store.schema import SCHEMA_VERSION
 from monitor.store.segments import SegmentsMixin
 from monitor.store.snapshots import SnapshotsMixin
+from monitor.store.transfer import IncomingSnapshot, SnapshotBundle, TransferMixin
 
 __all__ = [
     "HEARTBEAT_EVERY",
     "HEARTBEAT_TIMEOUT",
+    "IMPORTING_REASON",
     "INTERRUPTED_REASON",
     "SCHEMA_VERSION",
     "AlertRecord",
@@ -97,6 +102,8 @@ __all__ = [
     "EpisodeRecord",
     "EpisodeStatus",
     "EpisodeStep",
+    "IncomingSnapshot",
+    "SnapshotBundle",
     "SnapshotRecord",
     "SnapshotStatus",
     "Store",
@@ -108,6 +115,7 @@ __all__ = [
 
 
 class Store(
+    TransferMixin,
     EpisodesMixin,
     AlertsMixin,
     ComparisonsMixin,

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from monitor.errors import MonitorError, StoreError
 from monitor.store.codec import Row, _check_path_part, _from_db_time
 from monitor.store.owner import HEARTBEAT_TIMEOUT, SnapshotOwner, current_owner, owner_gone
-from monitor.store.records import INTERRUPTED_REASON, SnapshotRecord
+from monitor.store.records import IMPORTING_REASON, INTERRUPTED_REASON, SnapshotRecord
 from monitor.store.schema import _SNAPSHOT_ORDER
 from monitor.store.snapshots import SnapshotsMixin
 
@@ -149,8 +149,11 @@ class DataCopiesMixin(SnapshotsMixin):
 
         Each gets reason :data:`INTERRUPTED_REASON` and is logged at warning
         level; its data-copy files (temporary and final) are removed first, so a
-        crash during recovery leaves it running, to be recovered again. Safe to
-        call while other processes write snapshots to this store.
+        crash during recovery leaves it running, to be recovered again. A
+        snapshot that was being imported (reason :data:`IMPORTING_REASON`, see
+        :mod:`monitor.store.transfer`) is deleted instead, files first, and
+        logged; it is not in the list returned. Safe to call while other
+        processes write snapshots to this store.
 
         :param timeout: how old the heartbeat of a snapshot owned by another
             host (or recorded with no owner) must be for it to count as gone.
@@ -181,12 +184,16 @@ class DataCopiesMixin(SnapshotsMixin):
         return self.fail_snapshot(snapshot_id, reason)
 
     def _fail_interrupted(self, row: Row) -> SnapshotRecord | None:
-        """Remove a dead owner's data copies, then fail its snapshot; ``None``
-        when another process recovered it first."""
+        """Remove a dead owner's data copies, then fail its snapshot (delete it,
+        when it was being imported); ``None`` when another process recovered it
+        first or it was deleted."""
         self._remove_files(
             self._leftover_copies(row["dataset"], row["name"]),
             f"remove the data copy of interrupted snapshot {row['id']}",
         )
+        if row["reason"] == IMPORTING_REASON:
+            self._delete_interrupted_import(row)
+            return None
         with self._transaction(f"fail interrupted snapshot {row['id']}", write=True) as db:
             changed = db.execute(
                 "UPDATE snapshots SET status = 'failed', reason = ? "
@@ -202,6 +209,14 @@ class DataCopiesMixin(SnapshotsMixin):
             row["owner_pid"] or "unknown", row["owner_host"] or "unknown host",
         )
         return snapshot
+
+    def _delete_interrupted_import(self, row: Row) -> None:
+        with self._transaction(f"delete interrupted import {row['id']}", write=True) as db:
+            deleted = db.execute("DELETE FROM snapshots WHERE id = ? AND status = 'running'", [row["id"]]).rowcount
+        if deleted:
+            log.warning("snapshot %r of dataset %r was being imported by pid %s on %s, which is gone: "
+                        "it and its data copy files were removed", row["name"], row["dataset"],
+                        row["owner_pid"] or "unknown", row["owner_host"] or "unknown host")
 
     def fail_snapshot(self, snapshot_id: int, reason: str) -> SnapshotRecord:
         """Mark a running snapshot failed with ``reason`` and remove its data-copy

@@ -17,6 +17,11 @@ EpisodeStatus = Literal["open", "resolved"]
 INTERRUPTED_REASON = "interrupted: the process stopped before the snapshot completed"
 """The reason :meth:`Store.recover_interrupted` gives the snapshots it fails."""
 
+IMPORTING_REASON = "importing: the snapshot is being imported from a snapshot file"
+"""The reason a running snapshot carries while :meth:`Store.import_snapshot`
+inserts it; recovery deletes such a snapshot (and its data-copy files) when its
+owner is gone, instead of failing it."""
+
 JsonDict = dict[str, Any]
 
 
