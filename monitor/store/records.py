@@ -90,6 +90,10 @@ class ComparisonRecord:
         :mod:`monitor.service.baselines`); ``None`` when not recorded. With
         several baseline snapshots, ``baseline_snapshot_id``/``baseline_name``
         name one of them (the runner: the newest).
+    :ivar baseline_snapshot_id: the id of the baseline snapshot;
+        ``target_snapshot_id`` the target's. A snapshot removed by retention
+        (:meth:`Store.prune <monitor.store.Store.prune>`) leaves its
+        comparisons, whose ids then name no snapshot (ids are never reused).
     """
 
     id: int
