@@ -4,6 +4,7 @@ frozen by the test, one run a day."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sqlite3
@@ -21,6 +22,7 @@ from monitor.cli import main
 from monitor.config import Config, parse_config
 from monitor.service import retention
 from monitor.service.backfill import backfill
+from monitor.service.history import history_runs
 from monitor.service.metrics import ServiceMetrics, activate
 from monitor.service.runner import RunResult, run_monitor
 from monitor.errors import StoreError
@@ -326,6 +328,10 @@ def test_a_backfill_applies_the_retention_after_its_comparisons(tmp_path: Path) 
         assert [(r.snapshot, r.reason) for r in summary.pruned] == [
             (f"daily_2024050{d}", "keep_last") for d in range(1, 8)]
         assert summary.to_dict()["pruned"][0]["what"] == "snapshot"
+        # the history page still places each comparison at its window's start, also those whose window is gone
+        runs = history_runs(store, "daily")
+        assert [run.at for run in runs] == [datetime(2024, 5, d, tzinfo=timezone.utc) for d in range(2, 11)]
+        assert all(c.target_time == run.at for c, run in zip(store.list_comparisons(monitor="daily")[::-1], runs))
 
 
 # --------------------------------------------------------------------------- the store
@@ -430,9 +436,15 @@ def test_migration_9_keeps_comparisons_alerts_and_their_ids(tmp_path: Path, monk
             snap = old.begin_snapshot("d", name)
             snaps.append(old.complete_snapshot(snap.id, profile={"format_version": 1}, columns=[], row_count=1,
                                                fingerprint="f"))
-        made = [old.record_comparison(monitor="m", dataset="d", baseline=snaps[0], target=target, drifted=False,
-                                      severity="none", result={"verdict": {"severity": "none"}})
-                for target in snaps[1:]]
+    with sqlite3.connect(db) as conn:  # comparisons as the code of schema 8 wrote them
+        conn.execute("PRAGMA foreign_keys=ON")
+        for target in snaps[1:]:
+            conn.execute("INSERT INTO comparisons (monitor, dataset, baseline_snapshot_id, target_snapshot_id, "
+                         "baseline_name, target_name, created_at, drifted, severity, result) VALUES "
+                         "('m', 'd', ?, ?, 'a', ?, '2030-01-01T00:00:00.000000+00:00', 0, 'none', '{}')",
+                         [snaps[0].id, target.id, target.name])
+    with Store(db) as old:
+        made = sorted(old.list_comparisons(), key=lambda c: c.id)
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA foreign_keys=ON")
         for comparison in made:
@@ -446,9 +458,11 @@ def test_migration_9_keeps_comparisons_alerts_and_their_ids(tmp_path: Path, monk
     with Store(db) as store:
         assert store.schema_version() == 9
         assert [c.id for c in store.list_comparisons()] == [made[0].id]
+        assert store.list_comparisons()[0].target_time == snaps[1].created_at  # filled from its target
         assert [a.comparison_id for a in store.list_alerts()] == [made[0].id]
         removed, _ = store.prune([snaps[0].id, snaps[1].id])
-        assert len(removed) == 2 and store.get_comparison(made[0].id) == made[0]
+        assert len(removed) == 2
+        assert store.get_comparison(made[0].id) == dataclasses.replace(made[0], target_time=snaps[1].created_at)
         new = store.record_comparison(monitor="m", dataset="d", baseline=snaps[2], target=snaps[2], drifted=False,
                                       severity="none", result={})
         assert new.id > made[1].id  # ids of comparisons are not reused after the rebuild

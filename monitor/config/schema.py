@@ -22,6 +22,7 @@ file ``validate`` accepts always passes the schema.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
@@ -65,13 +66,29 @@ def _or_env(schema: JsonSchemaValue) -> JsonSchemaValue:
     return {"anyOf": [schema, dict(_ENV_STRING)]}
 
 
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def _plain_descriptions(node: Any) -> Any:
+    """The schema with the models' docstrings as an editor shows them: Sphinx
+    roles (``:mod:`x```) reduced to their target, double backquotes to single."""
+    if isinstance(node, list):
+        return [_plain_descriptions(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _plain_descriptions(value) for key, value in node.items()}
+    if isinstance(out.get("description"), str):
+        out["description"] = _ROLE.sub(r"`\1`", out["description"]).replace("``", "`")
+    return out
+
+
 def config_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of the configuration file, from the
     pydantic models of :mod:`monitor.config`, with their descriptions.
 
     :returns: a JSON-able dict, the same on every call (``$defs`` sorted by name).
     """
-    schema = Config.model_json_schema(mode="validation", schema_generator=_FileSchema)
+    schema = _plain_descriptions(Config.model_json_schema(mode="validation", schema_generator=_FileSchema))
     return {
         "$schema": SCHEMA_DIALECT,
         "title": "drift-monitor configuration",

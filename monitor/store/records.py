@@ -94,6 +94,9 @@ class ComparisonRecord:
         ``target_snapshot_id`` the target's. A snapshot removed by retention
         (:meth:`Store.prune <monitor.store.Store.prune>`) leaves its
         comparisons, whose ids then name no snapshot (ids are never reused).
+    :ivar target_time: the time the target stands for, as it was recorded:
+        its data window's start, else when it was taken (UTC); ``None`` only
+        for a comparison whose target was gone before schema migration 9.
     """
 
     id: int
@@ -109,6 +112,7 @@ class ComparisonRecord:
     result: JsonDict
     report_path: str | None
     baseline_spec: JsonDict | None = None
+    target_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

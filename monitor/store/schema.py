@@ -230,8 +230,9 @@ _COMPARISONS_9 = """CREATE TABLE comparisons_9 (
         result TEXT NOT NULL,
         report_path TEXT,
         baseline_spec TEXT,
-        summary TEXT)"""
-_COMPARISON_COLUMNS_9 = (
+        summary TEXT,
+        target_time TEXT)"""
+_COMPARISON_COLUMNS_8 = (
     "id, monitor, dataset, baseline_snapshot_id, target_snapshot_id, baseline_name, target_name, created_at, "
     "drifted, severity, result, report_path, baseline_spec, summary"
 )
@@ -243,7 +244,10 @@ def _migration_9_comparisons_outlive_snapshots(db: Database) -> None:
     ``target_snapshot_id`` no longer reference ``snapshots`` (no ``ON DELETE
     CASCADE``); they keep the removed snapshot's id, which is never reused
     (``AUTOINCREMENT``), and its name stays in ``baseline_name`` and
-    ``target_name``. ``snapshot delete`` still deletes the comparisons of the
+    ``target_name``. ``target_time``, new, keeps the time the target stands for
+    (its ``window_start``, else its ``created_at``), filled from the snapshots
+    for existing rows, so a history page places a comparison whose target is
+    gone where it was. ``snapshot delete`` still deletes the comparisons of the
     snapshot it deletes, explicitly.
 
     SQLite cannot drop a foreign key in place, so the table is rebuilt (the
@@ -253,8 +257,9 @@ def _migration_9_comparisons_outlive_snapshots(db: Database) -> None:
     """
     row = next(iter(db.query("SELECT seq FROM sqlite_sequence WHERE name = 'comparisons'")), None)
     db.execute(_COMPARISONS_9)
-    db.execute(f"INSERT INTO comparisons_9 ({_COMPARISON_COLUMNS_9}) "
-               f"SELECT {_COMPARISON_COLUMNS_9} FROM comparisons")
+    db.execute(f"INSERT INTO comparisons_9 ({_COMPARISON_COLUMNS_8}, target_time) "
+               f"SELECT {_COMPARISON_COLUMNS_8}, (SELECT COALESCE(s.window_start, s.created_at) FROM snapshots s "
+               "WHERE s.id = comparisons.target_snapshot_id) FROM comparisons")
     db.execute("DROP TABLE comparisons")
     db.execute("ALTER TABLE comparisons_9 RENAME TO comparisons")
     db.execute("CREATE INDEX comparisons_by_baseline ON comparisons (baseline_snapshot_id)")
