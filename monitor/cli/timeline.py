@@ -105,8 +105,9 @@ def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, jobs: int
                    + (f", {summary.not_complete} not complete yet" if summary.not_complete else ""))
         if summary.pruned:
             removed = sum(r.what == "snapshot" for r in summary.pruned)
-            click.echo(f"retention: removed {removed} snapshot(s) and {len(summary.pruned) - removed} data "
-                       "copies (drift-monitor prune --dry-run lists what it would remove)")
+            copies = len(summary.pruned) - removed
+            click.echo(f"{monitor_name}: retention removed {removed} snapshot(s) and {copies} data "
+                       f"cop{'y' if copies == 1 else 'ies'}")
     if summary.failed:
         sys.exit(1)
 
