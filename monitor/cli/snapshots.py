@@ -105,8 +105,9 @@ def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) 
 @config_option
 @click.option("--name", default=None, help="Snapshot name (default snapshot_<UTC time>).")
 @click.option("--data-copy/--no-data-copy", default=False, help="Also store a Parquet copy of the data.")
+@format_option("text", "json")
 @handle_errors
-def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy: bool) -> None:
+def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy: bool, fmt: str) -> None:
     """Profile a dataset now and store the snapshot.
 
     Running snapshots of processes that are gone are marked failed first; a
@@ -124,6 +125,9 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
     with open_store(config) as store:
         store.recover_interrupted()
         snap = take_snapshot(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy)
+    if fmt == "json":
+        echo_json(_snapshot_row(snap))
+        return
     click.echo(f"{snap.name}: {snap.status}, {snap.row_count} rows")
 
 
@@ -133,8 +137,9 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
 @config_option
 @click.option("--force", is_flag=True,
               help="Delete it even when it is a monitor's baseline (pinned, named in the config, or 'first').")
+@format_option("text", "json")
 @handle_errors
-def snapshot_delete(dataset: str, name: str, config_path: str, force: bool) -> None:
+def snapshot_delete(dataset: str, name: str, config_path: str, force: bool, fmt: str) -> None:
     """Delete a snapshot, its profile and its data copy.
 
     A snapshot that is a monitor's baseline (pinned with 'baseline set', named
@@ -149,7 +154,10 @@ def snapshot_delete(dataset: str, name: str, config_path: str, force: bool) -> N
 
     config = load(config_path)
     with open_store(config) as store:
-        delete_snapshot(store, config, dataset, name, force=force)
+        snap = delete_snapshot(store, config, dataset, name, force=force)
+    if fmt == "json":
+        echo_json({"deleted": _snapshot_row(snap)})
+        return
     click.echo(f"deleted {dataset}/{name}")
 
 

@@ -28,8 +28,9 @@ def baseline() -> None:
 @click.argument("monitor_name")
 @click.argument("snapshot_name")
 @config_option
+@format_option("text", "json")
 @handle_errors
-def baseline_set(monitor_name: str, snapshot_name: str, config_path: str) -> None:
+def baseline_set(monitor_name: str, snapshot_name: str, config_path: str, fmt: str) -> None:
     """Pin SNAPSHOT_NAME (a snapshot of the monitor's dataset) as its baseline.
 
     Example:
@@ -42,6 +43,9 @@ def baseline_set(monitor_name: str, snapshot_name: str, config_path: str) -> Non
     with open_store(config) as store:
         snap = store.get_snapshot(config.monitors[monitor_name].dataset, snapshot_name)
         store.set_baseline(monitor_name, snap)
+    if fmt == "json":
+        echo_json({"monitor": monitor_name, "dataset": snap.dataset, "baseline": snap.name, "snapshot_id": snap.id})
+        return
     click.echo(f"{monitor_name}: baseline is now {snap.name}")
 
 
@@ -99,6 +103,11 @@ def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, jobs: int
         click.echo(text_table(rows, ["name", "window", "status", "rows", "severity", "reason"]))
         click.echo(f"{monitor_name}: {summary.written} written, {summary.skipped} skipped, {summary.failed} failed"
                    + (f", {summary.not_complete} not complete yet" if summary.not_complete else ""))
+        if summary.pruned:
+            removed = sum(r.what == "snapshot" for r in summary.pruned)
+            copies = len(summary.pruned) - removed
+            click.echo(f"{monitor_name}: retention removed {removed} snapshot(s) and {copies} data "
+                       f"cop{'y' if copies == 1 else 'ies'}")
     if summary.failed:
         sys.exit(1)
 
@@ -113,8 +122,9 @@ def report_group() -> None:
 @config_option
 @click.option("--last", type=click.IntRange(min=1), default=None,
               help="Show this many of the newest comparisons (default: as the service does, 400).")
+@format_option("text", "json")
 @handle_errors
-def report_history(monitor_name: str, config_path: str, last: int | None) -> None:
+def report_history(monitor_name: str, config_path: str, last: int | None, fmt: str) -> None:
     """Rewrite MONITOR's history page (REPORTS_DIR/MONITOR/history.html) from the
     comparisons in the store, and the index when the page is new. The service
     rewrites it after each run; this is for a page deleted, or written by an
@@ -131,6 +141,9 @@ def report_history(monitor_name: str, config_path: str, last: int | None) -> Non
         if monitor_name not in config.monitors and not store.list_comparisons(monitor=monitor_name, limit=1):
             raise ConfigError([f"monitors.{monitor_name}: no such monitor"], config_path)
         path = write_history(store, config.reports_dir, monitor_name, last=last or HISTORY_RUNS)
+    if fmt == "json":
+        echo_json({"monitor": monitor_name, "path": str(path)})
+        return
     click.echo(f"{monitor_name}: history written to {path}")
 
 
@@ -140,8 +153,9 @@ def report_history(monitor_name: str, config_path: str, last: int | None) -> Non
 @click.argument("dataset")
 @click.argument("snapshot_name", metavar="SNAPSHOT")
 @config_option
+@format_option("text", "json")
 @handle_errors
-def report_profile(dataset: str, snapshot_name: str, config_path: str) -> None:
+def report_profile(dataset: str, snapshot_name: str, config_path: str, fmt: str) -> None:
     """Write the profile page of SNAPSHOT of DATASET
     (REPORTS_DIR/DATASET/SNAPSHOT/profile.html): Azure ML's profile table, one
     row per column, with a small distribution chart per column, from the
@@ -157,4 +171,7 @@ def report_profile(dataset: str, snapshot_name: str, config_path: str) -> None:
     config = load(config_path)
     with open_store(config) as store:
         path = write_profile_page(store, config.reports_dir, dataset, snapshot_name)
+    if fmt == "json":
+        echo_json({"dataset": dataset, "snapshot": snapshot_name, "path": str(path)})
+        return
     click.echo(str(path))

@@ -34,6 +34,7 @@ Example::
           columns:
             dep_delay: {ks_statistic: {warning: 0.15}}
         webhooks: [ops]
+        retention: {keep_last: 90, data_copies: {max_age: 7d}}   # else every snapshot is kept
     webhooks:
       ops: {url: "https://hooks.example.com/${HOOK_TOKEN}", secret: "${HOOK_SECRET}"}
       team: {url: "https://hooks.slack.com/services/${SLACK_PATH}", format: slack}
@@ -57,15 +58,17 @@ from monitor.durations import parse_window_size as parse_window_size
 from monitor.durations import zone_of as zone_of
 from monitor.config.datasets import _ENV, FORMATS, KINDS, ColumnSelection, DatasetConfig
 from monitor.config.monitors import (
-    _BASELINE_TAG, AlertConfig, BaselineDataset, BaselineOffset, BaselineTrailing, BaselineVersion, ExpectConfig,
-    MonitorConfig, RowsExpectation, Schedule, SegmentsConfig, ThresholdConfig, WindowConfig,
+    _BASELINE_TAG, AlertConfig, BaselineDataset, BaselineOffset, BaselineTrailing, BaselineVersion, DataCopyRetention,
+    ExpectConfig, MonitorConfig, RetentionConfig, RowsExpectation, Schedule, SegmentsConfig, ThresholdConfig,
+    WindowConfig,
 )
 from monitor.config.service import Config, ServiceConfig, WebhookConfig, parse_address
 from monitor.errors import ConfigError
 
 __all__ = [
     "FORMATS", "KINDS", "AlertConfig", "BaselineDataset", "BaselineOffset", "BaselineTrailing", "BaselineVersion",
-    "ColumnSelection", "Config", "DatasetConfig", "ExpectConfig", "MonitorConfig", "RowsExpectation", "Schedule",
+    "ColumnSelection", "Config", "DataCopyRetention", "DatasetConfig", "ExpectConfig", "MonitorConfig",
+    "RetentionConfig", "RowsExpectation", "Schedule",
     "SegmentsConfig", "ServiceConfig", "ThresholdConfig", "WebhookConfig", "WindowConfig", "interpolate",
     "crontab_line", "load_config", "parse_address", "parse_config", "parse_duration", "parse_lag", "parse_window_size", "zone_of",
 ]

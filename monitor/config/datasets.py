@@ -27,8 +27,8 @@ class ColumnSelection(_Model):
     """Which columns of a dataset are profiled: ``include`` (only these) and/or
     ``exclude`` (all but these)."""
 
-    include: tuple[str, ...] | None = None
-    exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] | None = Field(default=None, description="profile only these columns")
+    exclude: tuple[str, ...] = Field(default=(), description="profile every column but these")
 
 
 class DatasetConfig(_Model):
@@ -40,11 +40,12 @@ class DatasetConfig(_Model):
     format: Literal["csv", "parquet", "jsonl"] | None = Field(
         default=None, description="file format; inferred from the file extension when omitted"
     )
-    columns: ColumnSelection = ColumnSelection()
+    columns: ColumnSelection = Field(
+        default=ColumnSelection(), description="which columns are profiled: {include: [...]} or {exclude: [...]}")
     types: dict[str, Literal["integer", "decimal", "string", "boolean", "datetime", "categorical"]] = Field(
         default_factory=dict, description="column type overrides, column name -> kind"
     )
-    description: str = ""
+    description: str = Field(default="", description="free text, stored with the dataset's definition")
     timestamp_column: str | None = Field(
         default=None,
         description="a datetime column; a monitor with a window profiles the rows whose time falls in it",

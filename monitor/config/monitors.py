@@ -22,8 +22,8 @@ class Schedule(_Model):
     """When a monitor runs: exactly one of ``every`` (a duration such as ``10m``) or
     ``cron`` (five fields, read in ``timezone``, an IANA name, default UTC)."""
 
-    every: str | None = None
-    cron: str | None = None
+    every: str | None = Field(default=None, description="run every this long: 30s, 10m, 1h, 1d or 1w")
+    cron: str | None = Field(default=None, description="run at the times of a five-field cron line, e.g. '0 6 * * mon'")
     timezone: str = Field(default="UTC", description="IANA time zone a cron line is read in, e.g. Europe/Paris")
 
     @field_validator("timezone")
@@ -74,7 +74,7 @@ class BaselineDataset(_Model):
     """Baseline taken from another dataset's latest completed snapshot (e.g. the
     training data), as Azure ML dataset monitors do."""
 
-    dataset: str
+    dataset: str = Field(description="the dataset whose latest completed snapshot is the baseline")
 
 
 class BaselineOffset(_Model):
@@ -213,7 +213,7 @@ class ExpectConfig(_Model):
     :mod:`monitor.service.conditions`."""
 
     new_data_within: str | None = Field(default=None, description="the input files change at least this often")
-    rows: RowsExpectation = RowsExpectation()
+    rows: RowsExpectation = Field(default=RowsExpectation(), description="the volume condition: {min, relative_change}")
 
     @field_validator("new_data_within")
     @classmethod
@@ -237,11 +237,55 @@ class SegmentsConfig(_Model):
     max: int = Field(default=20, ge=1, le=200, description="segments compared one by one; the rest are '(other)'")
 
 
+def _check_age(value: str | None) -> str | None:
+    if value is not None:
+        parse_duration(value)
+    return value
+
+
+class DataCopyRetention(_Model):
+    """How long a monitor's snapshots keep their data copies (the Parquet
+    files): past it the copy is deleted, the snapshot and its profile stay."""
+
+    keep_last: int | None = Field(
+        default=None, ge=1, description="keep the data copies of this many of the monitor's newest snapshots")
+    max_age: str | None = Field(
+        default=None, description="delete the data copies of snapshots older than this (30s, 10m, 1h, 7d, 1w)")
+
+    _check_max_age = field_validator("max_age")(_check_age)
+
+    @property
+    def age_limit(self) -> timedelta | None:
+        """``max_age`` as a timedelta, ``None`` when not set."""
+        return None if self.max_age is None else parse_duration(self.max_age)
+
+
+class RetentionConfig(_Model):
+    """Which of a monitor's snapshots are kept: a snapshot goes when it is
+    outside the newest ``keep_last`` or older than ``max_age`` (either rule is
+    enough), unless something still needs it (see
+    :mod:`monitor.service.retention`). Applied after each run and backfill of
+    the monitor, and by ``drift-monitor prune``."""
+
+    keep_last: int | None = Field(default=None, ge=1, description="keep this many of the monitor's newest snapshots")
+    max_age: str | None = Field(
+        default=None, description="remove snapshots older than this (30s, 10m, 1h, 90d, 1w), by their time")
+    data_copies: DataCopyRetention = Field(
+        default=DataCopyRetention(), description="how long the snapshots keep their data copies: {keep_last, max_age}")
+
+    _check_max_age = field_validator("max_age")(_check_age)
+
+    @property
+    def age_limit(self) -> timedelta | None:
+        """``max_age`` as a timedelta, ``None`` when not set."""
+        return None if self.max_age is None else parse_duration(self.max_age)
+
+
 class MonitorConfig(_Model):
     """A scheduled comparison of a dataset's new snapshot with its baseline."""
 
-    dataset: str
-    schedule: Schedule
+    dataset: str = Field(description="the dataset snapshotted (the target), a key of datasets")
+    schedule: Schedule = Field(description="when the monitor runs: {every: 1d} or {cron: '0 6 * * *', timezone: UTC}")
     baseline: BaselineChoice = Field(
         default="first",
         description="'first' (the dataset's first snapshot), 'previous' (this monitor's previous snapshot), "
@@ -258,8 +302,11 @@ class MonitorConfig(_Model):
         default=0.01, gt=0, lt=1,
         description="probability that a comparison without drift raises any alarm (split over the deciding pairs)",
     )
-    webhooks: tuple[str, ...] = ()
-    alert: AlertConfig = AlertConfig()
+    webhooks: tuple[str, ...] = Field(default=(), description="names of the webhooks alerted, keys of webhooks")
+    alert: AlertConfig = Field(
+        default=AlertConfig(),
+        description="when drift episodes are notified: {min_severity, repeat_interval, send_resolved}",
+    )
     window: WindowConfig | None = Field(
         default=None, description="profile the newest complete time window of the dataset instead of all its rows",
     )
@@ -267,7 +314,11 @@ class MonitorConfig(_Model):
     segments: SegmentsConfig | None = Field(
         default=None, description="also profile and compare each value of a column: {column: carrier, max: 20}",
     )
-    enabled: bool = True
+    retention: RetentionConfig | None = Field(
+        default=None, description="remove old snapshots and data copies: {keep_last, max_age, data_copies}; "
+                                  "default: keep everything",
+    )
+    enabled: bool = Field(default=True, description="false keeps the monitor in the file but never runs it")
 
     @model_validator(mode="after")
     def _segments_alone(self) -> MonitorConfig:

@@ -26,7 +26,7 @@ class WebhookConfig(_Model):
     ``secret`` are read from the current configuration at every attempt.
     """
 
-    url: str
+    url: str = Field(description="the http:// or https:// endpoint receiving a JSON POST per event")
     secret: str | None = Field(
         default=None, description="Standard Webhooks secret 'whsec_<base64>'; requests are signed when set"
     )
@@ -35,7 +35,7 @@ class WebhookConfig(_Model):
     )
     timeout: float = Field(default=10.0, gt=0, description="seconds per attempt")
     give_up_after: str = Field(default="24h", description="retry a failing alert for this long after it was queued")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, description="extra HTTP headers of every request")
 
     @model_validator(mode="before")
     @classmethod
@@ -120,10 +120,13 @@ class Config(_Model):
     report_url_base: str | None = Field(
         default=None, description="URL the reports folder is served at; alerts then carry report_url"
     )
-    datasets: dict[str, DatasetConfig] = Field(default_factory=dict)
-    monitors: dict[str, MonitorConfig] = Field(default_factory=dict)
-    webhooks: dict[str, WebhookConfig] = Field(default_factory=dict)
-    service: ServiceConfig = ServiceConfig()
+    datasets: dict[str, DatasetConfig] = Field(
+        default_factory=dict, description="dataset name -> where its files are and how to read them")
+    monitors: dict[str, MonitorConfig] = Field(
+        default_factory=dict, description="monitor name -> a scheduled comparison of a dataset with its baseline")
+    webhooks: dict[str, WebhookConfig] = Field(
+        default_factory=dict, description="webhook name -> an endpoint alerted on drift episodes")
+    service: ServiceConfig = Field(default=ServiceConfig(), description="the daemon's HTTP endpoint and stop timeout")
 
     def reference_problems(self) -> list[str]:
         """Problems that span sections: unknown datasets and webhooks, bad thresholds."""

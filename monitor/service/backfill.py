@@ -9,7 +9,9 @@ monitor's baseline by the code path of a run
 (:func:`~monitor.service.runner.compare_with_baseline`): the comparison is
 recorded and its report written, as is the snapshot's profile page
 (:mod:`monitor.service.profile_page`). A backfill queues no alerts: its windows are
-history, and the monitor's drift episodes follow its scheduled runs.
+history, and the monitor's drift episodes follow its scheduled runs. Once every
+window is compared, the monitor's retention is applied
+(:mod:`monitor.service.retention`).
 
 It is idempotent: a window that already has a completed snapshot of the monitor
 is skipped, unless ``force``; then that snapshot is retaken in place
@@ -91,6 +93,9 @@ class BackfillSummary:
     windows: list[WindowOutcome] = field(default_factory=list)
     not_complete: int = 0
     rows_without_time: int = 0
+    pruned: list[Any] = field(default_factory=list)
+    """What the monitor's retention removed after the backfill
+    (:class:`~monitor.service.retention.Removal` each)."""
 
     def count(self, status: str) -> int:
         """Windows with outcome ``status``."""
@@ -119,6 +124,7 @@ class BackfillSummary:
             "written": self.written, "skipped": self.skipped, "failed": self.failed,
             "not_complete": self.not_complete, "rows_without_time": self.rows_without_time,
             "windows": [w.to_dict() for w in self.windows],
+            "pruned": [r.to_dict() for r in self.pruned],
         }
 
 
@@ -200,6 +206,10 @@ def backfill(
         from monitor.service.history import refresh_history
 
         refresh_history(store, config.reports_dir, name)  # once, after every window is compared
+    if summary.written:
+        from monitor.service.retention import after_run
+
+        summary.pruned = after_run(store, config, name)  # after the comparisons, which needed the baselines
     return summary
 
 

@@ -59,7 +59,8 @@ def history_summary(result: dict[str, Any]) -> dict[str, Any]:
 def target_time(snapshot: SnapshotRecord | None, fallback: datetime) -> datetime:
     """The time a target snapshot stands for: the start of its data window when
     the snapshot records one (``window_start``), else its creation time;
-    ``fallback`` when the snapshot is unknown."""
+    ``fallback`` when the snapshot is unknown (removed by retention: the
+    comparison's recorded ``target_time`` is passed)."""
     if snapshot is None:
         return fallback
     start = getattr(snapshot, "window_start", None)
@@ -79,7 +80,7 @@ def history_runs(store: Store, monitor: str, limit: int | None = None) -> list[r
     return [
         report.HistoryRun(
             comparison_id=c.id, dataset=c.dataset, target_name=c.target_name,
-            at=target_time(snapshots.get(c.target_snapshot_id), c.created_at), run_at=c.created_at,
+            at=target_time(snapshots.get(c.target_snapshot_id), c.target_time or c.created_at), run_at=c.created_at,
             result=c.result, report_path=c.report_path,
         )
         for c in comparisons

@@ -21,10 +21,13 @@ metric                                                    type       labels
 ``drift_monitor_outbox_pending``                          gauge
 ``drift_monitor_last_success_timestamp_seconds``          gauge      monitor
 ``drift_monitor_config_reloads_total``                    counter    outcome
+``drift_monitor_pruned_total``                            counter    monitor, what, reason
 ========================================================  =========  ==========================
 
 Run outcomes are ``completed``, ``failed`` and ``stopped``; delivery outcomes
 are ``delivered``, ``retrying`` (a retryable failure) and ``failed`` (permanent).
+Retention (:mod:`monitor.service.retention`) counts what it removed: ``what``
+is ``snapshot`` or ``data_copy``, ``reason`` ``keep_last`` or ``max_age``.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ class ServiceMetrics:
                                   "Unix time of the monitor's last completed run.", ["monitor"], registry=r)
         self.reloads = Counter("drift_monitor_config_reloads", "Configuration reloads (SIGHUP) by outcome.",
                                ["outcome"], registry=r)
+        self.pruned = Counter("drift_monitor_pruned", "Snapshots and data copies removed by retention.",
+                              ["monitor", "what", "reason"], registry=r)
         self._scores: dict[str, set[tuple[str, str]]] = {}
         self._lock = threading.Lock()
         self.pending.set_function(lambda: _safe_count(pending))
@@ -140,7 +145,8 @@ def _safe_count(pending: Callable[[], int] | None) -> float:
 
 
 def activate(metrics: ServiceMetrics | None) -> None:
-    """Make ``metrics`` the target of :func:`count_delivery` (``None``: nothing counts)."""
+    """Make ``metrics`` the target of :func:`count_delivery` and
+    :func:`count_pruned` (``None``: nothing counts)."""
     global _active
     with _active_lock:
         _active = metrics
@@ -154,3 +160,14 @@ def count_delivery(webhook: str, outcome: str) -> None:
     metrics = _active
     if metrics is not None:
         metrics.deliveries.labels(webhook, outcome).inc()
+
+
+def count_pruned(monitor: str, what: str, reason: str) -> None:
+    """Count one removal by retention in the active metrics, if any.
+
+    :param what: ``snapshot`` or ``data_copy``.
+    :param reason: ``keep_last`` or ``max_age``.
+    """
+    metrics = _active
+    if metrics is not None:
+        metrics.pruned.labels(monitor, what, reason).inc()

@@ -61,6 +61,9 @@ class RunResult:
     baseline_spec: dict[str, Any] | None = None
     conditions: list[dict[str, str]] = field(default_factory=list)
     """The run's conditions (:mod:`monitor.service.conditions`), ``{kind, detail}`` each."""
+    pruned: list[Any] = field(default_factory=list)
+    """What the monitor's retention removed after the run
+    (:class:`~monitor.service.retention.Removal` each)."""
 
 
 def source_for(ds: DatasetConfig) -> FileSource:
@@ -99,8 +102,9 @@ def take_snapshot(
     ``failed`` with the reason (and removes its data copy), so an interrupted
     snapshot is never taken for a complete one.
 
-    :param name: the snapshot's name; default ``snapshot_<UTC time>``, with a
-        ``_2``, ``_3``, ... suffix picked by the store when taken.
+    :param name: the snapshot's name; default ``snapshot_<UTC time>`` (``now``,
+        else the store's clock), with a ``_2``, ``_3``, ... suffix picked by the
+        store when taken.
     :param window: profile only the rows of this time window (see
         :mod:`monitor.service.windowed`); the snapshot records it.
     :param segments: also profile each value of a column, in the same pass
@@ -112,7 +116,7 @@ def take_snapshot(
     version = register(store, dataset, ds)
     bounds = {} if window is None else {"window_start": window.start, "window_end": window.end}
     snap = store.begin_snapshot(
-        dataset, name or snapshot_name(now or utcnow()), monitor=monitor,
+        dataset, name or snapshot_name(now or store.now()), monitor=monitor,
         dataset_version=version, unique=name is None, **bounds,
     )
     try:
@@ -328,7 +332,8 @@ def run_monitor(
     config: Config, name: str, store: Store, *, on_queued: Callable[[], Any] | None = None
 ) -> RunResult:
     """Run one monitor once: snapshot (and write its profile page), compare with
-    the baseline, report, queue alerts.
+    the baseline, report, queue alerts, then apply the monitor's retention
+    (:mod:`monitor.service.retention`).
 
     A dataset that cannot be read gives a failed snapshot with the reason and a
     ``failed`` result; it never raises for bad data. Alerts are only queued in
@@ -361,6 +366,9 @@ def run_monitor(
     result = compare_with_baseline(config, name, store, target)
     if result.alerts and on_queued is not None:
         on_queued()
+    from monitor.service.retention import after_run
+
+    result.pruned = after_run(store, config, name)  # logged, never fails the run
     return result
 
 

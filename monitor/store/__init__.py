@@ -37,6 +37,8 @@ through the connection and transaction helper of
 - :mod:`monitor.store.snapshots`: snapshots and their profiles.
 - :mod:`monitor.store.data_copies`: Parquet data copies, deleting snapshots and
   recovering interrupted ones.
+- :mod:`monitor.store.retention`: removing many snapshots and data copies at
+  once for a retention policy (:meth:`Store.prune`), comparisons kept.
 - :mod:`monitor.store.comparisons`: comparison results and their reports.
 - :mod:`monitor.store.alerts`: the alert outbox (webhook names, never URLs),
   its delivery attempts and the webhooks disabled by an HTTP 410.
@@ -82,6 +84,7 @@ from monitor.store.records import (
     WebhookState,
 )
 from monitor.store.schema import SCHEMA_VERSION
+from monitor.store.retention import RetentionMixin
 from monitor.store.segments import SegmentsMixin
 from monitor.store.snapshots import SnapshotsMixin
 from monitor.store.transfer import IncomingSnapshot, SnapshotBundle, TransferMixin
@@ -120,6 +123,7 @@ class Store(
     AlertsMixin,
     ComparisonsMixin,
     BaselinesMixin,
+    RetentionMixin,
     DataCopiesMixin,
     SegmentsMixin,
     SnapshotsMixin,

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from monitor.errors import StoreError
 from monitor.store.codec import Row, _to_db_time, _utc_now
-from monitor.store.schema import MIGRATIONS, SCHEMA_VERSION, Migration
+from monitor.store.schema import FOREIGN_KEYS_OFF, MIGRATIONS, SCHEMA_VERSION, Migration
 
 
 class StoreBase:
@@ -114,10 +114,29 @@ class StoreBase:
             )
 
     def _apply_migration(self, version: int, migration: Migration) -> None:
+        if migration not in FOREIGN_KEYS_OFF:
+            self._run_migration(version, migration)
+            return
+        with self._transaction(f"check schema migration {version}", write=False):
+            if self._one("SELECT 1 FROM migrations WHERE version = ?", [version]):
+                return
+        try:  # a no-op inside a transaction: set before this migration's own
+            self._conn.execute("PRAGMA foreign_keys=OFF")
+            self._run_migration(version, migration, check_keys=True)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot apply schema migration {version} in {self.path}: {exc}") from exc
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA foreign_keys=ON")
+
+    def _run_migration(self, version: int, migration: Migration, *, check_keys: bool = False) -> None:
         with self._transaction(f"apply schema migration {version}", write=True) as db:
             if self._one("SELECT 1 FROM migrations WHERE version = ?", [version]):
                 return
+            broken = len(self._all("PRAGMA foreign_key_check", [])) if check_keys else 0
             migration(db)
+            if check_keys and len(self._all("PRAGMA foreign_key_check", [])) > broken:
+                raise StoreError(f"schema migration {version} of {self.path} would break a foreign key")
             db.table("migrations").insert(
                 {
                     "version": version,
@@ -187,6 +206,11 @@ class StoreBase:
 
     def _all(self, sql: str, params: list[Any]) -> list[Row]:
         return list(self._db.query(sql, params))
+
+    def now(self) -> datetime:
+        """The current time by the store's clock (the ``clock`` given to the
+        store, else the system's): timezone-aware UTC, as every ``created_at``."""
+        return self._clock()
 
     def _now(self) -> str:
         return _to_db_time(self._clock(), "the clock's time")

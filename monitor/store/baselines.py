@@ -53,6 +53,12 @@ class BaselinesMixin(SnapshotsMixin):
             )
         return [row["monitor"] for row in rows]
 
+    def pins(self) -> dict[str, int]:
+        """Every pinned baseline: monitor name -> the pinned snapshot's id."""
+        with self._transaction("read the pinned baselines", write=False):
+            rows = self._all("SELECT monitor, snapshot_id FROM baselines ORDER BY monitor", [])
+        return {str(row["monitor"]): int(row["snapshot_id"]) for row in rows}
+
     def last_run_at(self, monitor: str) -> datetime | None:
         """``created_at`` of ``monitor``'s newest snapshot (any status), or ``None``
         when it has none (deleted snapshots do not count)."""

@@ -140,6 +140,7 @@ def _comparison_record(row: Row) -> ComparisonRecord:
         result=_from_json(row["result"]),
         report_path=row["report_path"],
         baseline_spec=None if row.get("baseline_spec") is None else _from_json(row["baseline_spec"]),
+        target_time=_optional_time(row.get("target_time")),
     )
 
 

@@ -38,6 +38,9 @@ class ComparisonsMixin(SnapshotsMixin):
         :param summary: a smaller view of ``result`` that
             :meth:`list_comparisons` gives instead of it when asked
             (``summaries=True``), e.g. what a history page reads.
+
+        The target's time (its ``window_start``, else its ``created_at``) is
+        recorded as ``target_time``, which outlives the target snapshot.
         :raises StoreError: either snapshot no longer exists; ``result``,
             ``baseline_spec`` or ``summary`` is not JSON-serialisable.
         """
@@ -45,8 +48,8 @@ class ComparisonsMixin(SnapshotsMixin):
         summary_json = None if summary is None else _to_json(summary, "the comparison summary")
         spec_json = None if baseline_spec is None else _to_json(baseline_spec, "the baseline of the comparison")
         with self._transaction("record a comparison", write=True):
-            for snapshot in (baseline, target):
-                self._snapshot_row_by_id(snapshot.id)
+            self._snapshot_row_by_id(baseline.id)
+            target_row = self._snapshot_row_by_id(target.id)
             comparison_id = self._insert(
                 "comparisons",
                 {
@@ -63,6 +66,7 @@ class ComparisonsMixin(SnapshotsMixin):
                     "report_path": None if report_path is None else os.fspath(report_path),
                     "baseline_spec": spec_json,
                     "summary": summary_json,
+                    "target_time": target_row["window_start"] or target_row["created_at"],
                 },
             )
             return _comparison_record(self._comparison_row(comparison_id))
@@ -146,6 +150,6 @@ class ComparisonsMixin(SnapshotsMixin):
 
 _SUMMARY_COLUMNS = (
     "id, monitor, dataset, baseline_snapshot_id, target_snapshot_id, baseline_name, target_name, created_at, "
-    "drifted, severity, COALESCE(summary, result) AS result, report_path, baseline_spec"
+    "drifted, severity, COALESCE(summary, result) AS result, report_path, baseline_spec, target_time"
 )
 """The columns of a comparison row with its summary as its result, where it has one."""

@@ -53,6 +53,7 @@ class DataCopiesMixin(SnapshotsMixin):
         comparison that used it as baseline or target with those comparisons'
         alerts and attempts, and a baseline pin on it (the monitor then falls
         back to its configured baseline). HTML report files are not touched.
+        (Retention, :meth:`prune`, keeps the comparisons instead.)
         The data copy is moved aside before the transaction and put back if it
         fails, so rows and file go together.
 
@@ -65,6 +66,8 @@ class DataCopiesMixin(SnapshotsMixin):
             with self._transaction(what, write=True) as db:
                 row = self._snapshot_row(dataset, name)
                 moved = self._move_copies_aside(row)
+                db.execute("DELETE FROM comparisons WHERE baseline_snapshot_id = ? OR target_snapshot_id = ?",
+                           [row["id"], row["id"]])
                 db.execute("DELETE FROM snapshots WHERE id = ?", [row["id"]])
         except BaseException:
             self._restore_copies(moved)

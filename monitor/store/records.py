@@ -95,6 +95,13 @@ class ComparisonRecord:
         :mod:`monitor.service.baselines`); ``None`` when not recorded. With
         several baseline snapshots, ``baseline_snapshot_id``/``baseline_name``
         name one of them (the runner: the newest).
+    :ivar baseline_snapshot_id: the id of the baseline snapshot;
+        ``target_snapshot_id`` the target's. A snapshot removed by retention
+        (:meth:`Store.prune <monitor.store.Store.prune>`) leaves its
+        comparisons, whose ids then name no snapshot (ids are never reused).
+    :ivar target_time: the time the target stands for, as it was recorded:
+        its data window's start, else when it was taken (UTC); ``None`` only
+        for a comparison whose target was gone before schema migration 9.
     """
 
     id: int
@@ -110,6 +117,7 @@ class ComparisonRecord:
     result: JsonDict
     report_path: str | None
     baseline_spec: JsonDict | None = None
+    target_time: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

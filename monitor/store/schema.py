@@ -216,16 +216,75 @@ def _migration_8_comparison_summaries(db: Database) -> None:
     db.execute("ALTER TABLE comparisons ADD COLUMN summary TEXT")
 
 
+_COMPARISONS_9 = """CREATE TABLE comparisons_9 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        monitor TEXT,
+        dataset TEXT NOT NULL,
+        baseline_snapshot_id INTEGER NOT NULL,
+        target_snapshot_id INTEGER NOT NULL,
+        baseline_name TEXT NOT NULL,
+        target_name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        drifted INTEGER NOT NULL CHECK (drifted IN (0, 1)),
+        severity TEXT NOT NULL,
+        result TEXT NOT NULL,
+        report_path TEXT,
+        baseline_spec TEXT,
+        summary TEXT,
+        target_time TEXT)"""
+_COMPARISON_COLUMNS_8 = (
+    "id, monitor, dataset, baseline_snapshot_id, target_snapshot_id, baseline_name, target_name, created_at, "
+    "drifted, severity, result, report_path, baseline_spec, summary"
+)
+
+
+def _migration_9_comparisons_outlive_snapshots(db: Database) -> None:
+    """A comparison keeps its row (its result, summary and report path) when a
+    snapshot it used is removed by retention: ``baseline_snapshot_id`` and
+    ``target_snapshot_id`` no longer reference ``snapshots`` (no ``ON DELETE
+    CASCADE``); they keep the removed snapshot's id, which is never reused
+    (``AUTOINCREMENT``), and its name stays in ``baseline_name`` and
+    ``target_name``. ``target_time``, new, keeps the time the target stands for
+    (its ``window_start``, else its ``created_at``), filled from the snapshots
+    for existing rows, so a history page places a comparison whose target is
+    gone where it was. ``snapshot delete`` still deletes the comparisons of the
+    snapshot it deletes, explicitly.
+
+    SQLite cannot drop a foreign key in place, so the table is rebuilt (the
+    procedure of https://www.sqlite.org/lang_altertable.html, section 7): it
+    runs with foreign keys off (:data:`FOREIGN_KEYS_OFF`), so the alerts that
+    reference comparisons are not cascaded away, and the id sequence is kept.
+    """
+    row = next(iter(db.query("SELECT seq FROM sqlite_sequence WHERE name = 'comparisons'")), None)
+    db.execute(_COMPARISONS_9)
+    db.execute(f"INSERT INTO comparisons_9 ({_COMPARISON_COLUMNS_8}, target_time) "
+               f"SELECT {_COMPARISON_COLUMNS_8}, (SELECT COALESCE(s.window_start, s.created_at) FROM snapshots s "
+               "WHERE s.id = comparisons.target_snapshot_id) FROM comparisons")
+    db.execute("DROP TABLE comparisons")
+    db.execute("ALTER TABLE comparisons_9 RENAME TO comparisons")
+    db.execute("CREATE INDEX comparisons_by_baseline ON comparisons (baseline_snapshot_id)")
+    db.execute("CREATE INDEX comparisons_by_target ON comparisons (target_snapshot_id)")
+    if row is not None and row["seq"] is not None:
+        db.execute("UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = 'comparisons'", [row["seq"]])
+        db.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'comparisons', ? "
+                   "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'comparisons')", [row["seq"]])
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _migration_1_initial_schema, _migration_2_alert_episodes, _migration_3_snapshot_owners,
     _migration_4_comparison_baselines,
     _migration_5_snapshot_windows, _migration_6_episode_kinds, _migration_7_segment_profiles,
-    _migration_8_comparison_summaries,
+    _migration_8_comparison_summaries, _migration_9_comparisons_outlive_snapshots,
 )
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
+
+FOREIGN_KEYS_OFF: frozenset[Migration] = frozenset({_migration_9_comparisons_outlive_snapshots})
+"""Migrations that rebuild a table other tables reference: they run with
+foreign keys off (``PRAGMA foreign_keys`` is set outside their transaction),
+and ``PRAGMA foreign_key_check`` must find nothing before they commit."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 """The schema version this code writes."""
