@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from monitor.cli import compare, serve, service, snapshots, timeline
+from monitor.cli import compare, datasets, serve, service, snapshots, timeline
 from monitor.cli.common import (
     CONTEXT,
     EXIT_DRIFT,
@@ -45,7 +45,7 @@ def main(verbose: int) -> None:
 
 for command in (service.validate, service.run, snapshots.snapshot, compare.compare, timeline.baseline,
                 timeline.backfill_cmd, timeline.report_group, snapshots.profile_cmd, compare.compare_files,
-                compare.metrics, serve.serve):
+                compare.metrics, serve.serve, datasets.dataset):
     main.add_command(command)
 
 
