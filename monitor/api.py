@@ -6,23 +6,29 @@ Example::
 
     ws = Workspace("store/monitor.db")
     flights = Dataset.from_files("data/flights/*.parquet").register(ws, "flights", create_new_version=True)
-    snap = flights.create_snapshot("before-retrain", create_data_snapshot=True)
-    snap.wait_for_completion()
+    snap = flights.create_snapshot("before-retrain", create_data_snapshot=True, wait=False)
+    snap.status                   # "running": read from the store at each access
+    snap.wait_for_completion()    # "completed", or a StoreError naming the snapshot and the reason
     snap.get_profile()            # the profile table, a pandas DataFrame
-    snap.to_pandas_dataframe()    # the data copy
+    snap.to_pandas_dataframe()    # the data copy, typed
     flights.get_all_snapshots()
     ws.compare("flights", "before-retrain", "after-retrain").verdict
     ws.compare("flights:before-retrain", "other:today")   # any two snapshots, or files
     snap.export("before-retrain.dmsnap"); Workspace("elsewhere.db").import_snapshot("before-retrain.dmsnap")
     Workspace("monitors.yaml").backfill("flights-weekly", "2013-01-01", "2014-01-01").written
 
-Snapshots are taken synchronously, so ``create_snapshot`` returns a completed
-(or failed) snapshot and ``wait_for_completion`` only reports its status.
+``create_snapshot(wait=False)`` returns a ``running`` snapshot at once and
+finishes it in a process of its own (:mod:`monitor.service.background`), which
+keeps running when this interpreter exits and records the outcome in the store;
+``create_snapshot()`` (``wait=True``) takes it in this process and returns it
+completed. A :class:`Dataset` keeps its version: its snapshots record that
+version and register nothing, whatever versions were registered since.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -49,7 +55,8 @@ class Workspace:
         self.store = Store(self.config.store if self.config else text)
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store. Snapshots started with ``wait=False`` go on in their
+        own processes and record their outcome in the store themselves."""
         self.store.close()
 
     def __enter__(self) -> Workspace:
@@ -158,8 +165,11 @@ class Workspace:
 
 @dataclass
 class Dataset:
-    """A dataset definition (files, format, columns, types), registered by name
-    in a workspace with a version that grows when the definition changes."""
+    """A dataset definition (files, format, columns, types, timestamp column),
+    registered by name in a workspace with a version that grows when the
+    definition changes (a description or ``fingerprint`` setting is no new
+    version). The object keeps its version: snapshots taken through it record it.
+    """
 
     definition: DatasetConfig
     name: str | None = None
@@ -169,23 +179,33 @@ class Dataset:
     @classmethod
     def from_files(cls, path: str | list[str], *, format: str | None = None,
                    include: list[str] | None = None, exclude: list[str] | None = None,
-                   types: dict[str, str] | None = None) -> Dataset:
-        """An unregistered dataset over files, folders or globs."""
+                   types: dict[str, str] | None = None, timestamp_column: str | None = None,
+                   fingerprint: str = "metadata") -> Dataset:
+        """An unregistered dataset over files, folders or globs.
+
+        :param fingerprint: ``metadata`` (each file's path, size and
+            modification time) or ``content`` (a SHA-256 of the files' bytes):
+            what snapshots record as their input fingerprint.
+        :raises pydantic.ValidationError: on an unknown format, kind or fingerprint kind.
+        """
         paths = tuple(os.path.abspath(p) for p in ([path] if isinstance(path, str) else path))
         columns = ColumnSelection(include=tuple(include) if include else None, exclude=tuple(exclude or ()))
-        return cls(DatasetConfig(path=paths, format=format, columns=columns, types=types or {}))  # type: ignore[arg-type]
+        return cls(DatasetConfig(path=paths, format=format, columns=columns, types=types or {},  # type: ignore[arg-type]
+                                 timestamp_column=timestamp_column, fingerprint=fingerprint))  # type: ignore[arg-type]
 
     def register(self, workspace: Workspace, name: str, description: str = "",
                  create_new_version: bool = False) -> Dataset:
-        """Register under ``name``; a changed definition becomes a new version
-        when ``create_new_version`` (else it is an error).
+        """Register under ``name``: the version that has this definition (the
+        latest or an earlier one), else, when ``create_new_version``, a new one.
 
-        :raises StoreError: when the definition changed and ``create_new_version`` is False.
+        :raises StoreError: when no version has this definition and
+            ``create_new_version`` is False.
         """
+        from monitor.service.versions import register
+
         definition = self.definition.model_copy(update={"description": description or self.definition.description})
-        record = workspace.store.register_dataset(name, definition.model_dump(mode="json"),
-                                                  definition.description, create_new_version=create_new_version)
-        return Dataset(definition, name, record.version, workspace)
+        version = register(workspace.store, name, definition, create_new_version=create_new_version)
+        return Dataset(definition, name, version, workspace)
 
     @classmethod
     def get_by_name(cls, workspace: Workspace, name: str, version: int | None = None) -> Dataset:
@@ -200,23 +220,37 @@ class Dataset:
             if version is None and workspace.config and name in workspace.config.datasets:
                 return Dataset(workspace.config.datasets[name]).register(workspace, name, create_new_version=True)
             raise
-        return cls(DatasetConfig.model_validate(record.definition), name, record.version, workspace)
+        definition = DatasetConfig.from_version(record.definition, record.settings, record.description)
+        return cls(definition, name, record.version, workspace)
 
     def _bound(self) -> tuple[Workspace, str]:
         if self.workspace is None or self.name is None:
             raise StoreError("register the dataset in a workspace first: dataset.register(workspace, name)")
         return self.workspace, self.name
 
-    def create_snapshot(self, snapshot_name: str | None = None, create_data_snapshot: bool = False) -> Snapshot:
+    def create_snapshot(self, snapshot_name: str | None = None, create_data_snapshot: bool = False,
+                        wait: bool = True) -> Snapshot:
         """Profile the data now (and keep a data copy when ``create_data_snapshot``).
 
-        :raises SourceError: when the data cannot be read (a failed snapshot is recorded).
-        :raises StoreError: when the name is taken.
+        The snapshot records this object's version and registers nothing.
+
+        :param snapshot_name: default ``snapshot_<UTC time>`` (``_2``, ... when taken).
+        :param wait: take it in this process and return it completed; ``False``:
+            return it ``running`` at once, taken by a detached process that
+            records the outcome in the store (see :meth:`Snapshot.wait_for_completion`).
+        :raises SourceError: with ``wait``, when the data cannot be read (a
+            failed snapshot is recorded).
+        :raises StoreError: when the name is taken, or this object's definition
+            is not the one of its version.
+        :raises MonitorError: without ``wait``, when the process cannot be started.
         """
+        from monitor.service.background import start_snapshot
         from monitor.service.runner import take_snapshot
 
         ws, name = self._bound()
-        record = take_snapshot(ws.store, name, self.definition, name=snapshot_name, data_copy=create_data_snapshot)
+        start = take_snapshot if wait else start_snapshot
+        record = start(ws.store, name, self.definition, name=snapshot_name, data_copy=create_data_snapshot,
+                       version=self.version)
         return Snapshot(ws, record)
 
     def get_snapshot(self, snapshot_name: str) -> Snapshot:
@@ -252,20 +286,58 @@ class Snapshot:
     record: SnapshotRecord
 
     name = property(lambda self: self.record.name, doc="The snapshot's name.")
-    status = property(lambda self: self.record.status, doc="running, completed or failed.")
     created_at = property(lambda self: self.record.created_at, doc="Creation time, UTC.")
+    version = property(lambda self: self.record.dataset_version, doc="The dataset version it profiled.")
 
-    def wait_for_completion(self, show_output: bool = False) -> str:
-        """Refresh and return the status (``completed`` or ``failed``).
+    @property
+    def status(self) -> str:
+        """``running``, ``completed`` or ``failed``, read from the store at each
+        access; a running snapshot whose process is gone is failed (as
+        interrupted) first.
 
-        :raises StoreError: when the snapshot failed (the message gives the reason).
+        :raises StoreError: when the snapshot was deleted.
         """
-        self.record = self.workspace.store.get_snapshot_by_id(self.record.id)
-        if show_output:
-            print(f"Action status: {self.record.status.title()}")
-        if self.record.status == "failed":
-            raise StoreError(f"snapshot {self.name!r} failed: {self.record.reason}")
+        self.record = self.workspace.store.recover_snapshot(self.record.id)
         return self.record.status
+
+    def wait_for_completion(self, show_output: bool = False, status_update_frequency: float = 10,
+                            timeout: float | None = None) -> str:
+        """Wait until the snapshot is no longer running, reading the store (every
+        50 ms at first, then up to every second).
+
+        :param show_output: print ``Action status: Running`` every
+            ``status_update_frequency`` seconds, and the final status.
+        :param status_update_frequency: seconds between printed statuses.
+        :param timeout: give up after this many seconds (default: wait as long as it runs).
+        :returns: ``"completed"``.
+        :raises StoreError: when the snapshot failed (``"snapshot 'n' of dataset
+            'd' failed: <reason>"``, the reason naming the file at fault), when
+            it is still running after ``timeout``, or was deleted.
+        :raises ValueError: when ``status_update_frequency`` is not positive.
+        """
+        if not status_update_frequency > 0:
+            raise ValueError(f"status_update_frequency must be a positive number of seconds, "
+                             f"not {status_update_frequency!r}")
+        start = printed = time.monotonic()
+        delay = 0.05
+        status = self.status
+        if show_output:
+            print(f"Action status: {status.title()}")
+        while status == "running":
+            now = time.monotonic()
+            if timeout is not None and now - start >= timeout:
+                raise StoreError(f"snapshot {self.name!r} of dataset {self.record.dataset!r} is still "
+                                 f"running after {timeout} s")
+            time.sleep(delay if timeout is None else max(0.0, min(delay, start + timeout - now)))
+            delay = min(2 * delay, 1.0)
+            status = self.status
+            if show_output and (status != "running" or time.monotonic() - printed >= status_update_frequency):
+                printed = time.monotonic()
+                print(f"Action status: {status.title()}")
+        if status == "failed":
+            raise StoreError(f"snapshot {self.name!r} of dataset {self.record.dataset!r} failed: "
+                             f"{self.record.reason}")
+        return status
 
     def get_profile(self) -> pd.DataFrame:
         """The profile table: one row per column, Azure ML's columns.
@@ -292,10 +364,15 @@ class Snapshot:
         return export_snapshot(self.workspace.store, self.record.dataset, self.record.name, path).path
 
     def to_pandas_dataframe(self) -> pd.DataFrame:
-        """The data copy as a DataFrame.
+        """The data copy as a DataFrame, one row per row of the data in file
+        order, typed: Parquet and JSON Lines columns as they were read, CSV
+        columns as the profile types them (the dataset's ``types``, else
+        inferred: integer, decimal, boolean, datetime in UTC, or text; see
+        :func:`monitor.service.copies.data_copy_table`).
 
-        :raises StoreError: when the snapshot was taken without a data copy.
+        :raises StoreError: when the snapshot was taken without a data copy
+            (``create_data_snapshot=False``) or is not completed.
         """
-        from monitor.service.runner import load_data_copy
+        from monitor.service.copies import data_copy_table
 
-        return load_data_copy(self.record).to_pandas()
+        return data_copy_table(self.workspace.store, self.record).to_pandas()

@@ -119,6 +119,8 @@ def test_each_command_prints_one_json_document(workspace: dict[str, Path]) -> No
     assert (filled["written"], filled["failed"]) == (3, 0)
     assert json_of("prune", "-c", config, "--dry-run") == {"dry_run": True, "snapshots": 0, "data_copies": 0,
                                                           "removed": []}
+    versions = json_of("dataset versions", "shop", "-c", config)
+    assert [v["version"] for v in versions] == [1] and len(versions[0]["definition_hash"]) == 64
     exported = json_of("snapshot export", "shop", "manual", "-c", config, "-o",
                        str(workspace["config"].parent / "manual.dmsnap"))
     assert Path(exported["path"]).is_file()

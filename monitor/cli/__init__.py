@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from monitor.cli import compare, prune, serve, service, snapshots, timeline, transfer
+from monitor.cli import compare, datasets, prune, serve, service, snapshots, timeline, transfer
 from monitor.cli.common import (
     CONTEXT,
     EXIT_DRIFT,
@@ -45,7 +45,7 @@ def main(verbose: int) -> None:
 
 for command in (service.validate, service.run, snapshots.snapshot, compare.compare, timeline.baseline,
                 timeline.backfill_cmd, timeline.report_group, snapshots.profile_cmd, compare.compare_files,
-                compare.metrics, serve.serve, prune.prune, prune.schema):
+                compare.metrics, serve.serve, prune.prune, prune.schema, datasets.dataset):
     main.add_command(command)
 for command in (transfer.snapshot_export, transfer.snapshot_import, transfer.snapshot_verify):
     snapshots.snapshot.add_command(command)

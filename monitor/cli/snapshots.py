@@ -52,7 +52,8 @@ def _snapshot_row(s: Any) -> dict[str, Any]:
     return {
         "name": s.name, "dataset": s.dataset, "version": s.dataset_version, "status": s.status,
         "created_at": s.created_at.isoformat(timespec="seconds"), "rows": s.row_count,
-        "monitor": s.monitor, "data_copy": bool(s.data_copy), "fingerprint": s.fingerprint, "reason": s.reason,
+        "monitor": s.monitor, "data_copy": bool(s.data_copy), "fingerprint": s.fingerprint,
+        "fingerprint_kind": s.fingerprint_kind, "reason": s.reason,
         "window_start": s.window_start.isoformat() if s.window_start else None,
         "window_end": s.window_end.isoformat() if s.window_end else None,
     }
@@ -96,6 +97,8 @@ def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) 
                    f"created {header['created_at']}")
         if header.get("window_start"):
             click.echo(f"window: {header['window_start']} to {header['window_end']} (end excluded)")
+        click.echo(f"fingerprint: {header['fingerprint']} ({header['fingerprint_kind']}), "
+                   f"dataset version {header['version']}")
     with pd.option_context("display.max_columns", None, "display.width", 250, "display.max_rows", None):
         click.echo(profile_table(profile).to_string())
 
@@ -105,18 +108,24 @@ def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) 
 @config_option
 @click.option("--name", default=None, help="Snapshot name (default snapshot_<UTC time>).")
 @click.option("--data-copy/--no-data-copy", default=False, help="Also store a Parquet copy of the data.")
+@click.option("--wait/--no-wait", default=True,
+              help="--no-wait: print the snapshot's name and return at once; a background process takes it.")
 @format_option("text", "json")
 @handle_errors
-def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy: bool, fmt: str) -> None:
+def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy: bool, wait: bool,
+                    fmt: str) -> None:
     """Profile a dataset now and store the snapshot.
 
     Running snapshots of processes that are gone are marked failed first; a
-    daemon's running snapshot is left alone.
+    daemon's running snapshot is left alone. With --no-wait the name is printed
+    at once and a detached process takes the snapshot, recording it completed
+    or failed in the store ('snapshot list' shows its status).
 
     Example:
 
         drift-monitor snapshot create flights --name before-retrain --data-copy
     """
+    from monitor.service.background import start_snapshot
     from monitor.service.runner import take_snapshot
 
     config = load(config_path)
@@ -124,11 +133,12 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
         raise ConfigError([f"datasets.{dataset}: no such dataset"], config_path)
     with open_store(config) as store:
         store.recover_interrupted()
-        snap = take_snapshot(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy)
+        take = take_snapshot if wait else start_snapshot
+        snap = take(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy)
     if fmt == "json":
         echo_json(_snapshot_row(snap))
         return
-    click.echo(f"{snap.name}: {snap.status}, {snap.row_count} rows")
+    click.echo(f"{snap.name}: {snap.status}, {snap.row_count} rows" if wait else snap.name)
 
 
 @snapshot.command("delete")

@@ -280,6 +280,9 @@ class ProfileState:
     cap: int = DEFAULT_CATEGORY_CAP
     rows: int = 0
     columns: dict[str, ColumnAccumulator] = field(default_factory=dict)
+    digests: dict[str, str] | None = None
+    """When a dict, the SHA-256 of each CSV or JSON Lines file read to its end
+    (:func:`monitor.sources.files.read_file`), for a ``content`` fingerprint."""
 
     def _accumulator(self, name: str, arr: pa.Array | pa.ChunkedArray, text: bool) -> ColumnAccumulator:
         acc = self.columns.get(name)
@@ -334,6 +337,8 @@ class ProfileState:
     def merge(self, o: ProfileState) -> ProfileState:
         """This state with ``o``'s rows and columns added (in place; returns self)."""
         self.rows += o.rows
+        if o.digests:
+            self.digests = {**(self.digests or {}), **o.digests}
         for name, acc in o.columns.items():
             mine = self.columns.get(name)
             self.columns[name] = acc if mine is None else mine.merge(acc)

@@ -98,6 +98,7 @@ def profile_source(
     progress: bool | None = None,
     k: int = DEFAULT_K,
     category_cap: int = DEFAULT_CATEGORY_CAP,
+    digests: dict[str, str] | None = None,
 ) -> DatasetProfile:
     """Profile every file of a :class:`~monitor.sources.files.FileSource`, in
     parallel worker processes when the input is large.
@@ -113,10 +114,14 @@ def profile_source(
         on); 1 profiles in this process. Small inputs (under
         :data:`~monitor.profile.parallel.PARALLEL_MIN_CELLS` cells) are always profiled in-process.
     :param progress: show a progress line on stderr (default: when stderr is a terminal).
+    :param digests: when given, each CSV or JSON Lines file gets the SHA-256
+        of its bytes here, hashed as the pass reads it (in the worker that reads
+        it), keyed by ``os.fspath`` of its path (for a ``content`` fingerprint,
+        :mod:`monitor.sources.digest`).
     :raises SourceError: when a file cannot be read or profiled.
     :raises ValueError: on an unknown kind in ``types``.
     """
     files = list(files) if files is not None else source.files()
     state, order = accumulate_source(source, files, dict(types or {}), workers=workers, progress=progress,
-                                     k=k, category_cap=category_cap)
+                                     k=k, category_cap=category_cap, digests=digests)
     return finish_profile(state, order)

@@ -134,7 +134,7 @@ def run_task(state: ProfileState, task: ReadTask, progress: Progress | None = No
         if task.format == "parquet" and not state.text_parquet(task):
             _run_parquet_task(state, task, progress)
             return
-        for batch in task.batches(dictionary=True):
+        for batch in task.batches(dictionary=True, digests=state.digests):
             state.add_batch(batch, primary=task.primary)
             if progress is not None:
                 progress.advance(batch.num_rows * task.share)
@@ -176,6 +176,7 @@ def _estimated_cells(tasks: Sequence[ReadTask], columns: int) -> float:
 def accumulate_source(
     source: FileSource, files: Sequence[Any], types: Mapping[str, str], *,
     workers: int | None, progress: bool | None, k: int, category_cap: int,
+    digests: dict[str, str] | None = None,
 ) -> tuple[ProfileState, list[str]]:
     """Profile ``files`` of ``source`` into one state (see
     :func:`monitor.profile.profile_source` for the parameters).
@@ -192,7 +193,7 @@ def accumulate_source(
         tasks = source.plan(files, split=1)
     total = sum(t.rows for t in tasks if t.primary) if all(t.rows for t in tasks) else None
     bar = Progress(sys.stderr.isatty() if progress is None else progress, total)
-    state = ProfileState(specs, dict(types), k, category_cap)
+    state = ProfileState(specs, dict(types), k, category_cap, digests=None if digests is None else {})
     try:
         if parallel:
             _run_parallel(state, tasks, min(n_workers, len(tasks)), bar)
@@ -201,6 +202,8 @@ def accumulate_source(
                 run_task(state, task, bar)
     finally:
         bar.close()
+    if digests is not None:
+        digests.update(state.digests or {})
     return state, order
 
 
@@ -297,7 +300,8 @@ class _QueueProgress(Progress):
 def _run_parallel(state: ProfileState, tasks: Sequence[ReadTask], workers: int, bar: Progress) -> None:
     ctx = _context()
     task_q, results = ctx.Queue(), ctx.Queue()
-    template = pickle.dumps(ProfileState(state.specs, state.types, state.k, state.cap))
+    template = pickle.dumps(ProfileState(state.specs, state.types, state.k, state.cap,
+                                         digests=None if state.digests is None else {}))
     procs = [ctx.Process(target=_worker_main, args=(template, task_q, results, os.getpid()), daemon=True)
              for _ in range(workers)]
     for p in procs:

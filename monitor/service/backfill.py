@@ -234,7 +234,8 @@ def _plan(old: SnapshotRecord | None, snap_name: str, monitor: str, window: Wind
 
 def _write(config: Config, name: str, store: Store, version: int, snap_name: str, old: SnapshotRecord | None,
            profiled: WindowProfile, digest: str) -> WindowOutcome:
-    """Record one profiled window's snapshot and compare it with the baseline."""
+    """Record one profiled window's snapshot (``digest``: its input fingerprint,
+    of the dataset's ``fingerprint`` kind) and compare it with the baseline."""
     mon = config.monitors[name]
     window = profiled.window
     outcome = WindowOutcome(snap_name, window.start, window.end, "failed")
@@ -251,7 +252,7 @@ def _write(config: Config, name: str, store: Store, version: int, snap_name: str
         outcome.reason = str(exc)
         return outcome
     try:
-        target = complete_window_snapshot(store, snap, profiled, digest)
+        target = complete_window_snapshot(store, snap, profiled, digest, config.datasets[mon.dataset].fingerprint)
     except (SourceError, StoreError) as exc:
         store.fail_snapshot(snap.id, str(exc))
         outcome.reason = str(exc)

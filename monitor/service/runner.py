@@ -24,6 +24,8 @@ from monitor.errors import ConfigError, MonitorError, SourceError, StoppedError,
 from monitor.profile import DatasetProfile, profile_source, profile_to_records
 from monitor.service import baselines
 from monitor.service.history import history_summary
+from monitor.service.versions import dataset_version, register
+from monitor.sources.digest import digests_for, input_fingerprint
 from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
 
@@ -78,11 +80,6 @@ def snapshot_name(now: datetime) -> str:
     return "snapshot_" + now.strftime("%Y%m%dT%H%M%SZ")
 
 
-def register(store: Store, name: str, ds: DatasetConfig) -> int:
-    """Record the dataset's definition; a changed definition becomes a new version."""
-    return store.register_dataset(name, ds.model_dump(mode="json"), ds.description).version
-
-
 def take_snapshot(
     store: Store,
     dataset: str,
@@ -94,13 +91,10 @@ def take_snapshot(
     now: datetime | None = None,
     window: Window | None = None,
     segments: SegmentsConfig | None = None,
+    version: int | None = None,
 ) -> SnapshotRecord:
-    """Profile the dataset now and store the snapshot (and its data copy).
-
-    The snapshot is recorded as ``running`` first, owned by this process, its
-    heartbeat refreshed from a thread while it runs; any failure marks it
-    ``failed`` with the reason (and removes its data copy), so an interrupted
-    snapshot is never taken for a complete one.
+    """Profile the dataset now and store the snapshot (and its data copy):
+    :func:`begin_snapshot`, then :func:`finish_snapshot`.
 
     :param name: the snapshot's name; default ``snapshot_<UTC time>`` (``now``,
         else the store's clock), with a ``_2``, ``_3``, ... suffix picked by the
@@ -109,16 +103,45 @@ def take_snapshot(
         :mod:`monitor.service.windowed`); the snapshot records it.
     :param segments: also profile each value of a column, in the same pass
         (:mod:`monitor.service.segments`); not with ``window`` or ``data_copy``.
+    :param version: the registered version of ``ds`` the snapshot records
+        (nothing is registered); default: :func:`register` it.
     :returns: the completed snapshot.
     :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
-    :raises StoreError: when the given ``name`` exists or the store cannot be written.
+    :raises StoreError: when the given ``name`` exists, ``version`` is not the
+        one of ``ds``, or the store cannot be written.
     """
-    version = register(store, dataset, ds)
+    snap = begin_snapshot(store, dataset, ds, name=name, monitor=monitor, now=now, window=window, version=version)
+    return finish_snapshot(store, snap, ds, data_copy=data_copy, window=window, segments=segments)
+
+
+def begin_snapshot(
+    store: Store, dataset: str, ds: DatasetConfig, *, name: str | None = None, monitor: str | None = None,
+    now: datetime | None = None, window: Window | None = None, version: int | None = None,
+) -> SnapshotRecord:
+    """Record a ``running`` snapshot of ``ds``, owned by this process (see
+    :func:`take_snapshot` for the parameters).
+
+    :raises StoreError: as :func:`take_snapshot`.
+    """
+    number = dataset_version(store, dataset, ds, version)
     bounds = {} if window is None else {"window_start": window.start, "window_end": window.end}
-    snap = store.begin_snapshot(
+    return store.begin_snapshot(
         dataset, name or snapshot_name(now or store.now()), monitor=monitor,
-        dataset_version=version, unique=name is None, **bounds,
+        dataset_version=number, unique=name is None, **bounds,
     )
+
+
+def finish_snapshot(store: Store, snap: SnapshotRecord, ds: DatasetConfig, *, data_copy: bool = False,
+                    window: Window | None = None, segments: SegmentsConfig | None = None) -> SnapshotRecord:
+    """Profile the data of running snapshot ``snap`` and complete it, its
+    heartbeat refreshed from a thread meanwhile; any failure marks it ``failed``
+    with the reason (and removes its data copy), so an interrupted snapshot is
+    never taken for a complete one. The input fingerprint is of the kind of
+    ``ds.fingerprint`` (:mod:`monitor.sources.digest`).
+
+    :returns: the completed snapshot.
+    :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
+    """
     try:
         with store.heartbeat(snap.id):
             if window is not None:
@@ -131,24 +154,27 @@ def take_snapshot(
                 return take_segmented_snapshot(store, snap, ds, segments)
             return _profile_and_complete(store, snap, ds, data_copy)
     except BaseException as exc:
-        store.fail_snapshot(snap.id, failure_reason(dataset, exc))
+        store.fail_snapshot(snap.id, failure_reason(snap.dataset, exc))
         raise
 
 
 def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig, data_copy: bool) -> SnapshotRecord:
     source = source_for(ds)
     files = source.files()
-    digest = source.fingerprint()
+    digests = digests_for(ds.fingerprint)  # content: filled as the files are read
+    before = input_fingerprint("metadata", files) if digests is None else None
     if data_copy:
-        copy = store.write_data_copy(snap.dataset, snap.name, *_first_schema(source.iter_batches(files)))
+        batches = source.iter_batches(files, digests=digests)
+        copy = store.write_data_copy(snap.dataset, snap.name, *_first_schema(batches))
         profile = profile_source(FileSource((str(copy),), "parquet"), types=ds.types)
     else:
         copy = None
-        profile = profile_source(source, types=ds.types, files=files)
+        profile = profile_source(source, types=ds.types, files=files, digests=digests)
     meta, columns = profile_to_records(profile)
     return store.complete_snapshot(
         snap.id, profile=meta, columns=columns, row_count=profile.row_count,
-        fingerprint=digest, data_copy=str(copy) if copy else None,
+        fingerprint=before or input_fingerprint("content", files, digests), fingerprint_kind=ds.fingerprint,
+        data_copy=str(copy) if copy else None,
     )
 
 
@@ -522,5 +548,5 @@ def profile_file(path: str, fmt: str | None = None, types: dict[str, str] | None
 __all__ = [
     "RunResult", "choose_baseline", "compare", "compare_with_baseline", "load_data_copy", "load_profile", "profile_file",
     "failed_run", "failure_reason", "record_and_report", "resolve_baseline", "run_all", "run_isolated", "run_monitor",
-    "take_snapshot", "take_window_snapshot",
+    "begin_snapshot", "dataset_version", "finish_snapshot", "register", "take_snapshot", "take_window_snapshot",
 ]

@@ -49,7 +49,8 @@ from monitor.errors import MonitorError, SourceError, StoreError
 from monitor.profile import DatasetProfile, ProfileState, finish_profile, profile_from_records, profile_to_records, resolve_specs
 from monitor.service.baselines import Baseline, baseline_profile, snapshot_profile
 from monitor.service.windowed import _pieces
-from monitor.sources.files import FileSource, fingerprint
+from monitor.sources.digest import digests_for, input_fingerprint
+from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
 
 __all__ = ["MISSING", "OTHER", "TRACKED_FACTOR", "SegmentedDrift", "SegmentedProfile", "compare_segmented",
@@ -134,7 +135,8 @@ def profile_segments(ds: DatasetConfig, segments: SegmentsConfig) -> SegmentedPr
     specs, order = resolve_specs(profiled, files, ds.types)
     whole = ProfileState(dict(specs), dict(ds.types))
     run = _Pass({k: v for k, v in specs.items() if k != column}, dict(ds.types), TRACKED_FACTOR * segments.max)
-    for batch in reading.iter_batches(files):
+    digests = digests_for(ds.fingerprint)
+    for batch in reading.iter_batches(files, digests=digests):
         if column not in batch.schema.names:
             raise SourceError(f"the segment column {column!r} is not in the dataset")
         whole.add_batch(batch if keep else batch.drop_columns([column]))
@@ -147,7 +149,8 @@ def profile_segments(ds: DatasetConfig, segments: SegmentsConfig) -> SegmentedPr
     names = {i: key for key, i in run.ids.items()}
     profiles = {names[i]: finish_profile(state, seg_order) for i, state in run.states.items()}
     ranked = sorted(profiles, key=lambda k: (k == OTHER, -profiles[k].row_count, k))
-    return SegmentedProfile(finish_profile(whole, order), {k: profiles[k] for k in ranked}, fingerprint(files))
+    return SegmentedProfile(finish_profile(whole, order), {k: profiles[k] for k in ranked},
+                            input_fingerprint(ds.fingerprint, files, digests))
 
 
 def take_segmented_snapshot(store: Store, snap: SnapshotRecord, ds: DatasetConfig,
@@ -166,7 +169,7 @@ def take_segmented_snapshot(store: Store, snap: SnapshotRecord, ds: DatasetConfi
     store.save_segment_profiles(snap.id, segments.column, stored)
     meta, columns = profile_to_records(result.whole)
     return store.complete_snapshot(snap.id, profile=meta, columns=columns, row_count=result.whole.row_count,
-                                   fingerprint=result.fingerprint)
+                                   fingerprint=result.fingerprint, fingerprint_kind=ds.fingerprint)
 
 
 # --------------------------------------------------------------------------- comparing

@@ -44,6 +44,7 @@ from monitor.profile import (
 )
 from monitor.service.windows import Window
 from monitor.sources.csv_types import infer_kind, parse_text
+from monitor.sources.digest import content_fingerprint, digests_for
 from monitor.sources.files import FileSource, ReadTask, fingerprint
 from monitor.store import SnapshotRecord, Store
 
@@ -81,7 +82,8 @@ class WindowedPass:
     """The result of :func:`profile_windows`.
 
     :ivar windows: one :class:`WindowProfile` per window asked for, in order.
-    :ivar fingerprint: the fingerprint of the files read.
+    :ivar fingerprint: the fingerprint of the files read, of the dataset's
+        ``fingerprint`` kind (``fingerprint_kind``, see :mod:`monitor.sources.digest`).
     :ivar rows_read: rows read (Parquet row groups outside the windows are skipped).
     :ivar rows_without_time: rows read whose time was missing or did not parse.
     """
@@ -90,6 +92,7 @@ class WindowedPass:
     fingerprint: str = ""
     rows_read: int = 0
     rows_without_time: int = 0
+    fingerprint_kind: str = "metadata"
 
 
 @dataclass
@@ -121,6 +124,8 @@ class _Split:
     fmt: str | None = None
     tag: str = ""
     """Prefix of this pass's data-copy pieces (a worker's, so two never share a name)."""
+    digests: dict[str, str] | None = None
+    """The SHA-256 of each text file read, for a ``content`` fingerprint."""
 
     def state(self, i: int) -> ProfileState:
         """Window ``i``'s profile in progress."""
@@ -219,17 +224,17 @@ def profile_windows(
     reading = FileSource(ds.paths, ds.format, None if include is None else tuple(dict.fromkeys([*include, column])),
                          tuple(c for c in exclude if c != column))
     keep_time = (include is None or column in include) and column not in exclude
-    result = WindowedPass([])
+    result = WindowedPass([], fingerprint_kind=ds.fingerprint)
     if not windows:
         return result
     try:
         files = profiled.files()
-        result.fingerprint = fingerprint(files)
+        result.fingerprint = fingerprint(files) if ds.fingerprint == "metadata" else ""
         specs, order = resolve_specs(profiled, files, ds.types)
     except (MonitorError, ValueError) as exc:
         result.windows = [WindowProfile(w, reason=str(exc)) for w in windows]
         return result
-    split = _Split(windows, keep_time, dict(specs), dict(ds.types), copy_dir)
+    split = _Split(windows, keep_time, dict(specs), dict(ds.types), copy_dir, digests=digests_for(ds.fingerprint))
     groups = _file_groups(files, jobs)
     if len(groups) <= 1:
         result.rows_read, result.rows_without_time = _read_files(split, reading, files, column, starts, ends, on_file)
@@ -244,6 +249,12 @@ def profile_windows(
             done += len(group)
             if on_file is not None:
                 on_file(done, len(files))
+    if split.digests is not None:  # content: the files' bytes, text files hashed as they were read
+        try:
+            result.fingerprint = content_fingerprint(files, split.digests)
+        except MonitorError as exc:
+            for i in range(len(windows)):
+                split.failed.setdefault(i, str(exc))
     result.windows = [split.finish(i, order) for i in range(len(windows))]
     return result
 
@@ -258,7 +269,7 @@ def _read_files(split: _Split, reading: FileSource, files: Sequence[Path], colum
         for done, path in enumerate(files, start=1):
             for task in reading.plan([path]):
                 task = _pruned(task, column, int(starts[0]), int(ends[-1]))
-                for batch in task.batches() if task.row_groups != () else ():
+                for batch in task.batches(digests=split.digests) if task.row_groups != () else ():
                     read += batch.num_rows
                     untimed += _split_batch(split, batch, column, starts, ends, path)
             if on_file is not None:
@@ -275,7 +286,8 @@ def _profile_group(args: tuple[_Split, FileSource, Sequence[Path], str, np.ndarr
     """A worker's share of :func:`profile_windows`: its files into a fresh copy of
     ``split`` (every buffer flushed), with the rows read and without a time."""
     template, reading, files, column, starts, ends, tag = args
-    split = replace(template, states={}, failed={}, pieces={}, buffers={}, sources={}, buffered=0, tag=tag)
+    split = replace(template, states={}, failed={}, pieces={}, buffers={}, sources={}, buffered=0, tag=tag,
+                    digests=None if template.digests is None else {})
     read, untimed = _read_files(split, reading, files, column, starts, ends)
     split.flush_all()
     return split, read, untimed
@@ -289,6 +301,8 @@ def _merge_split(into: _Split, part: _Split) -> None:
         into.failed.setdefault(i, reason)
     for i, pieces in part.pieces.items():
         into.pieces.setdefault(i, []).extend(pieces)
+    if into.digests is not None and part.digests:
+        into.digests.update(part.digests)
     into.first_schema = into.first_schema or part.first_schema
     into.fmt = into.fmt or part.fmt
 
@@ -434,11 +448,11 @@ def _micros(instant: datetime) -> int:
 
 
 def complete_window_snapshot(store: Store, snap: SnapshotRecord, window: WindowProfile,
-                             digest: str) -> SnapshotRecord:
+                             digest: str, kind: str = "metadata") -> SnapshotRecord:
     """Store a running window snapshot's profile (and data copy) and mark it completed.
 
     :param window: the window's outcome of :func:`profile_windows`.
-    :param digest: the fingerprint of the files read.
+    :param digest: the fingerprint of the files read, of ``kind`` (``metadata`` or ``content``).
     :raises SourceError: with the window's reason when it failed (the caller
         fails the snapshot).
     :raises StoreError: when the store or the data copy cannot be written.
@@ -452,7 +466,7 @@ def complete_window_snapshot(store: Store, snap: SnapshotRecord, window: WindowP
     meta, columns = profile_to_records(window.profile)
     return store.complete_snapshot(
         snap.id, profile=meta, columns=columns, row_count=window.profile.row_count,
-        fingerprint=digest, data_copy=str(copy) if copy else None,
+        fingerprint=digest, fingerprint_kind=kind, data_copy=str(copy) if copy else None,
     )
 
 
@@ -482,7 +496,8 @@ def take_window(store: Store, snap: SnapshotRecord, ds: DatasetConfig, window: W
     """
     with copy_folder(store, data_copy) as folder:
         result = profile_windows(ds, [window], copy_dir=folder)
-        return complete_window_snapshot(store, snap, result.windows[0], result.fingerprint)
+        return complete_window_snapshot(store, snap, result.windows[0], result.fingerprint,
+                                        result.fingerprint_kind)
 
 
 @contextlib.contextmanager

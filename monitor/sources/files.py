@@ -2,9 +2,10 @@
 
 A dataset is read as a stream of :class:`pyarrow.RecordBatch` (Parquet one row
 group at a time, CSV and JSON Lines in blocks of :data:`BLOCK_SIZE` bytes), never
-as a whole table, so memory is bounded by a batch. Its fingerprint is a SHA-256
-over each file's path, size and modification time, so an unchanged input gives
-the same fingerprint.
+as a whole table, so memory is bounded by a batch. Its fingerprint
+(:mod:`monitor.sources.digest`) is a SHA-256 over each file's path, size and
+modification time, or over each file's bytes; the readers of CSV and JSON Lines
+hash the bytes as they read them when given a ``digests`` dict to fill.
 
 CSV fields arrive as text: every CSV column is read as a string column, and the
 batch's schema metadata carries :data:`TEXT_METADATA` so the profile types the
@@ -21,14 +22,15 @@ still spreads over several processes and each task holds only part of a row grou
 
 from __future__ import annotations
 
+import contextlib
 import glob
-import hashlib
 import math
 import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -37,6 +39,9 @@ import pyarrow.parquet as pq
 
 from monitor.errors import SourceError
 from monitor.sources.csv_types import MISSING_TEXT
+from monitor.sources.digest import Digests, fingerprint, hashed_input
+
+__all__ = ["FileSource", "ReadTask", "fingerprint", "read_file", "resolve_files"]
 
 EXTENSIONS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
@@ -111,15 +116,6 @@ def _expand(pattern: str, fmt: str | None) -> list[Path]:
     return [path] if path.is_file() else []
 
 
-def fingerprint(files: Sequence[Path]) -> str:
-    """SHA-256 hex of each file's resolved path, size and mtime (ns)."""
-    digest = hashlib.sha256()
-    for path in files:
-        st = path.stat()
-        digest.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class ReadTask:
     """An independently readable part of a dataset: a file, or some row groups and
@@ -145,11 +141,13 @@ class ReadTask:
     primary: bool = True
     dictionary: tuple[str, ...] = ()
 
-    def batches(self, *, dictionary: bool = False) -> Iterator[pa.RecordBatch]:
+    def batches(self, *, dictionary: bool = False, digests: Digests | None = None) -> Iterator[pa.RecordBatch]:
         """The task's record batches.
 
         :param dictionary: read the :attr:`dictionary` columns dictionary-encoded
             (the dictionary's values are the column's values), one thread.
+        :param digests: a CSV or JSON Lines file read to its end gets its
+            SHA-256 here (see :func:`read_file`).
         :raises SourceError: naming the file when it cannot be read or parsed.
         """
         try:
@@ -157,7 +155,7 @@ class ReadTask:
                 encoded = self.dictionary if dictionary else None
                 yield from _parquet_batches(self.path, self.row_groups, self.columns, encoded)
                 return
-            for batch in read_file(self.path, self.format, self.columns):
+            for batch in read_file(self.path, self.format, self.columns, digests):
                 yield _drop(batch, self.exclude) if self.exclude else batch
         except _ARROW_ERRORS as exc:
             raise SourceError(f"{self.path}: cannot read as {self.format}: {_short(exc)}") from exc
@@ -248,14 +246,16 @@ class FileSource:
         """The format a file is read as."""
         return self.format or format_of(path)
 
-    def iter_batches(self, files: Sequence[Path] | None = None) -> Iterator[pa.RecordBatch]:
+    def iter_batches(self, files: Sequence[Path] | None = None, *,
+                     digests: Digests | None = None) -> Iterator[pa.RecordBatch]:
         """Record batches of every file in turn.
 
+        :param digests: CSV and JSON Lines files get their SHA-256 here (see :func:`read_file`).
         :raises SourceError: naming the file when it cannot be read or parsed, or
             when a selected column is missing from it.
         """
         for path in files if files is not None else self.files():
-            for batch in read_file(path, self.format_of(path), self.columns):
+            for batch in read_file(path, self.format_of(path), self.columns, digests):
                 yield _drop(batch, self.exclude) if self.exclude else batch
 
     def read_table(self, files: Sequence[Path] | None = None) -> pa.Table:
@@ -302,13 +302,17 @@ def _drop(batch: pa.RecordBatch, exclude: Sequence[str]) -> pa.RecordBatch:
     return batch.select(keep)
 
 
-def read_file(path: Path, fmt: str, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+def read_file(path: Path, fmt: str, columns: Sequence[str] | None = None,
+              digests: Digests | None = None) -> Iterator[pa.RecordBatch]:
     """Stream one file's record batches.
 
+    :param digests: when given, a CSV or JSON Lines file read to its end gets
+        the SHA-256 of its bytes (hashed as they are read) under
+        ``os.fspath(path)``; Parquet files are not hashed here.
     :raises SourceError: naming the file at fault.
     """
     try:
-        for batch in _READERS[fmt](path, columns):
+        for batch in _READERS[fmt](path, columns, digests):
             check_unique_names(path, batch.schema.names)
             if columns is not None:
                 batch = _select(batch, columns, path)
@@ -382,7 +386,7 @@ def _selected(path: Path, names: Sequence[str], columns: Sequence[str] | None, e
     return [n for n in names if n not in exclude]
 
 
-def _read_parquet(path: Path, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+def _read_parquet(path: Path, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
     yield from _parquet_batches(path, None, columns, None)
 
 
@@ -526,12 +530,18 @@ def csv_header(path: Path) -> list[str]:
     return names
 
 
-def _read_csv(path: Path, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+def _read_csv(path: Path, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
     names = csv_header(path)
     if columns is not None:
         _selected(path, names, columns, ())
+    with _hashed(path, digests) as source:
+        yield from _csv_batches(source, path, names, columns)
+
+
+def _csv_batches(source: Any, path: Path, names: Sequence[str], columns: Sequence[str] | None,
+                 ) -> Iterator[pa.RecordBatch]:
     reader = pa_csv.open_csv(
-        path,
+        source,
         read_options=pa_csv.ReadOptions(block_size=BLOCK_SIZE),
         parse_options=_csv_parse_options(path),
         convert_options=pa_csv.ConvertOptions(
@@ -547,8 +557,24 @@ def _read_csv(path: Path, columns: Sequence[str] | None) -> Iterator[pa.RecordBa
             yield batch.replace_schema_metadata(TEXT_METADATA)
 
 
-def _read_jsonl(path: Path, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-    yield from pa_json.open_json(path, read_options=pa_json.ReadOptions(block_size=BLOCK_SIZE))
+def _read_jsonl(path: Path, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
+    with _hashed(path, digests) as source:
+        yield from pa_json.open_json(source, read_options=pa_json.ReadOptions(block_size=BLOCK_SIZE))
+
+
+@contextlib.contextmanager
+def _hashed(path: Path, digests: Digests | None) -> Iterator[Any]:
+    """``path`` to read (when ``digests`` is None), or a stream that hashes the
+    bytes read, its digest put in ``digests`` once the reading ended without error."""
+    if digests is None:
+        yield path
+        return
+    stream, raw = hashed_input(path)
+    try:
+        yield stream
+        digests[os.fspath(path)] = raw.finish()
+    finally:
+        raw.close()
 
 
 _READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}

@@ -122,6 +122,8 @@ def _dataset_record(row: Row) -> DatasetRecord:
         definition=_from_json(row["definition"]),
         description=row["description"],
         created_at=_from_db_time(row["created_at"]),
+        definition_hash=row.get("definition_hash") or "",
+        settings=_from_json(row.get("settings") or "{}"),
     )
 
 

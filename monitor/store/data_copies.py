@@ -177,6 +177,23 @@ class DataCopiesMixin(SnapshotsMixin):
                     failed.append(snapshot)
         return failed
 
+    def recover_snapshot(self, snapshot_id: int, *, timeout: timedelta = HEARTBEAT_TIMEOUT) -> SnapshotRecord:
+        """Snapshot ``snapshot_id`` as it stands, failed first (as
+        :meth:`recover_interrupted` does) when it is running and its owner is gone:
+        what a caller waiting for it reads.
+
+        :raises StoreError: ``"snapshot 7 not found"``; the store cannot be written.
+        """
+        with self._transaction(f"read snapshot {snapshot_id}", write=False):
+            row = self._one("SELECT * FROM snapshots WHERE id = ?", [snapshot_id])
+        if row is None:
+            raise StoreError(f"snapshot {snapshot_id} not found")
+        if row["status"] == "running":
+            heartbeat = _from_db_time(row["heartbeat_at"] or row["created_at"])
+            if owner_gone(_owner_of(row), heartbeat, self._clock(), timeout):
+                self._fail_interrupted(row)
+        return self.get_snapshot_by_id(snapshot_id)
+
     def abandon_snapshot(self, snapshot_id: int, reason: str) -> SnapshotRecord:
         """Fail a running snapshot whose job will not finish (the process is
         stopping); its data-copy files are removed as :meth:`fail_snapshot` does.

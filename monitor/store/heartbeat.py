@@ -1,5 +1,5 @@
-"""Heartbeats of running snapshots: the SQL that refreshes one, and a thread
-that refreshes it until stopped."""
+"""Heartbeats of running snapshots: the SQL that refreshes one, a thread that
+refreshes it until stopped, and handing a running snapshot to another process."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Self
 
 from monitor.errors import StoreError
 from monitor.store.base import StoreBase
-from monitor.store.owner import HEARTBEAT_EVERY
+from monitor.store.owner import HEARTBEAT_EVERY, SnapshotOwner
 
 log = logging.getLogger(__name__)
 
@@ -78,3 +78,19 @@ class HeartbeatsMixin(StoreBase):
                 "UPDATE snapshots SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
                 [self._now(), snapshot_id],
             )
+
+    def hand_over_snapshot(self, snapshot_id: int, owner: SnapshotOwner) -> bool:
+        """Record ``owner`` (e.g. a process started to finish the snapshot) as the
+        owner of running snapshot ``snapshot_id``, its heartbeat now; recovery
+        then judges the snapshot by that process.
+
+        :returns: False when the snapshot is no longer running (nothing changed).
+        :raises StoreError: the store cannot be written.
+        """
+        with self._transaction(f"hand over snapshot {snapshot_id}", write=True) as db:
+            changed = db.execute(
+                "UPDATE snapshots SET owner_host = ?, owner_pid = ?, owner_started = ?, heartbeat_at = ? "
+                "WHERE id = ? AND status = 'running'",
+                [owner.host, owner.pid, owner.started, self._now(), snapshot_id],
+            ).rowcount
+        return bool(changed)

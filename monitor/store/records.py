@@ -6,13 +6,14 @@ from rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 SnapshotStatus = Literal["running", "completed", "failed"]
 AlertStatus = Literal["pending", "delivered", "failed"]
 EpisodeStatus = Literal["open", "resolved"]
+FingerprintKind = Literal["metadata", "content"]
 
 INTERRUPTED_REASON = "interrupted: the process stopped before the snapshot completed"
 """The reason :meth:`Store.recover_interrupted` gives the snapshots it fails."""
@@ -35,6 +36,10 @@ class DatasetRecord:
     :ivar definition: the JSON-able definition dict as registered (keys sorted).
     :ivar description: free text given at registration ("" when none).
     :ivar created_at: when this version was registered (UTC).
+    :ivar definition_hash: SHA-256 hex of the definition's canonical JSON (keys
+        sorted, no spaces); no two versions of a name have the same.
+    :ivar settings: the JSON-able settings that are not part of the version
+        (e.g. ``{"fingerprint": "content"}``), as last registered with it.
     """
 
     id: int
@@ -43,6 +48,8 @@ class DatasetRecord:
     definition: JsonDict
     description: str
     created_at: datetime
+    definition_hash: str = ""
+    settings: JsonDict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,10 @@ class SnapshotRecord:
     :ivar reason: why a failed snapshot failed; ``None`` otherwise.
     :ivar completed_at: when it completed (UTC); ``None`` unless completed.
     :ivar row_count: number of rows profiled; ``None`` unless completed.
-    :ivar fingerprint: the source's content fingerprint; ``None`` unless completed.
+    :ivar fingerprint: the source's input fingerprint; ``None`` unless completed.
+    :ivar fingerprint_kind: what ``fingerprint`` is made of: ``"metadata"`` (each
+        file's path, size and modification time) or ``"content"`` (each file's
+        bytes); ``None`` unless completed.
     :ivar data_copy: absolute path of the Parquet data copy, or ``None``.
     :ivar profile_version: the profile's ``"format_version"``; ``None`` unless
         completed.
@@ -79,6 +89,7 @@ class SnapshotRecord:
     profile_version: int | None
     window_start: datetime | None = None
     window_end: datetime | None = None
+    fingerprint_kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

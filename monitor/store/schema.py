@@ -3,7 +3,10 @@ columns and order the snapshot queries use."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -270,6 +273,46 @@ def _migration_9_comparisons_outlive_snapshots(db: Database) -> None:
                    "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'comparisons')", [row["seq"]])
 
 
+def definition_hash(definition: Any) -> str:
+    """SHA-256 hex of a dataset definition's canonical JSON (keys sorted, no
+    spaces): equal for equal definitions whatever their key order.
+
+    :raises TypeError: when the definition is not JSON-serialisable.
+    """
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _migration_10_definition_hashes(db: Database) -> None:
+    """Dataset versions found by definition, and snapshots' fingerprint kinds.
+
+    ``datasets.definition_hash`` is the SHA-256 of the canonical JSON of the
+    version's definition (a version is found by it, so the same definition is
+    never registered twice under one name); ``datasets.settings`` holds the
+    dataset's settings that are not part of a version (``{"fingerprint":
+    "content"}``), JSON, ``{}`` for every version from before. Definitions
+    written before carried the dataset's ``description``, which the
+    ``description`` column holds as well: it is taken out of them (a new
+    description is no new version). ``snapshots.fingerprint_kind`` says what
+    a snapshot's fingerprint was made of: ``metadata`` (files' paths, sizes and
+    modification times: every completed snapshot from before) or ``content``
+    (the files' bytes); NULL until the snapshot completes."""
+    db.execute("ALTER TABLE datasets ADD COLUMN definition_hash TEXT")
+    db.execute("ALTER TABLE datasets ADD COLUMN settings TEXT NOT NULL DEFAULT '{}'")
+    rows = db.execute("SELECT id, definition, description FROM datasets").fetchall()
+    for row_id, text, description in rows:
+        definition = json.loads(text)
+        if isinstance(definition, dict) and "description" in definition:
+            old = definition.pop("description")
+            description = description or (old if isinstance(old, str) else "")
+        canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+        db.execute("UPDATE datasets SET definition = ?, description = ?, definition_hash = ? WHERE id = ?",
+                   [canonical, description, definition_hash(definition), row_id])
+    db.execute("CREATE INDEX datasets_by_hash ON datasets (name, definition_hash)")
+    db.execute("ALTER TABLE snapshots ADD COLUMN fingerprint_kind TEXT")
+    db.execute("UPDATE snapshots SET fingerprint_kind = 'metadata' WHERE fingerprint IS NOT NULL")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -277,6 +320,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migration_4_comparison_baselines,
     _migration_5_snapshot_windows, _migration_6_episode_kinds, _migration_7_segment_profiles,
     _migration_8_comparison_summaries, _migration_9_comparisons_outlive_snapshots,
+    _migration_10_definition_hashes,
 )
 """Schema migrations in order; migration ``i`` (from 0) is schema version ``i + 1``.
 Append new ones; never edit or reorder applied ones."""
@@ -291,6 +335,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 _SNAPSHOT_COLUMNS = (
     "id, dataset, dataset_version, name, monitor, created_at, completed_at, status, "
-    "reason, row_count, fingerprint, data_copy, profile_version, window_start, window_end"
+    "reason, row_count, fingerprint, data_copy, profile_version, window_start, window_end, fingerprint_kind"
 )
 _SNAPSHOT_ORDER = "ORDER BY created_at, id"

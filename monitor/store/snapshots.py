@@ -25,7 +25,7 @@ from monitor.store.codec import (
 )
 from monitor.store.datasets import DatasetsMixin
 from monitor.store.owner import current_owner
-from monitor.store.records import JsonDict, SnapshotRecord, SnapshotStatus
+from monitor.store.records import FingerprintKind, JsonDict, SnapshotRecord, SnapshotStatus
 from monitor.store.schema import _SNAPSHOT_COLUMNS, _SNAPSHOT_ORDER
 
 
@@ -50,22 +50,13 @@ class SnapshotsMixin(DatasetsMixin):
             profile_version=row["profile_version"],
             window_start=_optional_time(row["window_start"]),
             window_end=_optional_time(row["window_end"]),
+            fingerprint_kind=row["fingerprint_kind"],
         )
 
     def _absolute_copy(self, stored: str | None) -> str | None:
         """Data copies under the store folder are stored relative to it, so the
         folder can be moved; this turns them back into absolute paths."""
-        if stored is None:
-            return None
-        return str(self.root / stored)
-
-    def _stored_copy(self, data_copy: str | os.PathLike[str]) -> str:
-        path = Path(os.path.abspath(os.fspath(data_copy)))
-        if not path.is_file():
-            raise StoreError(f"data copy {path} does not exist")
-        if path.is_relative_to(self.root):
-            return path.relative_to(self.root).as_posix()
-        return str(path)
+        return None if stored is None else str(self.root / stored)
 
     def _snapshot_row_by_id(self, snapshot_id: int) -> Row:
         row = self._one(f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE id = ?", [snapshot_id])
@@ -174,6 +165,7 @@ class SnapshotsMixin(DatasetsMixin):
         row_count: int,
         fingerprint: str,
         data_copy: str | os.PathLike[str] | None = None,
+        fingerprint_kind: str = "metadata",
     ) -> SnapshotRecord:
         """Store a running snapshot's profile and mark it completed, in one transaction.
 
@@ -183,17 +175,20 @@ class SnapshotsMixin(DatasetsMixin):
             unique), ``kind`` (str), ``stats`` (JSON-able dict), ``sketch``
             (bytes or ``None``; optional).
         :param row_count: rows profiled.
-        :param fingerprint: the source's content fingerprint.
+        :param fingerprint: the source's input fingerprint.
         :param data_copy: path of an existing Parquet copy (see
             :meth:`write_data_copy`), or ``None``.
+        :param fingerprint_kind: ``"metadata"`` or ``"content"``: what
+            ``fingerprint`` is made of.
         :raises StoreError: the snapshot is missing or not running, the data copy
             does not exist, a column dict is malformed or a value is not
-            JSON-serialisable.
+            JSON-serialisable; an unknown ``fingerprint_kind``.
         """
+        _check_choice(fingerprint_kind, FingerprintKind, "fingerprint kind")
         profile_json = _to_json(profile, f"the profile of snapshot {snapshot_id}")
         profile_version = _format_version(profile)
         rows = [_column_row(snapshot_id, i, column) for i, column in enumerate(columns)]
-        stored_copy = None if data_copy is None else self._stored_copy(data_copy)
+        stored_copy = None if data_copy is None else _stored_copy(self.root, data_copy)
         with self._transaction(f"complete snapshot {snapshot_id}", write=True) as db:
             self._running_row(snapshot_id, "complete")
             db.execute("DELETE FROM column_profiles WHERE snapshot_id = ?", [snapshot_id])
@@ -201,9 +196,9 @@ class SnapshotsMixin(DatasetsMixin):
             db.execute(
                 "UPDATE snapshots SET status = 'completed', completed_at = ?, "
                 "row_count = ?, fingerprint = ?, data_copy = ?, profile = ?, "
-                "profile_version = ? WHERE id = ?",
+                "profile_version = ?, fingerprint_kind = ? WHERE id = ?",
                 [self._now(), row_count, fingerprint, stored_copy, profile_json,
-                 profile_version, snapshot_id],
+                 profile_version, fingerprint_kind, snapshot_id],
             )
             return self._snapshot_record(self._snapshot_row_by_id(snapshot_id))
 
@@ -328,6 +323,20 @@ class SnapshotsMixin(DatasetsMixin):
                 [snapshot_id],
             )
         return _from_json(row["profile"]), [_column_profile(c) for c in columns]
+
+
+def _stored_copy(root: Path, data_copy: str | os.PathLike[str]) -> str:
+    """A data copy's path as stored: relative to the store folder ``root`` when
+    under it (so the folder can be moved), else absolute.
+
+    :raises StoreError: the file does not exist.
+    """
+    path = Path(os.path.abspath(os.fspath(data_copy)))
+    if not path.is_file():
+        raise StoreError(f"data copy {path} does not exist")
+    if path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    return str(path)
 
 
 def _window_times(start: datetime | None, end: datetime | None) -> tuple[str | None, str | None]:

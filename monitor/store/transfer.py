@@ -35,7 +35,6 @@ from monitor.store.codec import (
     _column_row,
     _dataset_record,
     _format_version,
-    _from_json,
     _to_db_time,
     _to_json,
 )
@@ -44,7 +43,7 @@ from monitor.store.heartbeat import HeartbeatsMixin
 from monitor.store.owner import current_owner
 from monitor.store.records import IMPORTING_REASON, DatasetRecord, JsonDict, SnapshotRecord
 from monitor.store.segments import SegmentRecords, SegmentsMixin
-from monitor.store.snapshots import _window_times
+from monitor.store.snapshots import _stored_copy, _window_times
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +98,7 @@ class IncomingSnapshot:
     columns: list[JsonDict]
     window_start: datetime | None = None
     window_end: datetime | None = None
+    fingerprint_kind: str = "metadata"
     segment_column: str | None = None
     segments: Sequence[SegmentRecords] = ()
 
@@ -165,13 +165,13 @@ class TransferMixin(DataCopiesMixin, SegmentsMixin, HeartbeatsMixin):
 
     def _version_for(self, incoming: IncomingSnapshot) -> int:
         """The version of dataset ``incoming.dataset`` whose definition is the
-        incoming one (the newest such), else a new version registered for it."""
-        canonical = _to_json(incoming.definition, f"the definition of dataset '{incoming.dataset}'", canonical=True)
-        rows = self._all("SELECT * FROM datasets WHERE name = ? ORDER BY version DESC", [incoming.dataset])
-        for row in rows:
-            if self._same_definition(row, canonical):
-                return int(row["version"])
-        return self.register_dataset(incoming.dataset, _from_json(canonical), incoming.description).version
+        incoming one, else a new version registered for it (see
+        :meth:`register_dataset`; a ``description`` in definitions exported
+        before versions were found by definition is not part of it)."""
+        definition = dict(incoming.definition)
+        description = definition.pop("description", None)
+        text = description if isinstance(description, str) and not incoming.description else incoming.description
+        return self.register_dataset(incoming.dataset, definition, text or "").version
 
     def _insert_importing(self, incoming: IncomingSnapshot, checked: _Checked) -> int:
         """Step 1: the dataset version and the running row (within a transaction)."""
@@ -212,9 +212,10 @@ class TransferMixin(DataCopiesMixin, SegmentsMixin, HeartbeatsMixin):
         self._db.table("column_profiles").insert_all(rows)
         self._db.execute(
             "UPDATE snapshots SET status = 'completed', reason = NULL, completed_at = ?, row_count = ?, "
-            "fingerprint = ?, data_copy = ?, profile = ?, profile_version = ? WHERE id = ? AND status = 'running'",
-            [checked.completed_at, incoming.row_count, incoming.fingerprint,
-             None if data_copy is None else self._stored_copy(data_copy), checked.profile_json,
+            "fingerprint = ?, fingerprint_kind = ?, data_copy = ?, profile = ?, profile_version = ? "
+            "WHERE id = ? AND status = 'running'",
+            [checked.completed_at, incoming.row_count, incoming.fingerprint, incoming.fingerprint_kind,
+             None if data_copy is None else _stored_copy(self.root, data_copy), checked.profile_json,
              checked.profile_version, snapshot_id],
         )
         return self._snapshot_record(self._snapshot_row_by_id(snapshot_id))

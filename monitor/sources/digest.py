@@ -1,0 +1,151 @@
+"""Input fingerprints: what a snapshot read, as one SHA-256 hex string.
+
+A dataset's ``fingerprint`` setting picks one of two kinds:
+
+- ``metadata`` (the default): a SHA-256 over each file's resolved path, size
+  and modification time (ns). Cheap (no byte is read), but ``touch`` changes
+  it, and two identical copies of a file at two paths differ.
+- ``content``: a SHA-256 over the SHA-256 of each file's bytes (the bytes as
+  stored, compressed ones included: ``sha256sum FILE`` gives the same per-file
+  digest). The per-file digests are sorted before they are hashed together, and
+  neither the path nor the file name is part of them: the same bytes under
+  another name, in another folder, or listed in another order give the same
+  fingerprint; ``touch`` does not change it; one byte changed does.
+
+Content digests are computed while the data is read where the reader reads a
+file from its first byte to its last (CSV and JSON Lines: the reader gets the
+file through :class:`HashingFile`, so no byte is read twice). A Parquet reader
+reads the footer first and then the column chunks it needs, at their offsets,
+possibly in several processes and skipping columns or row groups (a time
+window): the bytes it reads are neither in order nor all of the file, so a
+Parquet file (and a text file a pass did not read to its end) is hashed by
+:func:`file_sha256`, one sequential read in blocks of :data:`HASH_BLOCK` bytes,
+right after the pass, while its pages are likely still in the page cache
+(``bench/fingerprint_bench.py`` measures what that costs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from monitor.errors import SourceError
+
+FINGERPRINT_KINDS = ("metadata", "content")
+HASH_BLOCK = 1 << 20
+"""Bytes read at a time by :func:`file_sha256`."""
+_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+"""Compressed text files by extension, as pyarrow detects them from a path."""
+
+Digests = dict[str, str]
+"""File path (``os.fspath`` of the path as listed) -> SHA-256 hex of its bytes."""
+
+
+class HashingFile(io.RawIOBase):
+    """A file opened for reading that hashes every byte read from it, in order.
+
+    :param path: the file.
+    :raises OSError: when it cannot be opened.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self._raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._sha = hashlib.sha256()
+
+    def readable(self) -> bool:
+        """Always True."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into ``buffer`` and hash what was read. :returns: bytes read (0 at the end)."""
+        n = self._raw.readinto(buffer)
+        if n:
+            with memoryview(buffer) as view:
+                self._sha.update(view[:n])
+        return n or 0
+
+    def finish(self) -> str:
+        """Read (and hash) what the reader left, then give the file's SHA-256 hex."""
+        while block := self._raw.read(HASH_BLOCK):
+            self._sha.update(block)
+        return self._sha.hexdigest()
+
+    def close(self) -> None:
+        """Close the file."""
+        self._raw.close()
+        super().close()
+
+
+def hashed_input(path: Path) -> tuple[Any, HashingFile]:
+    """A pyarrow input stream over ``path`` that hashes the bytes as the reader
+    takes them (decompressed by extension as pyarrow does for a path), and the
+    :class:`HashingFile` under it (close it when done)."""
+    raw = HashingFile(path)
+    stream: Any = pa.PythonFile(raw, mode="r")
+    codec = _CODECS.get(path.suffix.lower())
+    if codec is not None:
+        stream = pa.CompressedInputStream(stream, codec)
+    return stream, raw
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 hex of a file's bytes, read once in order in blocks of :data:`HASH_BLOCK`.
+
+    :raises SourceError: naming the file when it cannot be read.
+    """
+    sha = hashlib.sha256()
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            while block := fh.read(HASH_BLOCK):
+                sha.update(block)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read to fingerprint it: {exc}") from exc
+    return sha.hexdigest()
+
+
+def fingerprint(files: Sequence[Path]) -> str:
+    """The ``metadata`` fingerprint: SHA-256 hex of each file's resolved path,
+    size and mtime (ns), in the order given."""
+    digest = hashlib.sha256()
+    for path in files:
+        st = path.stat()
+        digest.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def content_fingerprint(files: Sequence[Path], digests: Mapping[str, str] | None = None) -> str:
+    """The ``content`` fingerprint: SHA-256 hex of the files' SHA-256 hex digests,
+    sorted, one a line. A file missing from ``digests`` (the digests a reading
+    pass computed) is hashed now with :func:`file_sha256`.
+
+    :raises SourceError: naming a file that cannot be read.
+    """
+    known = digests or {}
+    each = sorted(known.get(os.fspath(p)) or file_sha256(p) for p in files)
+    return hashlib.sha256("".join(f"{d}\n" for d in each).encode()).hexdigest()
+
+
+def input_fingerprint(kind: str, files: Sequence[Path], digests: Mapping[str, str] | None = None) -> str:
+    """The fingerprint of ``kind`` (``metadata`` or ``content``) of ``files``.
+
+    :raises ValueError: on another kind.
+    :raises SourceError: naming a file that cannot be read (``content``).
+    """
+    if kind == "metadata":
+        return fingerprint(files)
+    if kind == "content":
+        return content_fingerprint(files, digests)
+    raise ValueError(f"unknown fingerprint kind {kind!r}: expected metadata or content")
+
+
+def digests_for(kind: str) -> Digests | None:
+    """An empty dict for a reading pass to collect digests into when ``kind`` is
+    ``content``; ``None`` (collect nothing) for ``metadata``."""
+    return {} if kind == "content" else None
