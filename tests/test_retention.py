@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import sqlite3
+from types import SimpleNamespace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -429,20 +430,26 @@ def test_migration_9_keeps_comparisons_alerts_and_their_ids(tmp_path: Path, monk
     db = tmp_path / "old.db"
     monkeypatch.setattr(base, "MIGRATIONS", base.MIGRATIONS[:8])
     monkeypatch.setattr(base, "SCHEMA_VERSION", 8)
-    with Store(db) as old:
-        old.register_dataset("d", {"path": "x"})
-        snaps = []
-        for name in ("a", "b", "c"):
-            snap = old.begin_snapshot("d", name)
-            snaps.append(old.complete_snapshot(snap.id, profile={"format_version": 1}, columns=[], row_count=1,
-                                               fingerprint="f"))
+    with Store(db):  # a store at schema 8; its rows written as the code of schema 8 wrote them
+        pass
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("INSERT INTO datasets (name, version, definition, created_at) "
+                     "VALUES ('d', 1, '{\"path\":\"x\"}', '2030-01-01T00:00:00.000000+00:00')")
+        for i, name in enumerate(("a", "b", "c")):
+            conn.execute("INSERT INTO snapshots (dataset, dataset_version, name, created_at, completed_at, status, "
+                         "row_count, fingerprint, profile, profile_version) VALUES ('d', 1, ?, ?, ?, 'completed', 1, "
+                         "'f', '{\"format_version\": 1}', 1)",
+                         [name, f"2030-01-0{i + 1}T00:00:00.000000+00:00", f"2030-01-0{i + 1}T00:00:01.000000+00:00"])
     with sqlite3.connect(db) as conn:  # comparisons as the code of schema 8 wrote them
         conn.execute("PRAGMA foreign_keys=ON")
-        for target in snaps[1:]:
+        ids = [row[0] for row in conn.execute("SELECT id FROM snapshots ORDER BY id")]
+        old_snaps = [SimpleNamespace(id=i, name=n) for i, n in zip(ids, ("a", "b", "c"))]
+        for target in old_snaps[1:]:
             conn.execute("INSERT INTO comparisons (monitor, dataset, baseline_snapshot_id, target_snapshot_id, "
                          "baseline_name, target_name, created_at, drifted, severity, result) VALUES "
                          "('m', 'd', ?, ?, 'a', ?, '2030-01-01T00:00:00.000000+00:00', 0, 'none', '{}')",
-                         [snaps[0].id, target.id, target.name])
+                         [old_snaps[0].id, target.id, target.name])
     with Store(db) as old:
         made = sorted(old.list_comparisons(), key=lambda c: c.id)
     with sqlite3.connect(db) as conn:
@@ -456,7 +463,8 @@ def test_migration_9_keeps_comparisons_alerts_and_their_ids(tmp_path: Path, monk
         conn.execute("DELETE FROM alerts WHERE comparison_id = ?", [made[1].id])
     monkeypatch.undo()
     with Store(db) as store:
-        assert store.schema_version() == 9
+        snaps = [store.get_snapshot("d", name) for name in ("a", "b", "c")]
+        assert store.schema_version() >= 9  # and later migrations after it
         assert [c.id for c in store.list_comparisons()] == [made[0].id]
         assert store.list_comparisons()[0].target_time == snaps[1].created_at  # filled from its target
         assert [a.comparison_id for a in store.list_alerts()] == [made[0].id]
