@@ -17,7 +17,10 @@ Prints, for weekly and daily windows of 2013 and each layout, the seconds of:
 - ``whole dataset``: one profile of all rows (:func:`monitor.profile.profile_source`,
   one process), the floor;
 
-and the ratios measured in the same run. Run: ``python bench/backfill_bench.py``.
+and the ratios measured in the same run. Then, for ``--jobs``, a larger input:
+``--rows`` (default 8,000,000) seeded rows of 12 numeric and 2 categorical
+columns over 2023 in 8 monthly-ordered Parquet files, weekly windows, one pass
+in one process against ``jobs=2``. Run: ``python bench/backfill_bench.py``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.config import DatasetConfig, WindowConfig
@@ -49,6 +53,7 @@ def seconds(func: object) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="folder of the flights files (default: a temporary one)")
+    parser.add_argument("--rows", type=int, default=8_000_000, help="rows of the larger input for --jobs (0: skip)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.data or Path(tmp) / "flights"
@@ -72,6 +77,35 @@ def main() -> None:
                 each = seconds(lambda: [profile_windows(ds, [w]) for w in windows])
                 print(f"| {layout} | {size} | {len(windows)} | {once:.2f} | {jobs:.2f} | {each:.2f} "
                       f"| {each / once:.1f} | {once / whole:.2f} | {once / jobs:.2f} |")
+
+    if args.rows:
+        jobs_on_a_larger_input(args.rows)
+
+
+def jobs_on_a_larger_input(rows: int) -> None:
+    """One process against two on ``rows`` seeded rows in 8 files, weekly windows of 2023."""
+    rng = np.random.default_rng(0)
+    start = datetime(2023, 1, 1, tzinfo=timezone.utc)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "big"
+        folder.mkdir()
+        per_file, span = rows // 8, 365 * 86_400 // 8
+        for k in range(8):
+            seconds_in = np.sort(rng.integers(k * span, (k + 1) * span, per_file))
+            columns = {"time": pa.array(np.datetime64("2023-01-01") + seconds_in.astype("timedelta64[s]"))}
+            columns |= {f"x{i}": rng.normal(i, 1 + i, per_file) for i in range(12)}
+            columns |= {f"c{i}": pa.array(rng.choice([f"v{j}" for j in range(20)], per_file)).dictionary_encode()
+                        for i in range(2)}
+            pq.write_table(pa.table(columns), folder / f"part-{k}.parquet", row_group_size=256 * 1024)
+        ds = DatasetConfig(path=str(folder), timestamp_column="time")
+        windows = windows_between(start, datetime(2024, 1, 1, tzinfo=timezone.utc), WindowConfig(size="1w"),
+                                  ZoneInfo("UTC"))
+        one = seconds(lambda: profile_windows(ds, windows))
+        two = seconds(lambda: profile_windows(ds, windows, jobs=2))
+        size = sum(p.stat().st_size for p in folder.glob("*.parquet")) / 1e6
+        print(f"\n{rows:,} rows, 14 columns, {size:.0f} MB in 8 files, {len(windows)} weekly windows: "
+              f"one process {one:.2f} s, jobs=2 {two:.2f} s, speed-up {one / two:.2f}x")
+
 
 if __name__ == "__main__":
     main()
