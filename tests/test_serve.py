@@ -340,3 +340,23 @@ def test_the_serve_command_binds_localhost_and_stops_on_sigterm(serve_process: s
     assert (status, headers["content-type"]) == (200, HTML) and b"weekly_vs_january" in body
     serve_process.send_signal(signal.SIGTERM)
     assert serve_process.wait(60) == 0, serve_process.stdout.read()
+
+
+def test_a_report_whose_file_and_snapshots_are_gone_is_404(flights_run: Path, tmp_path: Path) -> None:
+    """Retention removed a comparison's target snapshot and the report file is
+    not on disk: the page cannot be rendered again, and that is a 404, not a
+    store failure (503)."""
+    shutil.copy(flights_run / "example-store" / "monitor.db", tmp_path / "monitor.db")
+    config = yaml.safe_load(config_copy(flights_run, tmp_path, tmp_path / "empty").read_text())
+    config["store"] = str(tmp_path / "monitor.db")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "flights.yaml").write_text(yaml.safe_dump(config))
+    with Store(tmp_path / "monitor.db") as store:
+        record = next(c for c in store.list_comparisons(monitor="weekly_vs_january")
+                      if c.target_name == "weekly_vs_january_20130708")
+        removed, _ = store.prune([record.target_snapshot_id])
+        assert len(removed) == 1
+    path = "/" + Path(record.report_path or "").relative_to(reports_of(flights_run)).as_posix()
+    with serving(tmp_path / "flights.yaml") as url:
+        assert request(url, path)[0] == 404
+        assert request(url, "/weekly_vs_january/history.html")[0] == 200  # the history keeps its point

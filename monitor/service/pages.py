@@ -180,7 +180,12 @@ def comparison_report(source: PageSource, match: Mapping[str, str]) -> str | Non
         return None
     for summary in source.store.list_comparison_summaries(dataset=dataset):
         if summary.report_path is not None and Path(summary.report_path).name == match["report"]:
-            return report.comparison_html(comparison_from_store(source.store, source.store.get_comparison(summary.id)))
+            record = source.store.get_comparison(summary.id)
+            try:
+                page = comparison_from_store(source.store, record)
+            except StoreError:  # a snapshot of it is gone (retention kept the report file, not its snapshots)
+                return None
+            return report.comparison_html(page)
     return None
 
 
