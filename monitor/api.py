@@ -221,6 +221,8 @@ class Dataset:
                 return Dataset(workspace.config.datasets[name]).register(workspace, name, create_new_version=True)
             raise
         definition = DatasetConfig.from_version(record.definition, record.settings, record.description)
+        if definition.datastore is not None and workspace.config is not None:
+            definition = definition.with_store(workspace.config.datastores.get(definition.datastore))
         return cls(definition, name, record.version, workspace)
 
     def _bound(self) -> tuple[Workspace, str]:

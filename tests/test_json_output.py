@@ -16,6 +16,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from monitor.cli import main
+from conftest import free_port
 from monitor.store import Store
 
 EXCEPTIONS = {
@@ -59,6 +60,7 @@ def workspace(tmp_path: Path) -> dict[str, Path]:
     config = {
         "store": "store/monitor.db", "reports_dir": "reports",
         "datasets": {"shop": {"path": "data.parquet", "timestamp_column": "t"}},
+        "datastores": {"web": {"kind": "http", "base_url": f"http://127.0.0.1:{free_port()}/"}},
         "monitors": {
             "m": {"dataset": "shop", "schedule": {"every": "1d"}, "baseline": "previous", "data_copy": True,
                   "min_values": 10, "retention": {"keep_last": 5}},
@@ -125,6 +127,8 @@ def test_each_command_prints_one_json_document(workspace: dict[str, Path]) -> No
                        str(workspace["config"].parent / "manual.dmsnap"))
     assert Path(exported["path"]).is_file()
     assert json_of("snapshot verify", exported["path"])["snapshot"]["name"] == "manual"
+    dead = json_of("datastore check", "web", "-c", config, exit_code=1)  # nothing listens on its port
+    assert dead["ok"] is False and dead["error"].startswith("datastore 'web' (http): cannot reach")
     imported = json_of("snapshot import", exported["path"], "--as", "manual_again", "-c", config)
     assert imported["name"] == "manual_again"
     deleted = json_of("snapshot delete", "shop", listed[0]["name"], "-c", config)

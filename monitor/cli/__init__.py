@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from monitor.cli import compare, datasets, prune, serve, service, snapshots, timeline, transfer
+from monitor.cli import compare, datasets, datastores, prune, serve, service, snapshots, timeline, transfer
 from monitor.cli.common import (
     CONTEXT,
     EXIT_DRIFT,
@@ -38,14 +38,17 @@ def main(verbose: int) -> None:
     """
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose == 1 else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "httpcore"):  # their request lines carry webhook URLs
+    from monitor.sources.remote import CLIENT_LOGGERS
+
+    for noisy in ("httpx", "httpcore", *CLIENT_LOGGERS):  # their request lines carry URLs and credentials
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 
 for command in (service.validate, service.run, snapshots.snapshot, compare.compare, timeline.baseline,
                 timeline.backfill_cmd, timeline.report_group, snapshots.profile_cmd, compare.compare_files,
-                compare.metrics, serve.serve, prune.prune, prune.schema, datasets.dataset):
+                compare.metrics, serve.serve, prune.prune, prune.schema, datasets.dataset,
+                datastores.datastore):
     main.add_command(command)
 for command in (transfer.snapshot_export, transfer.snapshot_import, transfer.snapshot_verify):
     snapshots.snapshot.add_command(command)

@@ -84,3 +84,33 @@ def text_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
     return "\n".join(lines)
 
 
+
+
+def datastore_options(func: F) -> F:
+    """``--datastore NAME`` and ``-c/--config FILE`` (only read with ``--datastore``)."""
+    func = click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                        help="YAML configuration holding the --datastore (default $DRIFT_MONITOR_CONFIG "
+                             "or monitors.yaml).")(func)
+    return click.option("--datastore", default=None,
+                        help="Read the path inside this datastore of the configuration.")(func)
+
+
+def cli_source(path: str, datastore: str | None, config_path: str | None) -> Any:
+    """The source of a path given on the command line: a local path (which must
+    exist), a URL, or a path inside ``datastore`` of the configuration.
+
+    :raises ConfigError: when a local path does not exist or the datastore is unknown.
+    """
+    from monitor.config import is_url
+    from monitor.service.datastores import path_source
+
+    if datastore is None:
+        if not is_url(path) and not os.path.exists(path) and not _has_magic(path):
+            raise ConfigError([f"{path}: no such file or folder"])
+        return path_source(path)
+    config = load(config_path or os.environ.get("DRIFT_MONITOR_CONFIG", "monitors.yaml"))
+    return path_source(path, None, config, datastore)
+
+
+def _has_magic(path: str) -> bool:
+    return any(c in path for c in "*?[")

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from monitor.cli.common import (
+    cli_source,
+    datastore_options,
     EXIT_DRIFT,
     config_option,
     echo_json,
@@ -168,29 +170,33 @@ def _num(value: Any) -> str:
 
 
 @click.command("compare-files")
-@click.argument("reference", type=click.Path(exists=True))
-@click.argument("current", type=click.Path(exists=True))
+@click.argument("reference")
+@click.argument("current")
 @format_option("text", "json")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None, help="Write the HTML report here.")
 @click.option("--exact", is_flag=True, help="Compute from the data with scipy instead of the profiles.")
 @click.option("--fail-on-drift", is_flag=True, help="Exit 3 when drift is found.")
+@datastore_options
 @handle_errors
-def compare_files(reference: str, current: str, fmt: str, report_path: str | None, exact: bool, fail_on_drift: bool) -> None:
-    """Compare two data files (REFERENCE is the baseline) with no config.
+def compare_files(reference: str, current: str, fmt: str, report_path: str | None, exact: bool, fail_on_drift: bool,
+                  datastore: str | None, config_path: str | None) -> None:
+    """Compare two data files (REFERENCE is the baseline) with no config; each
+    may be a file, a folder, a glob, an s3://, az:// or https:// URL, or a path
+    inside --datastore NAME of the -c configuration (see ``profile``).
 
     Example:
 
         drift-monitor compare-files january.parquet july.parquet --report drift.html --fail-on-drift
     """
     from monitor import drift
-    from monitor.service.runner import profile_file
-    from monitor.sources.files import FileSource
+    from monitor.profile import profile_source
 
+    sources = [cli_source(p, datastore, config_path) for p in (reference, current)]
     if exact:
-        tables = [FileSource((p,)).read_table() for p in (reference, current)]
+        tables = [s.read_table() for s in sources]
         result = drift.compare_data(tables[0], tables[1]).to_dict()
     else:
-        result = drift.compare_profiles(profile_file(reference), profile_file(current)).to_dict()
+        result = drift.compare_profiles(profile_source(sources[0]), profile_source(sources[1])).to_dict()
     meta = {"dataset": Path(current).stem, "baseline": Path(reference).name, "target": Path(current).name}
     _emit_comparison(result, meta, fmt, report_path, None, fail_on_drift)
 

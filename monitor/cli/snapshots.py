@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from monitor.cli.common import (
+    cli_source,
+    datastore_options,
     config_option,
     echo_json,
     format_option,
@@ -174,18 +176,25 @@ def snapshot_delete(dataset: str, name: str, config_path: str, force: bool, fmt:
 
 
 @click.command("profile")
-@click.argument("path", type=click.Path(exists=True, dir_okay=True))
+@click.argument("path")
 @format_option("table", "json")
+@datastore_options
 @handle_errors
-def profile_cmd(path: str, fmt: str) -> None:
-    """Print the profile of a CSV, Parquet or JSON Lines file (no config needed).
+def profile_cmd(path: str, fmt: str, datastore: str | None, config_path: str | None) -> None:
+    """Print the profile of a CSV, Parquet or JSON Lines file, folder or glob
+    (no config needed); or of objects at an s3://, az:// or https:// URL (the
+    environment's credentials: the AWS variables, AWS_ENDPOINT_URL included,
+    or AZURE_STORAGE_CONNECTION_STRING); or of a path (a query for an sql
+    datastore) inside --datastore NAME of the -c configuration.
 
     Example:
 
         drift-monitor profile data/flights_2013_01.parquet
-    """
-    from monitor.service.runner import profile_file
 
-    print_profile(profile_file(path), fmt)
+        drift-monitor profile 'flights/2013-0*.parquet' --datastore lake -c monitors.yaml
+    """
+    from monitor.profile import profile_source
+
+    print_profile(profile_source(cli_source(path, datastore, config_path)), fmt)
 
 

@@ -57,6 +57,9 @@ from monitor.durations import parse_lag as parse_lag
 from monitor.durations import parse_window_size as parse_window_size
 from monitor.durations import zone_of as zone_of
 from monitor.config.datasets import _ENV, FORMATS, KINDS, ColumnSelection, DatasetConfig
+from monitor.config.datastores import (
+    AzureBlobDatastore, DatastoreConfig, HttpDatastore, S3Datastore, SqlDatastore,
+)
 from monitor.config.monitors import (
     _BASELINE_TAG, AlertConfig, BaselineDataset, BaselineOffset, BaselineTrailing, BaselineVersion, DataCopyRetention,
     ExpectConfig, MonitorConfig, RetentionConfig, RowsExpectation, Schedule, SegmentsConfig, ThresholdConfig,
@@ -67,7 +70,8 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "FORMATS", "KINDS", "AlertConfig", "BaselineDataset", "BaselineOffset", "BaselineTrailing", "BaselineVersion",
-    "ColumnSelection", "Config", "DataCopyRetention", "DatasetConfig", "ExpectConfig", "MonitorConfig",
+    "AzureBlobDatastore", "ColumnSelection", "Config", "DatastoreConfig", "HttpDatastore", "S3Datastore",
+    "SqlDatastore", "is_url", "DataCopyRetention", "DatasetConfig", "ExpectConfig", "MonitorConfig",
     "RetentionConfig", "RowsExpectation", "Schedule",
     "SegmentsConfig", "ServiceConfig", "ThresholdConfig", "WebhookConfig", "WindowConfig", "interpolate",
     "crontab_line", "load_config", "parse_address", "parse_config", "parse_duration", "parse_lag", "parse_window_size", "zone_of",
@@ -139,15 +143,25 @@ def _resolve(base: Path, path: str) -> str:
     return os.path.normpath(p if p.is_absolute() else (base / p))
 
 
+def is_url(path: str) -> bool:
+    """True for ``scheme://...`` (an object or HTTP URL), not a local path."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path) is not None
+
+
 def _resolve_paths(config: Config, base: Path) -> Config:
-    datasets = {
-        name: ds.model_copy(update={"path": tuple(_resolve(base, p) for p in ds.paths)})
-        for name, ds in config.datasets.items()
-    }
+    """Resolve relative local paths against ``base`` (not keys of a datastore,
+    nor URLs) and attach each dataset's datastore configuration."""
+    stores = {name: store.resolved(base) for name, store in config.datastores.items()}
+    datasets = {}
+    for name, ds in config.datasets.items():
+        if ds.datastore is None and ds.path is not None:
+            ds = ds.model_copy(update={"path": tuple(p if is_url(p) else _resolve(base, p) for p in ds.paths)})
+        datasets[name] = ds.with_store(stores.get(ds.datastore)) if ds.datastore is not None else ds
     return config.model_copy(
         update={
             "store": _resolve(base, config.store),
             "reports_dir": _resolve(base, config.reports_dir),
+            "datastores": stores,
             "datasets": datasets,
         }
     )

@@ -9,8 +9,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     model_serializer,
+    model_validator,
 )
 
 FORMATS = ("csv", "parquet", "jsonl")
@@ -34,11 +36,27 @@ class ColumnSelection(_Model):
 
 
 class DatasetConfig(_Model):
-    """A dataset definition: where its files are and how to read them."""
+    """A dataset definition: where its files are (or which query gives its rows)
+    and how to read them.
 
-    path: str | tuple[str, ...] = Field(
-        description="a file, a folder (every file of the format inside, recursively) or a glob; or a list of them"
+    ``path`` names local files, or objects of a ``datastore`` (keys inside its
+    bucket or container, paths under its base URL), or URLs (``s3://``,
+    ``az://``, ``https://``) read with the standard environment configuration.
+    ``query`` is an SQL SELECT of an ``sql`` datastore, with bound ``params``.
+    """
+
+    path: str | tuple[str, ...] | None = Field(
+        default=None,
+        description="a file, a folder (every file of the format inside, recursively) or a glob; or a list of them; "
+        "keys or paths inside the datastore when one is named",
     )
+    datastore: str | None = Field(default=None, description="the datastore the path or query is read from")
+    query: str | None = Field(
+        default=None, description="an SQL SELECT run on the (sql) datastore; :name placeholders take params")
+    params: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="values bound to the query's :name placeholders (never formatted in)")
+    checksum_column: str | None = Field(
+        default=None, description="a column of the query whose aggregate joins the fingerprint (SQL)")
     format: Literal["csv", "parquet", "jsonl"] | None = Field(
         default=None, description="file format; inferred from the file extension when omitted"
     )
@@ -58,10 +76,39 @@ class DatasetConfig(_Model):
         "time (metadata), or a SHA-256 of each file's bytes (content)",
     )
 
+    _datastore: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _path_or_query(self) -> DatasetConfig:
+        if (self.path is None) == (self.query is None):
+            raise ValueError("set path (files or objects) or query (SQL), one of them")
+        if self.query is not None and self.datastore is None:
+            raise ValueError("a query needs datastore: the name of an sql datastore")
+        if self.query is None and (self.params or self.checksum_column):
+            raise ValueError("params and checksum_column go with a query")
+        if self.query is not None and self.format is not None:
+            raise ValueError("format is for files; a query's rows come typed from the database")
+        return self
+
     @property
     def paths(self) -> tuple[str, ...]:
-        """The ``path`` entry as a tuple of strings."""
+        """The ``path`` entry as a tuple of strings (empty for a query)."""
+        if self.path is None:
+            return ()
         return (self.path,) if isinstance(self.path, str) else self.path
+
+    @property
+    def store(self) -> Any:
+        """The datastore configuration this dataset reads from
+        (:mod:`monitor.config.datastores`), attached when the file was read;
+        None for local files and URLs read with the environment's configuration."""
+        return self._datastore
+
+    def with_store(self, store: Any) -> DatasetConfig:
+        """A copy reading from ``store`` (the configuration of its ``datastore``)."""
+        copy = self.model_copy()
+        copy._datastore = store
+        return copy
 
     def definition(self) -> dict[str, Any]:
         """The part of the dataset that makes a version, as JSON: its sources
@@ -90,10 +137,15 @@ class DatasetConfig(_Model):
 
     @model_serializer(mode="wrap")
     def _without_unset_timestamp(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Leave ``timestamp_column`` out while it is not set, so the definition
-        of a dataset without one stays equal to the one registered before the
-        key existed (no new dataset version on upgrade)."""
+        """Leave ``timestamp_column`` and the datastore keys out while they are
+        not set, so the definition of a dataset without them stays equal to the
+        one registered before the keys existed (no new dataset version on upgrade)."""
         data = handler(self)
-        if isinstance(data, dict) and data.get("timestamp_column") is None:
-            data.pop("timestamp_column", None)
+        if isinstance(data, dict):
+            for key in _UNSET_LEFT_OUT:
+                if key in data and data[key] in (None, {}):
+                    data.pop(key)
         return data
+
+
+_UNSET_LEFT_OUT = ("path", "timestamp_column", "datastore", "query", "params", "checksum_column")

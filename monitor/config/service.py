@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from monitor.config.datasets import _ENV, DatasetConfig, _Model
+from monitor.config.datastores import DatastoreConfig
 from monitor.config.monitors import BaselineDataset, MonitorConfig
 from monitor.durations import parse_duration
 
@@ -120,6 +121,9 @@ class Config(_Model):
     report_url_base: str | None = Field(
         default=None, description="URL the reports folder is served at; alerts then carry report_url"
     )
+    datastores: dict[str, DatastoreConfig] = Field(
+        default_factory=dict,
+        description="datastore name -> an object store, HTTP server or SQL database datasets read from")
     datasets: dict[str, DatasetConfig] = Field(
         default_factory=dict, description="dataset name -> where its files are and how to read them")
     monitors: dict[str, MonitorConfig] = Field(
@@ -130,7 +134,7 @@ class Config(_Model):
 
     def reference_problems(self) -> list[str]:
         """Problems that span sections: unknown datasets and webhooks, bad thresholds."""
-        problems: list[str] = []
+        problems: list[str] = self._datastore_problems()
         for name, mon in self.monitors.items():
             if mon.dataset not in self.datasets:
                 problems.append(f"monitors.{name}.dataset: unknown dataset {mon.dataset!r}")
@@ -146,6 +150,22 @@ class Config(_Model):
                     f"monitors.{name}.window: needs datasets.{mon.dataset}.timestamp_column, "
                     "the column the windows are cut on"
                 )
+        return problems
+
+
+    def _datastore_problems(self) -> list[str]:
+        problems = []
+        for name, ds in self.datasets.items():
+            if ds.datastore is None:
+                continue
+            store = self.datastores.get(ds.datastore)
+            if store is None:
+                problems.append(f"datasets.{name}.datastore: unknown datastore {ds.datastore!r}")
+            elif ds.query is not None and store.kind != "sql":
+                problems.append(f"datasets.{name}.query: datastore {ds.datastore!r} is {store.kind}, "
+                                "not sql: give a path")
+            elif ds.query is None and store.kind == "sql":
+                problems.append(f"datasets.{name}.path: datastore {ds.datastore!r} is sql: give a query")
         return problems
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import DatasetConfig
+from monitor.config.datastores import datastore_from_json, datastore_to_json
 from monitor.errors import MonitorError, StoppedError
 from monitor.store import SnapshotRecord, Store
 from monitor.store.owner import SnapshotOwner, current_owner, process_start_time
@@ -59,7 +60,8 @@ def start_snapshot(store: Store, dataset: str, ds: DatasetConfig, *, name: str |
     from monitor.service.runner import begin_snapshot
 
     snap = begin_snapshot(store, dataset, ds, name=name, version=version)
-    job = {"snapshot": snap.id, "dataset": ds.model_dump(mode="json"), "data_copy": data_copy}
+    job = {"snapshot": snap.id, "dataset": ds.model_dump(mode="json"), "data_copy": data_copy,
+           "datastore": None if ds.store is None else datastore_to_json(ds.store)}
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor.service.background", str(store.path)],
@@ -113,6 +115,8 @@ def _finish(store: Store, snapshot_id: int, job: dict[str, Any]) -> int:
     snap = store.get_snapshot_by_id(snapshot_id)
     try:
         ds = DatasetConfig.model_validate(job["dataset"])
+        if job.get("datastore") is not None:
+            ds = ds.with_store(datastore_from_json(job["datastore"]))
     except ValueError as exc:  # pydantic's ValidationError: not a dataset of this release
         store.fail_snapshot(snapshot_id, failure_reason(snap.dataset, exc))
         return 1

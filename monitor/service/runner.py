@@ -26,6 +26,7 @@ from monitor.service import baselines
 from monitor.service.history import history_summary
 from monitor.service.versions import dataset_version, register
 from monitor.sources.digest import digests_for, input_fingerprint
+from monitor.sources.datastores import dataset_source
 from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
 
@@ -69,8 +70,12 @@ class RunResult:
 
 
 def source_for(ds: DatasetConfig) -> FileSource:
-    """The :class:`FileSource` of a dataset definition."""
-    return FileSource(ds.paths, ds.format, ds.columns.include, ds.columns.exclude)
+    """The :class:`FileSource` of a dataset definition: its files, its
+    datastore's objects or its query (:func:`~monitor.sources.datastores.dataset_source`).
+
+    :raises SourceError: when its datastore cannot be set up.
+    """
+    return dataset_source(ds, ds.columns.include, ds.columns.exclude)
 
 
 def snapshot_name(now: datetime) -> str:

@@ -50,7 +50,7 @@ from monitor.profile import DatasetProfile, ProfileState, finish_profile, profil
 from monitor.service.baselines import Baseline, baseline_profile, snapshot_profile
 from monitor.service.windowed import _pieces
 from monitor.sources.digest import digests_for, input_fingerprint
-from monitor.sources.files import FileSource
+from monitor.sources.datastores import dataset_source
 from monitor.store import SnapshotRecord, Store
 
 __all__ = ["MISSING", "OTHER", "TRACKED_FACTOR", "SegmentedDrift", "SegmentedProfile", "compare_segmented",
@@ -127,9 +127,9 @@ def profile_segments(ds: DatasetConfig, segments: SegmentsConfig) -> SegmentedPr
     """
     column = segments.column
     include, exclude = ds.columns.include, ds.columns.exclude
-    profiled = FileSource(ds.paths, ds.format, include, exclude)
-    reading = FileSource(ds.paths, ds.format, None if include is None else tuple(dict.fromkeys([*include, column])),
-                         tuple(c for c in exclude if c != column))
+    profiled = dataset_source(ds, include, exclude)
+    reading = dataset_source(ds, None if include is None else tuple(dict.fromkeys([*include, column])),
+                             tuple(c for c in exclude if c != column))
     keep = (include is None or column in include) and column not in exclude
     files = profiled.files()
     specs, order = resolve_specs(profiled, files, ds.types)

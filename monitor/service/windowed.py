@@ -45,7 +45,8 @@ from monitor.profile import (
 from monitor.service.windows import Window
 from monitor.sources.csv_types import infer_kind, parse_text
 from monitor.sources.digest import content_fingerprint, digests_for
-from monitor.sources.files import FileSource, ReadTask, fingerprint
+from monitor.sources.datastores import dataset_source
+from monitor.sources.files import FileSource, ReadTask, fingerprint, parquet_metadata
 from monitor.store import SnapshotRecord, Store
 
 __all__ = ["BUFFERED_ROWS", "FLUSH_ROWS", "WindowProfile", "WindowedPass", "complete_window_snapshot", "copy_folder", "profile_windows", "take_window"]
@@ -220,9 +221,9 @@ def profile_windows(
     if np.any(starts[1:] < ends[:-1]):
         raise ValueError("windows must be in time order and not overlap")
     include, exclude = ds.columns.include, ds.columns.exclude
-    profiled = FileSource(ds.paths, ds.format, include, exclude)
-    reading = FileSource(ds.paths, ds.format, None if include is None else tuple(dict.fromkeys([*include, column])),
-                         tuple(c for c in exclude if c != column))
+    profiled = dataset_source(ds, include, exclude)
+    reading = dataset_source(ds, None if include is None else tuple(dict.fromkeys([*include, column])),
+                             tuple(c for c in exclude if c != column))
     keep_time = (include is None or column in include) and column not in exclude
     result = WindowedPass([], fingerprint_kind=ds.fingerprint)
     if not windows:
@@ -331,8 +332,8 @@ def _pruned(task: ReadTask, column: str, first: int, last: int) -> ReadTask:
     if task.format != "parquet":
         return task
     try:
-        md = pq.ParquetFile(task.path).metadata
-    except (OSError, pa.ArrowException):
+        md = parquet_metadata(task.path)
+    except (OSError, pa.ArrowException, MonitorError):
         return task  # reading it reports the error
     leaf = next((j for j in range(md.num_columns) if md.schema.column(j).path == column), None)
     groups = task.row_groups if task.row_groups is not None else tuple(range(md.num_row_groups))

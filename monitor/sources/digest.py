@@ -28,20 +28,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from monitor.errors import SourceError
+from monitor.sources.inputs import compressed, is_local, key_of
 
 FINGERPRINT_KINDS = ("metadata", "content")
 HASH_BLOCK = 1 << 20
 """Bytes read at a time by :func:`file_sha256`."""
-_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
-"""Compressed text files by extension, as pyarrow detects them from a path."""
 
 Digests = dict[str, str]
 """File path (``os.fspath`` of the path as listed) -> SHA-256 hex of its bytes."""
@@ -54,9 +51,9 @@ class HashingFile(io.RawIOBase):
     :raises OSError: when it cannot be opened.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: Any) -> None:
         super().__init__()
-        self._raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._raw = open(path, "rb", buffering=0) if is_local(path) else path.open(sequential=True)  # noqa: SIM115
         self._sha = hashlib.sha256()
 
     def readable(self) -> bool:
@@ -83,26 +80,26 @@ class HashingFile(io.RawIOBase):
         super().close()
 
 
-def hashed_input(path: Path) -> tuple[Any, HashingFile]:
-    """A pyarrow input stream over ``path`` that hashes the bytes as the reader
-    takes them (decompressed by extension as pyarrow does for a path), and the
-    :class:`HashingFile` under it (close it when done)."""
+def hashed_input(path: Any) -> tuple[Any, HashingFile]:
+    """A pyarrow input stream over ``path`` (a local file or an object) that
+    hashes the bytes as the reader takes them (decompressed by extension as
+    pyarrow does for a path), and the :class:`HashingFile` under it (close it
+    when done)."""
     raw = HashingFile(path)
-    stream: Any = pa.PythonFile(raw, mode="r")
-    codec = _CODECS.get(path.suffix.lower())
-    if codec is not None:
-        stream = pa.CompressedInputStream(stream, codec)
-    return stream, raw
+    return compressed(pa.PythonFile(raw, mode="r"), path), raw
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 hex of a file's bytes, read once in order in blocks of :data:`HASH_BLOCK`.
+def file_sha256(path: Any) -> str:
+    """SHA-256 hex of a file's or object's bytes, read once in order in blocks
+    of :data:`HASH_BLOCK`; a query's :func:`~monitor.sources.sql.query_fingerprint`.
 
     :raises SourceError: naming the file when it cannot be read.
     """
+    if getattr(path, "format", None) == "sql":
+        return _query_fingerprint(path)
     sha = hashlib.sha256()
     try:
-        with open(path, "rb", buffering=0) as fh:
+        with (open(path, "rb", buffering=0) if is_local(path) else path.open(sequential=True)) as fh:
             while block := fh.read(HASH_BLOCK):
                 sha.update(block)
     except OSError as exc:
@@ -110,17 +107,33 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return sha.hexdigest()
 
 
-def fingerprint(files: Sequence[Path]) -> str:
+def fingerprint(files: Sequence[Any]) -> str:
     """The ``metadata`` fingerprint: SHA-256 hex of each file's resolved path,
-    size and mtime (ns), in the order given."""
+    size and mtime (ns), in the order given; of an object, its URL, size and
+    ETag or last-modified time; of a query, its text, parameters, row count
+    and checksum aggregate (:func:`~monitor.sources.sql.query_fingerprint`).
+
+    :raises SourceError: when a query cannot be run.
+    """
     digest = hashlib.sha256()
     for path in files:
-        st = path.stat()
-        digest.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        if getattr(path, "format", None) == "sql":
+            digest.update(f"sql\0{_query_fingerprint(path)}\n".encode())
+        elif not is_local(path):
+            digest.update(path.fingerprint_line().encode())
+        else:
+            st = path.stat()
+            digest.update(f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
-def content_fingerprint(files: Sequence[Path], digests: Mapping[str, str] | None = None) -> str:
+def _query_fingerprint(query: Any) -> str:
+    from monitor.sources.sql import query_fingerprint
+
+    return str(query_fingerprint(query))
+
+
+def content_fingerprint(files: Sequence[Any], digests: Mapping[str, str] | None = None) -> str:
     """The ``content`` fingerprint: SHA-256 hex of the files' SHA-256 hex digests,
     sorted, one a line. A file missing from ``digests`` (the digests a reading
     pass computed) is hashed now with :func:`file_sha256`.
@@ -128,11 +141,11 @@ def content_fingerprint(files: Sequence[Path], digests: Mapping[str, str] | None
     :raises SourceError: naming a file that cannot be read.
     """
     known = digests or {}
-    each = sorted(known.get(os.fspath(p)) or file_sha256(p) for p in files)
+    each = sorted(known.get(key_of(p)) or file_sha256(p) for p in files)
     return hashlib.sha256("".join(f"{d}\n" for d in each).encode()).hexdigest()
 
 
-def input_fingerprint(kind: str, files: Sequence[Path], digests: Mapping[str, str] | None = None) -> str:
+def input_fingerprint(kind: str, files: Sequence[Any], digests: Mapping[str, str] | None = None) -> str:
     """The fingerprint of ``kind`` (``metadata`` or ``content``) of ``files``.
 
     :raises ValueError: on another kind.

@@ -22,7 +22,6 @@ still spreads over several processes and each task holds only part of a row grou
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import math
 import os
@@ -33,22 +32,23 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from monitor.errors import SourceError
-from monitor.sources.csv_types import MISSING_TEXT
-from monitor.sources.digest import Digests, fingerprint, hashed_input
+from monitor.sources.digest import Digests, fingerprint
+from monitor.sources.inputs import Input, is_local, random_access
+from monitor.sources.names import check_unique_names, selected, short
+from monitor.sources.remote import ObjectStore, is_url, object_store
+from monitor.sources.text import BLOCK_SIZE, TEXT_METADATA, csv_header, read_csv, read_jsonl
 
-__all__ = ["FileSource", "ReadTask", "fingerprint", "read_file", "resolve_files"]
+__all__ = ["BLOCK_SIZE", "TEXT_METADATA", "FileSource", "ReadTask", "check_unique_names", "csv_header",
+           "fingerprint", "read_file", "resolve_files"]
 
 EXTENSIONS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
     ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
 }
-BLOCK_SIZE = 16 << 20  # bytes of text per CSV / JSON Lines block
 TASK_ROWS = 500_000  # Parquet rows per read task (at least one row group)
 PIECE_BYTES = 4 << 20
 """About this many bytes of a column are read at a time from Parquet
@@ -57,18 +57,19 @@ PIECE_BYTES = 4 << 20
 PIECE_ROWS_MIN = 1 << 14
 PIECE_ROWS_MAX = 1 << 19
 DICTIONARY_BYTES_PER_ROW = 4.0
-TEXT_METADATA = {b"drift_monitor.text": b"1"}
-"""Schema metadata of batches whose columns are raw text (CSV)."""
 
 _ARROW_ERRORS = (pa.ArrowException, OSError, UnicodeDecodeError)
 
 
-def format_of(path: str | os.PathLike[str]) -> str:
-    """The format of a file from its extension (``.gz`` etc. stripped).
+def format_of(path: Input) -> str:
+    """The format of a file or object from its extension (``.gz`` etc.
+    stripped); ``sql`` for a query.
 
     :raises SourceError: when the extension is not one of :data:`EXTENSIONS`.
     """
-    suffixes = [s.lower() for s in Path(path).suffixes if s.lower() not in (".gz", ".bz2", ".zst", ".lz4")]
+    if getattr(path, "format", None) == "sql":
+        return "sql"
+    suffixes = [s.lower() for s in (Path(path).suffixes if is_local(path) else path.suffixes) if s.lower() not in (".gz", ".bz2", ".zst", ".lz4")]
     if suffixes and suffixes[-1] in EXTENSIONS:
         return EXTENSIONS[suffixes[-1]]
     raise SourceError(f"{path}: cannot tell the format from the extension; set 'format' (csv, parquet or jsonl)")
@@ -80,7 +81,7 @@ def is_text(schema: pa.Schema) -> bool:
     return all(meta.get(k) == v for k, v in TEXT_METADATA.items())
 
 
-def _has_format(path: Path, fmt: str | None) -> bool:
+def _has_format(path: Input, fmt: str | None) -> bool:
     """True when a file found in a folder is data: of ``fmt``, or of any known format."""
     try:
         found = format_of(path)
@@ -89,12 +90,25 @@ def _has_format(path: Path, fmt: str | None) -> bool:
     return fmt is None or found == fmt
 
 
-def resolve_files(patterns: Sequence[str], fmt: str | None = None) -> list[Path]:
-    """Expand files, folders (recursively, files of the format only) and globs.
+def resolve_files(patterns: Sequence[str], fmt: str | None = None, store: ObjectStore | None = None) -> list[Input]:
+    """Expand files, folders (recursively, files of the format only) and globs;
+    in ``store`` when given (keys, prefixes and globs of a datastore), and URLs
+    (``s3://``, ``az://``, ``https://``) with the environment's configuration.
 
-    :returns: the files, sorted, without duplicates.
-    :raises SourceError: naming each path or pattern that matches no file.
+    :returns: the files (local paths first, then objects by URL), sorted, without duplicates.
+    :raises SourceError: naming each path or pattern that matches no file, or
+        the datastore and the client's error.
     """
+    if store is not None:
+        return list(store.files(patterns, fmt, lambda key, f: _has_format(Path(key), f)))
+    remote = [p for p in patterns if is_url(p)]
+    local: list[Input] = list(_local_files([p for p in patterns if not is_url(p)], fmt))
+    for pattern in remote:
+        local.extend(object_store(None, url=pattern).files([pattern], fmt, lambda key, f: _has_format(Path(key), f)))
+    return local
+
+
+def _local_files(patterns: Sequence[str], fmt: str | None) -> list[Path]:
     found: dict[str, Path] = {}
     for pattern in patterns:
         matches = _expand(pattern, fmt)
@@ -131,7 +145,7 @@ class ReadTask:
         dictionary-encoded when :meth:`batches` is asked to.
     """
 
-    path: Path
+    path: Input
     format: str
     row_groups: tuple[int, ...] | None = None
     columns: tuple[str, ...] | None = None
@@ -158,7 +172,7 @@ class ReadTask:
             for batch in read_file(self.path, self.format, self.columns, digests):
                 yield _drop(batch, self.exclude) if self.exclude else batch
         except _ARROW_ERRORS as exc:
-            raise SourceError(f"{self.path}: cannot read as {self.format}: {_short(exc)}") from exc
+            raise SourceError(f"{self.path}: cannot read as {self.format}: {short(exc)}") from exc
 
     def column_chunks(self) -> Iterator[tuple[int, Iterator[tuple[str, pa.Array]]]]:
         """A Parquet task's data one row group and one column at a time, each column
@@ -173,12 +187,12 @@ class ReadTask:
         if self.format != "parquet":
             raise ValueError("column_chunks reads Parquet tasks only")
         try:
-            pf = pq.ParquetFile(self.path, read_dictionary=list(self.dictionary) or None)
+            pf = _parquet_file(self.path, read_dictionary=list(self.dictionary) or None)
             check_unique_names(self.path, pf.schema_arrow.names)
-            names = _selected(self.path, pf.schema_arrow.names, self.columns, self.exclude)
+            names = selected(self.path, pf.schema_arrow.names, self.columns, self.exclude)
             groups = self.row_groups if self.row_groups is not None else range(pf.num_row_groups)
         except _ARROW_ERRORS as exc:
-            raise SourceError(f"{self.path}: cannot read as parquet: {_short(exc)}") from exc
+            raise SourceError(f"{self.path}: cannot read as parquet: {short(exc)}") from exc
         leaves = _leaves(pf.metadata)
         for i in groups:
             yield pf.metadata.row_group(i).num_rows, self._columns_of(pf, i, names, leaves)
@@ -193,7 +207,7 @@ class ReadTask:
                 for piece in pf.iter_batches(rows, row_groups=[group], columns=[name], use_threads=False):
                     yield name, piece.column(0)
             except _ARROW_ERRORS as exc:
-                raise SourceError(f"{self.path}: cannot read as parquet: {_short(exc)}") from exc
+                raise SourceError(f"{self.path}: cannot read as parquet: {short(exc)}") from exc
 
 
 def _leaves(md: pq.FileMetaData) -> dict[str, list[int]]:
@@ -233,18 +247,23 @@ class FileSource:
     format: str | None = None
     columns: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
+    store: ObjectStore | None = None
+    query: Any = None
 
-    def files(self) -> list[Path]:
-        """The files the dataset is made of now. :raises SourceError: see :func:`resolve_files`."""
-        return resolve_files(self.patterns, self.format)
+    def files(self) -> list[Input]:
+        """The files the dataset is made of now (a query: the query itself).
+        :raises SourceError: see :func:`resolve_files`."""
+        if self.query is not None:
+            return [self.query]
+        return resolve_files(self.patterns, self.format, self.store)
 
     def fingerprint(self) -> str:
         """Fingerprint of the current input files."""
         return fingerprint(self.files())
 
-    def format_of(self, path: Path) -> str:
+    def format_of(self, path: Input) -> str:
         """The format a file is read as."""
-        return self.format or format_of(path)
+        return "sql" if getattr(path, "format", None) == "sql" else self.format or format_of(path)
 
     def iter_batches(self, files: Sequence[Path] | None = None, *,
                      digests: Digests | None = None) -> Iterator[pa.RecordBatch]:
@@ -272,9 +291,11 @@ class FileSource:
         fields: dict[str, pa.Field] = {}
         for path in paths:
             fmt = self.format_of(path)
+            if fmt == "sql":
+                continue
             schema = parquet_schema(path) if fmt == "parquet" else pa.schema(
                 [pa.field(n, pa.string()) for n in csv_header(path)] if fmt == "csv" else [])
-            wanted = _selected(path, schema.names, self.columns, self.exclude)
+            wanted = selected(path, schema.names, self.columns, self.exclude)
             fields.update({n: schema.field(n) for n in wanted if n not in fields})
         metadata = TEXT_METADATA if paths and all(self.format_of(p) == "csv" for p in paths) else None
         return pa.schema(list(fields.values()), metadata=metadata).empty_table()
@@ -302,13 +323,13 @@ def _drop(batch: pa.RecordBatch, exclude: Sequence[str]) -> pa.RecordBatch:
     return batch.select(keep)
 
 
-def read_file(path: Path, fmt: str, columns: Sequence[str] | None = None,
+def read_file(path: Input, fmt: str, columns: Sequence[str] | None = None,
               digests: Digests | None = None) -> Iterator[pa.RecordBatch]:
     """Stream one file's record batches.
 
     :param digests: when given, a CSV or JSON Lines file read to its end gets
         the SHA-256 of its bytes (hashed as they are read) under
-        ``os.fspath(path)``; Parquet files are not hashed here.
+        :func:`~monitor.sources.inputs.key_of` the path; Parquet files are not hashed here.
     :raises SourceError: naming the file at fault.
     """
     try:
@@ -321,25 +342,13 @@ def read_file(path: Path, fmt: str, columns: Sequence[str] | None = None,
         duplicate = _json_duplicate(path, exc) if fmt == "jsonl" else None
         if duplicate is not None:
             raise duplicate from exc
-        raise SourceError(f"{path}: cannot read as {fmt}: {_short(exc)}") from exc
-
-
-def check_unique_names(path: Path, names: Sequence[str]) -> None:
-    """Refuse a file whose columns are not uniquely named.
-
-    :raises SourceError: ``"<path>: duplicate column name 'a' (columns 1 and 3)"``.
-    """
-    seen: dict[str, int] = {}
-    for i, name in enumerate(names, start=1):
-        if name in seen:
-            raise SourceError(f"{path}: duplicate column name {name!r} (columns {seen[name]} and {i})")
-        seen[name] = i
+        raise SourceError(f"{path}: cannot read as {fmt}: {short(exc)}") from exc
 
 
 _JSON_DUPLICATE = re.compile(r"Column\((?:/)?(.*)\) was specified twice")
 
 
-def _json_duplicate(path: Path, exc: BaseException) -> SourceError | None:
+def _json_duplicate(path: Input, exc: BaseException) -> SourceError | None:
     """The SourceError of a JSON Lines object with a key given twice, else None."""
     match = _JSON_DUPLICATE.search(str(exc))
     if match is None:
@@ -347,12 +356,7 @@ def _json_duplicate(path: Path, exc: BaseException) -> SourceError | None:
     return SourceError(f"{path}: duplicate column name {match.group(1)!r} in a JSON object")
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _select(batch: pa.RecordBatch, columns: Sequence[str], path: Path) -> pa.RecordBatch:
+def _select(batch: pa.RecordBatch, columns: Sequence[str], path: Input) -> pa.RecordBatch:
     missing = [c for c in columns if c not in batch.schema.names]
     if missing:
         raise SourceError(f"{path}: column(s) not found: {', '.join(missing)}")
@@ -363,47 +367,54 @@ def _select(batch: pa.RecordBatch, columns: Sequence[str], path: Path) -> pa.Rec
 # Parquet
 
 
-def parquet_schema(path: Path) -> pa.Schema:
+def _parquet_file(path: Input, **kwargs: Any) -> pq.ParquetFile:
+    """A ``ParquetFile`` over a local file or an object (ranged reads, coalesced)."""
+    if is_local(path):
+        return pq.ParquetFile(path, **kwargs)
+    return pq.ParquetFile(random_access(path), pre_buffer=True, **kwargs)
+
+
+def parquet_metadata(path: Input) -> pq.FileMetaData:
+    """The footer metadata of a Parquet file or object.
+
+    :raises OSError, pyarrow.ArrowException: when it is not readable Parquet.
+    :raises SourceError: when an object cannot be opened.
+    """
+    return _parquet_file(path).metadata
+
+
+def parquet_schema(path: Input) -> pa.Schema:
     """The Arrow schema of a Parquet file (from its footer).
 
     :raises SourceError: when the file is not readable Parquet or two of its
         columns have the same name.
     """
     try:
-        schema = pq.ParquetFile(path).schema_arrow
+        schema = _parquet_file(path).schema_arrow
     except _ARROW_ERRORS as exc:
-        raise SourceError(f"{path}: cannot read as parquet: {_short(exc)}") from exc
+        raise SourceError(f"{path}: cannot read as parquet: {short(exc)}") from exc
     check_unique_names(path, schema.names)
     return schema
 
 
-def _selected(path: Path, names: Sequence[str], columns: Sequence[str] | None, exclude: Sequence[str]) -> list[str]:
-    if columns is not None:
-        missing = [c for c in columns if c not in names]
-        if missing:
-            raise SourceError(f"{path}: column(s) not found: {', '.join(missing)}")
-        names = list(columns)
-    return [n for n in names if n not in exclude]
-
-
-def _read_parquet(path: Path, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
+def _read_parquet(path: Input, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
     yield from _parquet_batches(path, None, columns, None)
 
 
 def _parquet_batches(
-    path: Path, row_groups: Sequence[int] | None, columns: Sequence[str] | None, dictionary: Sequence[str] | None,
+    path: Input, row_groups: Sequence[int] | None, columns: Sequence[str] | None, dictionary: Sequence[str] | None,
 ) -> Iterator[pa.RecordBatch]:
     """Batches of some row groups of a Parquet file, one row group at a time.
 
     :param dictionary: columns to read dictionary-encoded, in one thread (None:
         plain, with Arrow's threads).
     """
-    pf = pq.ParquetFile(path)
+    pf = _parquet_file(path)
     check_unique_names(path, pf.schema_arrow.names)
-    names = _selected(path, pf.schema_arrow.names, columns, ())
+    names = selected(path, pf.schema_arrow.names, columns, ())
     encoded = [n for n in dictionary or () if n in names]
     if encoded:
-        pf = pq.ParquetFile(path, read_dictionary=encoded)
+        pf = _parquet_file(path, read_dictionary=encoded)
     for i in row_groups if row_groups is not None else range(pf.num_row_groups):
         table = pf.read_row_group(i, columns=names, use_threads=dictionary is None)
         yield from table.to_batches()
@@ -466,14 +477,14 @@ def _balanced_groups(costs: dict[str, float], parts: int) -> list[tuple[str, ...
     return [tuple(sorted(b, key=order.__getitem__)) for b in bins if b]
 
 
-def _parquet_tasks(path: Path, columns: Sequence[str] | None, exclude: Sequence[str], split: int) -> list[ReadTask]:
+def _parquet_tasks(path: Input, columns: Sequence[str] | None, exclude: Sequence[str], split: int) -> list[ReadTask]:
     try:
-        md = pq.ParquetFile(path).metadata
+        md = _parquet_file(path).metadata
         schema = md.schema.to_arrow_schema()
     except _ARROW_ERRORS as exc:
-        raise SourceError(f"{path}: cannot read as parquet: {_short(exc)}") from exc
+        raise SourceError(f"{path}: cannot read as parquet: {short(exc)}") from exc
     check_unique_names(path, schema.names)
-    names = _selected(path, schema.names, columns, exclude)
+    names = selected(path, schema.names, columns, exclude)
     index = {n: schema.get_field_index(n) for n in names}
     encoded = dictionary_columns(md, schema, names)
     tasks: list[ReadTask] = []
@@ -505,76 +516,12 @@ def _row_group_runs(md: pq.FileMetaData) -> list[tuple[int, ...]]:
     return runs
 
 
-# ---------------------------------------------------------------------------
-# CSV and JSON Lines
 
 
-def _csv_parse_options(path: Path) -> pa_csv.ParseOptions:
-    return pa_csv.ParseOptions(delimiter="\t" if ".tsv" in [s.lower() for s in path.suffixes] else ",")
+def _read_query(path: Any, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
+    from monitor.sources.sql import read_query
+
+    yield from read_query(path, columns)
 
 
-def csv_header(path: Path) -> list[str]:
-    """The column names of a CSV file.
-
-    :raises SourceError: when the file cannot be read as CSV or two columns
-        have the same name.
-    """
-    try:
-        reader = pa_csv.open_csv(path, read_options=pa_csv.ReadOptions(block_size=1 << 20),
-                                 parse_options=_csv_parse_options(path))
-    except _ARROW_ERRORS as exc:
-        raise SourceError(f"{path}: cannot read as csv: {_short(exc)}") from exc
-    with reader:
-        names = list(reader.schema.names)
-    check_unique_names(path, names)
-    return names
-
-
-def _read_csv(path: Path, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
-    names = csv_header(path)
-    if columns is not None:
-        _selected(path, names, columns, ())
-    with _hashed(path, digests) as source:
-        yield from _csv_batches(source, path, names, columns)
-
-
-def _csv_batches(source: Any, path: Path, names: Sequence[str], columns: Sequence[str] | None,
-                 ) -> Iterator[pa.RecordBatch]:
-    reader = pa_csv.open_csv(
-        source,
-        read_options=pa_csv.ReadOptions(block_size=BLOCK_SIZE),
-        parse_options=_csv_parse_options(path),
-        convert_options=pa_csv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            include_columns=list(columns) if columns else None,
-            null_values=list(MISSING_TEXT),
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        ),
-    )
-    with reader:
-        for batch in reader:
-            yield batch.replace_schema_metadata(TEXT_METADATA)
-
-
-def _read_jsonl(path: Path, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
-    with _hashed(path, digests) as source:
-        yield from pa_json.open_json(source, read_options=pa_json.ReadOptions(block_size=BLOCK_SIZE))
-
-
-@contextlib.contextmanager
-def _hashed(path: Path, digests: Digests | None) -> Iterator[Any]:
-    """``path`` to read (when ``digests`` is None), or a stream that hashes the
-    bytes read, its digest put in ``digests`` once the reading ended without error."""
-    if digests is None:
-        yield path
-        return
-    stream, raw = hashed_input(path)
-    try:
-        yield stream
-        digests[os.fspath(path)] = raw.finish()
-    finally:
-        raw.close()
-
-
-_READERS = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
+_READERS = {"csv": read_csv, "parquet": _read_parquet, "jsonl": read_jsonl, "sql": _read_query}
