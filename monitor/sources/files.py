@@ -367,11 +367,24 @@ def _select(batch: pa.RecordBatch, columns: Sequence[str], path: Input) -> pa.Re
 # Parquet
 
 
+_FOOTERS: dict[tuple[str, str, int], pq.FileMetaData] = {}
+"""Parquet footers of objects by (URL, version, size), so a snapshot that opens
+an object several times (types, read tasks, reading) fetches its footer once."""
+FOOTERS_KEPT = 256
+
+
 def _parquet_file(path: Input, **kwargs: Any) -> pq.ParquetFile:
-    """A ``ParquetFile`` over a local file or an object (ranged reads, coalesced)."""
+    """A ``ParquetFile`` over a local file or an object (ranged reads, coalesced;
+    the footer of an object read once per version)."""
     if is_local(path):
         return pq.ParquetFile(path, **kwargs)
-    return pq.ParquetFile(random_access(path), pre_buffer=True, **kwargs)
+    key = (path.url, path.version, path.size)
+    pf = pq.ParquetFile(random_access(path), metadata=_FOOTERS.get(key), pre_buffer=True, **kwargs)
+    if key not in _FOOTERS and path.version:
+        if len(_FOOTERS) >= FOOTERS_KEPT:
+            _FOOTERS.pop(next(iter(_FOOTERS)))
+        _FOOTERS[key] = pf.metadata
+    return pf
 
 
 def parquet_metadata(path: Input) -> pq.FileMetaData:

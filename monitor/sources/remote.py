@@ -117,6 +117,8 @@ class RemoteFile:
         """
         kwargs: dict[str, Any] = ({"block_size": SEQUENTIAL_BLOCK, "cache_type": "readahead"} if sequential
                                   else {"cache_type": "none"})
+        if self.size > 0 and type(self.fs).__name__ in ("S3FileSystem", "HTTPFileSystem"):
+            kwargs["size"] = self.size  # known from the listing: no HEAD request per open
         try:
             return _Guarded(self.fs.open(self.key, "rb", **kwargs), self)
         except Exception as exc:  # noqa: BLE001 - every client error becomes a SourceError
