@@ -486,3 +486,22 @@ def test_pg_fingerprint_follows_rows_and_the_checksum_column(pg: Any) -> None:
     changed = query_fingerprint(summed)
     pg.execute("INSERT INTO f VALUES (1001, 0, NULL)")
     assert query_fingerprint(plain) != first and query_fingerprint(summed) != changed
+
+
+def _read_in_child(url: str) -> tuple[bool, int]:
+    """In a forked process: whether the engine is a new one, and the rows read."""
+    inherited = sql_source._ENGINES[url][1]
+    fresh = sql_engine(url, "warehouse")
+    return fresh is not inherited, table_of(read_query(QueryFile("warehouse", url, "SELECT * FROM flights WHERE day = 1"))).num_rows
+
+
+@pytest.mark.servers
+def test_pg_a_forked_process_makes_its_own_engine(pg: Any) -> None:
+    import multiprocessing
+
+    source = QueryFile("warehouse", pg.url, "SELECT * FROM flights WHERE day = 1")
+    want = pg_rows(pg, "SELECT count(*) FROM flights WHERE day = 1")[0][0]
+    assert table_of(read_query(source)).num_rows == want  # a pooled connection in this process
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(_read_in_child, (pg.url,)) == (True, want)
+    assert table_of(read_query(source)).num_rows == want  # this process's connection still works

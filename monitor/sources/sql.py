@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -87,7 +88,8 @@ _GLOT_DIALECTS = {
 _TIMEOUT_ARG = {"psycopg": "connect_timeout", "psycopg2": "connect_timeout", "pg8000": "timeout",
                 "pymysql": "connect_timeout", "mysqldb": "connect_timeout", "pysqlite": "timeout"}
 """Driver -> its ``connect()`` argument in seconds (SQLite's waits for a lock)."""
-_ENGINES: dict[str, sqlalchemy.Engine] = {}
+_ENGINES: dict[str, tuple[int, sqlalchemy.Engine]] = {}
+"""URL -> (the process that made it, its engine): a forked process makes its own."""
 _ENGINES_LOCK = threading.Lock()
 
 
@@ -180,8 +182,8 @@ def scrub(text: str, url: str) -> str:
 
 
 def sql_engine(url: str, datastore: str) -> sqlalchemy.Engine:
-    """The SQLAlchemy engine of a datastore's URL, made once per URL (and
-    process): a connection pool with ``pool_pre_ping`` and a connect timeout of
+    """The SQLAlchemy engine of a datastore's URL, made once per URL and
+    process (a forked process never uses its parent's pooled connections): a connection pool with ``pool_pre_ping`` and a connect timeout of
     :data:`CONNECT_TIMEOUT` seconds for the drivers that take one.
 
     :raises SourceError: naming the datastore when SQLAlchemy is not installed,
@@ -190,8 +192,10 @@ def sql_engine(url: str, datastore: str) -> sqlalchemy.Engine:
     sa = _sqlalchemy(datastore)
     with _ENGINES_LOCK:
         cached = _ENGINES.get(url)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[0] == os.getpid():
+            return cached[1]
+        if cached is not None:  # made before a fork: leave the parent's connections to it
+            cached[1].dispose(close=False)
         try:
             parsed = sa.engine.make_url(url)
         except Exception:
@@ -205,7 +209,7 @@ def sql_engine(url: str, datastore: str) -> sqlalchemy.Engine:
         except Exception as exc:
             safe = parsed.render_as_string(hide_password=True)
             raise SourceError(f"datastore {datastore!r}: cannot use {safe}: {scrub(first_line(exc), url)}") from None
-        _ENGINES[url] = engine
+        _ENGINES[url] = (os.getpid(), engine)
         return engine
 
 
@@ -373,8 +377,9 @@ def _settle(parts: Iterator[Sequence[Any]], types: list[pa.DataType | None],
             break
         pending.append(rows)
         read += len(rows)
+        values = list(zip(*rows))
         for j in list(unknown):
-            found = infer_type([r[pick[j]] for r in rows])
+            found = infer_type(values[pick[j]])
             if found is not None:
                 types[j] = found
                 unknown.remove(j)

@@ -52,7 +52,8 @@ def infer_type(values: Sequence[Any]) -> pa.DataType | None:
 
     :returns: None when every value is None (the type is not known yet).
     """
-    kinds = {type(v) for v in values if v is not None}
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
     if not kinds:
         return None
     if kinds == {bool}:
@@ -120,7 +121,7 @@ def to_arrow(values: Sequence[Any], arrow_type: pa.DataType, column: str, *, che
     fits = True
     if checked:
         accepted = _accepted(arrow_type)
-        fits = all(issubclass(k, accepted) for k in {type(v) for v in values} - {type(None)})
+        fits = all(issubclass(k, accepted) for k in set(map(type, values)) - {type(None)})
     if fits:
         try:
             return pa.array(values, type=arrow_type)
