@@ -197,3 +197,28 @@ def flights_url(flights_run: Path) -> Iterator[str]:
     """The base URL of a server over the flights example, for the session."""
     with serving(flights_run / "config" / "flights.yaml") as url:
         yield url
+
+
+# ----------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server of this process (:mod:`servers_pg`): password
+    authentication, 127.0.0.1, a free port, database ``drift``; stopped at the
+    end of the session. Without the binaries the tests that use it skip with
+    the reason, except under ``CI=true``, where they fail."""
+    import os
+
+    from servers_pg import PostgresUnavailable, start_postgres
+
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but the PostgreSQL tests cannot run: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
