@@ -1,6 +1,8 @@
 """Shared fixtures: a real webhook receiver on 127.0.0.1; the shipped flights
 example backfilled over a few weeks (once per session); ``drift-monitor
-serve``'s server over a configuration."""
+serve``'s server over a configuration; real S3 (moto), Azure Blob Storage
+(Azurite) and HTTP file servers on 127.0.0.1 (``tests/servers.py``), whose
+tests get the ``servers`` marker."""
 
 from __future__ import annotations
 
@@ -16,6 +18,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
+from servers import (
+    Azurite,
+    FileServer,
+    S3Server,
+    ServerUnavailable,
+    start_azurite,
+    start_file_server,
+    start_s3,
+    unavailable,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -222,3 +235,54 @@ def postgres() -> Iterator[Any]:
         yield server
     finally:
         server.stop()
+
+# ------------------------------------------------------------------- servers
+
+SERVER_FIXTURES = {"s3_server", "azurite", "http_files", "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a server fixture ``servers`` (``-m "not servers"`` leaves them out)."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 for the session (per pytest-xdist process): ``endpoint_url``,
+    ``key``, ``secret``, ``storage_options()`` for s3fs, ``new_bucket()``,
+    ``put(...)``, and bytes counted per object (``bytes_sent(bucket, key)``).
+    Skips when moto is missing (fails under CI=true)."""
+    try:
+        server = start_s3(tmp_path_factory.mktemp("s3"))
+    except ServerUnavailable as error:
+        unavailable(str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite's blob service for the session (per pytest-xdist process):
+    ``connection_string()``, ``storage_options()`` for adlfs,
+    ``new_container()``, ``put(...)``, and bytes counted per blob. Skips when
+    Azurite is not installed (``scripts/install-servers``; fails under CI=true)."""
+    try:
+        server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    except ServerUnavailable as error:
+        unavailable(str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http_files(tmp_path: Path) -> Iterator[FileServer]:
+    """An HTTP file server over the test's own folder ``tmp_path / "files"``:
+    ``put(relative, data)`` returns the file's URL; set ``authorization`` to
+    require that ``Authorization`` header; bytes counted per file."""
+    root = tmp_path / "files"
+    root.mkdir()
+    server = start_file_server(root)
+    yield server
+    server.stop()
