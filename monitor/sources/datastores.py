@@ -59,11 +59,12 @@ def query_input(name: str, config: Any, query: str, params: dict[str, Any], chec
     """
     from monitor.sources.sql import QueryFile, check_read_only
 
+    url = sql_url(name, config)
     try:
-        check_read_only(query)
+        check_read_only(query, url.split(":", 1)[0].split("+", 1)[0] or None)
     except SourceError as exc:
         raise SourceError(f"datastore {name!r}: {exc}") from None
-    return QueryFile(name, sql_url(name, config), query, tuple(sorted(params.items())), checksum_column)
+    return QueryFile(name, url, query, tuple(sorted(params.items())), checksum_column)
 
 
 def dataset_source(ds: Any, columns: Sequence[str] | None = None, exclude: Sequence[str] = ()) -> FileSource:
