@@ -187,7 +187,8 @@ class ReadTask:
         if self.format != "parquet":
             raise ValueError("column_chunks reads Parquet tasks only")
         try:
-            pf = _parquet_file(self.path, read_dictionary=list(self.dictionary) or None)
+            pf = _parquet_file(self.path, (self.columns, self.row_groups),
+                               read_dictionary=list(self.dictionary) or None)
             check_unique_names(self.path, pf.schema_arrow.names)
             names = selected(self.path, pf.schema_arrow.names, self.columns, self.exclude)
             groups = self.row_groups if self.row_groups is not None else range(pf.num_row_groups)
@@ -373,18 +374,45 @@ an object several times (types, read tasks, reading) fetches its footer once."""
 FOOTERS_KEPT = 256
 
 
-def _parquet_file(path: Input, **kwargs: Any) -> pq.ParquetFile:
+DENSE_SHARE = 0.5
+"""An object whose selected column chunks make up at least this share of its
+bytes is read with read-ahead blocks (:data:`~monitor.sources.remote.SEQUENTIAL_BLOCK`),
+one request per block; a sparser read fetches each column chunk by itself."""
+
+
+def _parquet_file(path: Input, reading: tuple[Sequence[str] | None, Sequence[int] | None] | None = None,
+                  **kwargs: Any) -> pq.ParquetFile:
     """A ``ParquetFile`` over a local file or an object (ranged reads, coalesced;
-    the footer of an object read once per version)."""
+    the footer of an object read once per version).
+
+    :param reading: the columns and row groups about to be read (None: all),
+        for an object: a dense read goes by read-ahead blocks.
+    """
     if is_local(path):
         return pq.ParquetFile(path, **kwargs)
     key = (path.url, path.version, path.size)
-    pf = pq.ParquetFile(random_access(path), metadata=_FOOTERS.get(key), pre_buffer=True, **kwargs)
+    md = _FOOTERS.get(key)
+    dense = md is not None and reading is not None and _share(md, *reading) >= DENSE_SHARE * max(path.size, 1)
+    source = path.open(sequential=True) if dense else random_access(path)
+    pf = pq.ParquetFile(source, metadata=md, pre_buffer=True, **kwargs)
     if key not in _FOOTERS and path.version:
         if len(_FOOTERS) >= FOOTERS_KEPT:
             _FOOTERS.pop(next(iter(_FOOTERS)))
         _FOOTERS[key] = pf.metadata
     return pf
+
+
+def _share(md: pq.FileMetaData, columns: Sequence[str] | None, row_groups: Sequence[int] | None) -> int:
+    """Bytes of the column chunks of ``columns`` in ``row_groups`` (None: all)."""
+    wanted = None if columns is None else set(columns)
+    total = 0
+    for i in row_groups if row_groups is not None else range(md.num_row_groups):
+        group = md.row_group(i)
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            if wanted is None or chunk.path_in_schema.split(".")[0] in wanted:
+                total += chunk.total_compressed_size
+    return total
 
 
 def parquet_metadata(path: Input) -> pq.FileMetaData:
@@ -422,12 +450,12 @@ def _parquet_batches(
     :param dictionary: columns to read dictionary-encoded, in one thread (None:
         plain, with Arrow's threads).
     """
-    pf = _parquet_file(path)
+    pf = _parquet_file(path, (columns, row_groups))
     check_unique_names(path, pf.schema_arrow.names)
     names = selected(path, pf.schema_arrow.names, columns, ())
     encoded = [n for n in dictionary or () if n in names]
     if encoded:
-        pf = _parquet_file(path, read_dictionary=encoded)
+        pf = _parquet_file(path, (columns, row_groups), read_dictionary=encoded)
     for i in row_groups if row_groups is not None else range(pf.num_row_groups):
         table = pf.read_row_group(i, columns=names, use_threads=dictionary is None)
         yield from table.to_batches()
