@@ -274,3 +274,19 @@ def test_profile_reads_an_az_url_with_the_connection_string_variable(azurite: An
     missing = CliRunner().invoke(main, ["profile", f"az://{container}/m/2013-08.parquet"])
     assert missing.exit_code == 1 and f"az://{container}/m/2013-08.parquet: object not found" in missing.output
     assert azurite.account_key not in missing.output
+
+
+def test_azure_account_url_with_a_key_from_a_file(azurite: Any, months: Path, tmp_path: Path) -> None:
+    container = azurite.new_container("keyed")
+    azurite.put(container, "m/2013-07.parquet", months / "2013-07.parquet")
+    (tmp_path / "key").write_text(azurite.account_key + "\n")
+    config = write_config(tmp_path, {"blobs": {
+        "kind": "azure_blob", "container": container, "account_url": azurite.blob_endpoint,
+        "account_name": azurite.account, "account_key_file": str(tmp_path / "key")}},
+        {"jul": {"datastore": "blobs", "path": "m/"}}, {})  # a prefix: its Parquet objects
+    result = CliRunner().invoke(main, ["snapshot", "create", "jul", "-c", str(config), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    with Store(load_config(config).store) as store:
+        (snap,) = store.list_snapshots("jul")
+    assert snap.row_count == pq.read_metadata(months / "2013-07.parquet").num_rows
+    assert azurite.account_key not in result.output

@@ -411,13 +411,16 @@ def _azure(config: Any, where: str) -> tuple[Any, tuple[str, ...]]:
     key = read_secret(config.account_key, config.account_key_file, f"{where} account_key_file")
     sas = read_secret(config.sas_token, config.sas_token_file, f"{where} sas_token_file")
     kwargs: dict[str, Any] = {"skip_instance_cache": True, "connection_timeout": 10}
+    if conn is None and config.account_url:
+        # an endpoint of its own (a custom domain, the emulator's http://host:port/account): a
+        # connection string carries it, with the key or the signature, whatever its scheme
+        account = config.account_name or _account_of(config.account_url)
+        conn = f"BlobEndpoint={config.account_url.rstrip('/')};AccountName={account};" + (
+            f"AccountKey={key};" if key else f"SharedAccessSignature={sas.lstrip('?')};" if sas else "")
     if conn:
         kwargs["connection_string"] = conn
     else:
-        account = config.account_name or _account_of(config.account_url or "")
-        kwargs.update(account_name=account, account_key=key, sas_token=sas)
-        if config.account_url:
-            kwargs["account_host"] = re.sub(r"^https?://", "", config.account_url).split("/", 1)[0]
+        kwargs.update(account_name=config.account_name, account_key=key, sas_token=sas)
     secrets = [s for s in (conn, key, sas) if s]
     if conn:
         secrets += [m.group(1) for m in re.finditer(r"AccountKey=([^;]+)", conn)]
