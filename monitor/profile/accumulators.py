@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from monitor.profile.columns import (
     NUMERIC_KINDS,
+    VECTOR_KIND,
     ColumnSpec,
     as_text,
     chunks,
@@ -35,6 +36,7 @@ from monitor.profile.sketches import (
     misra_gries_cut,
 )
 from monitor.profile.theta import DistinctSketch, theta_hash_floats, theta_hash_strings
+from monitor.profile.vectors import VectorSummary, vector_values
 from monitor.sources.csv_types import parse_text
 
 if TYPE_CHECKING:
@@ -53,7 +55,9 @@ class ColumnAccumulator:
         self.timezone: str | None = None
         self.count = self.missing = self.empty = self.errors = 0
         self.numeric = NumericSummary(k=k) if spec.kind in NUMERIC_KINDS else None
-        self.counter = CategoryCounter(COUNTER_FACTOR * cap) if spec.kind not in NUMERIC_KINDS else None
+        counted = spec.kind not in NUMERIC_KINDS and spec.kind != VECTOR_KIND
+        self.counter = CategoryCounter(COUNTER_FACTOR * cap) if counted else None
+        self.vector = VectorSummary() if spec.kind == VECTOR_KIND else None
         self.distinct = DistinctSketch()
         self.length_min: int | None = None
         self.length_max: int | None = None
@@ -78,6 +82,8 @@ class ColumnAccumulator:
                 self._update_numeric(chunk)
             elif self.spec.kind == "boolean":
                 self._update_boolean(chunk)
+            elif self.vector is not None:
+                self._update_vector(chunk)
             else:
                 self._update_text(chunk)
 
@@ -100,6 +106,13 @@ class ColumnAccumulator:
         assert self.numeric is not None
         self.numeric.update(values, integral=bool(integral))
         self.distinct.update_hashes(self._numeric_hashes(values), counted=False)
+
+    def _update_vector(self, chunk: pa.Array) -> None:
+        assert self.vector is not None
+        values, missing, errors = vector_values(chunk, self.vector.dim or None)
+        self.missing += missing
+        self.errors += errors
+        self.vector.update(values)
 
     def _numeric_hashes(self, values: np.ndarray) -> np.ndarray:
         """Theta hashes for the distinct count: in exact mode those of the distinct
@@ -183,6 +196,7 @@ class ColumnAccumulator:
         self.errors += o.errors
         self.numeric = merge_optional(self.numeric, o.numeric)
         self.counter = merge_optional(self.counter, o.counter)
+        self.vector = merge_optional(self.vector, o.vector)
         self.distinct = self.distinct.merge(o.distinct)
         self.length_min = _opt_min(self.length_min, o.length_min)
         self.length_max = _opt_max(self.length_max, o.length_max)

@@ -1,8 +1,9 @@
 """Column kinds: the kind each column is profiled as, Arrow values in the form
 their kind is profiled in, and the categorical inference rules.
 
-Kinds: integer, decimal, string, boolean, datetime, categorical. A column's kind
-comes from its Arrow type (:func:`kind_of`), from a ``types`` override, or, for
+Kinds: integer, decimal, string, boolean, datetime, categorical, and vector
+(fixed-length lists of numbers, :mod:`monitor.profile.vectors`; only from the
+Arrow type, never declared). A column's kind comes from its Arrow type (:func:`kind_of`), from a ``types`` override, or, for
 text columns (CSV), from :func:`monitor.sources.csv_types.infer_kind`
 (:func:`column_spec`). Whether a string or integer column is categorical is
 decided on the whole profile (:func:`text_categorical`, :func:`int_categorical`);
@@ -19,11 +20,14 @@ import pyarrow.compute as pc
 
 from monitor.profile.numeric import NumericSummary
 from monitor.profile.sketches import CategorySummary
+from monitor.profile.vectors import is_vector_type
 from monitor.sources.csv_types import TextKind, infer_kind
 
 KINDS = ("integer", "decimal", "string", "boolean", "datetime", "categorical")
 NUMERIC_KINDS = ("integer", "decimal", "datetime")
 TEXT_KINDS = ("string", "categorical")
+VECTOR_KIND = "vector"
+"""The kind of list columns of numbers (embeddings): :func:`~monitor.profile.vectors.is_vector_type`."""
 SMALL_INT_CATEGORIES = 20
 """An integer column with at most this many distinct values (each occurring on
 average at least twice) is categorical."""
@@ -57,6 +61,8 @@ def kind_of(arrow_type: pa.DataType) -> str:
         return "decimal"
     if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
         return "datetime"
+    if is_vector_type(arrow_type):
+        return VECTOR_KIND
     return "string"
 
 

@@ -40,7 +40,7 @@ def column_profile(acc: ColumnAccumulator) -> ColumnProfile:
     col = ColumnProfile(
         acc.name, spec.kind, acc.arrow_type, acc.count, acc.missing, acc.empty, acc.errors,
         acc.numeric, None, acc.distinct, acc.length_min, acc.length_max, acc.length_sum,
-        spec.declared, acc.timezone,
+        spec.declared, acc.timezone, acc.vector,
     )
     values = col.not_missing - col.errors
     if acc.counter is not None:

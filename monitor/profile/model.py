@@ -14,6 +14,7 @@ from monitor.profile.columns import int_categorical, int_categories, text_catego
 from monitor.profile.numeric import NumericSummary
 from monitor.profile.sketches import DEFAULT_CATEGORY_CAP, CategorySummary, merge_optional
 from monitor.profile.theta import DistinctSketch
+from monitor.profile.vectors import VectorSummary
 
 __all__ = ["FORMAT_VERSION", "QUANTILE_RANKS", "ColumnProfile", "DatasetProfile"]
 
@@ -29,7 +30,7 @@ QUANTILE_RANKS: tuple[float, ...] = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0
 class ColumnProfile:
     """Profile of one column; statistics as defined in :mod:`monitor.profile`.
 
-    :ivar kind: one of integer, decimal, string, boolean, datetime, categorical.
+    :ivar kind: one of integer, decimal, string, boolean, datetime, categorical, vector.
     :ivar count: rows; ``missing`` counts null and NaN; ``empty`` empty strings;
         ``errors`` values that did not parse as the kind (not counted as missing).
     :ivar numeric: for integer, decimal and datetime columns (and categorical ones
@@ -37,6 +38,7 @@ class ColumnProfile:
     :ivar categories: for string, categorical and boolean columns.
     :ivar distinct_sketch: the theta sketch of the distinct non-missing values
         (numbers as float64, text and booleans as their labels).
+    :ivar vector: for vector columns (:mod:`monitor.profile.vectors`).
     :ivar declared: the kind came from a ``types`` override.
     :ivar timezone: for datetime columns, the source's timezone (None: naive, read as UTC).
     """
@@ -56,6 +58,7 @@ class ColumnProfile:
     length_sum: int = 0
     declared: bool = False
     timezone: str | None = None
+    vector: VectorSummary | None = None
 
     @property
     def not_missing(self) -> int:
@@ -99,6 +102,7 @@ class ColumnProfile:
             self.distinct_sketch.merge(o.distinct_sketch),
             min(lmin) if lmin else None, max(lmax) if lmax else None,
             self.length_sum + o.length_sum, self.declared or o.declared, self.timezone or o.timezone,
+            merge_optional(self.vector, o.vector),
         )
         if kind != self.kind or kind != o.kind:
             out.kind = _reinfer_kind(out, self.kind, o.kind)

@@ -15,7 +15,11 @@ when not counted); then the KLL sketch (Apache DataSketches
 ``kll_doubles_sketch`` serialisation), the exact distinct values (float64) and
 their counts (int64), the distinct-value theta sketch (DataSketches
 ``compact_theta_sketch`` serialisation, compressed) and the rows of each of its
-retained hashes in ascending hash order (int64).
+retained hashes in ascending hash order (int64); for a vector column, its
+summary follows (:func:`monitor.profile.vectors.pack_vector`, ending with
+``b"VEC1"``; ``stats["vector"]`` holds ``dim``, ``n``, ``sample``,
+``sample_size``). Readers of profiles without vector columns never look past the
+distinct-value counts, so the format stays version 3.
 
 Versions 1 and 2 are still read: their moments were stored unscaled (``"mean"``,
 ``"m2"``, ``"m3"``, ``"m4"``; rescaled on reading, exactly, and a moment that had
@@ -42,6 +46,7 @@ from monitor.profile.model import FORMAT_VERSION, ColumnProfile, DatasetProfile
 from monitor.profile.numeric import NumericSummary
 from monitor.profile.sketches import CategorySummary, Moments
 from monitor.profile.theta import DistinctSketch
+from monitor.profile.vectors import pack_vector, unpack_vector
 
 __all__ = ["READABLE_VERSIONS", "json_finite", "pack_sketch", "profile_from_records", "profile_to_records",
            "unpack_sketch"]
@@ -73,8 +78,9 @@ def pack_sketch(col: ColumnProfile) -> bytes:
     rows = ds.counts if ds.counts is not None else np.empty(0, dtype=np.int64)
     head = _HEADER.pack(b"DMS3", len(kll), vals.size, len(theta), ds.lg_k,
                         rows.size if ds.counts is not None else _UNCOUNTED)
+    vector = pack_vector(col.vector) if col.vector is not None else b""
     return b"".join([head, kll, vals.astype("<f8").tobytes(), cnts.astype("<i8").tobytes(), theta,
-                     rows.astype("<i8").tobytes()])
+                     rows.astype("<i8").tobytes(), vector])
 
 
 def unpack_sketch(blob: bytes) -> tuple[Any, np.ndarray | None, np.ndarray | None, DistinctSketch]:
@@ -151,6 +157,9 @@ def _column_stats(col: ColumnProfile) -> dict[str, Any]:
     }
     if col.numeric is not None:
         stats["numeric"] = _numeric_stats(col.numeric)
+    if col.vector is not None:
+        v = col.vector
+        stats["vector"] = {"dim": v.dim, "n": v.n, "sample": int(v.keys.size), "sample_size": v.size}
     if col.categories is not None:
         cats = col.categories
         stats["categories"] = {"counts": cats.counts, "other": cats.other, "cap": cats.cap, "error": cats.error}
@@ -245,6 +254,8 @@ def _column_from_record(rec: Mapping[str, Any]) -> ColumnProfile:
     )
     if "numeric" in stats:
         col.numeric = _numeric_from(stats["numeric"], kll, vals, cnts)
+    if "vector" in stats:
+        col.vector = unpack_vector(rec["sketch"], int(stats["vector"]["n"]))
     if "categories" in stats:
         c = stats["categories"]
         col.categories = CategorySummary({str(k): int(v) for k, v in c["counts"].items()}, int(c["other"]),
