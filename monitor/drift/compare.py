@@ -23,12 +23,19 @@ from monitor.drift.metrics import (
     row_count_change,
     type_change,
 )
-from monitor.drift.measures import _categorical_measures, _Measure, _missing_measure, _numeric_measures
+from monitor.drift.measures import (
+    _categorical_measures,
+    _Measure,
+    _missing_measure,
+    _numeric_measures,
+    _vector_measures,
+)
 from monitor.drift.noise import pair_alpha
 from monitor.drift.overlap import new_values
 from monitor.drift.registry import METRICS
 from monitor.drift.results import ColumnDrift, DatasetDrift, MetricResult, Verdict
 from monitor.drift.settings import DriftSettings, Severity, Threshold
+from monitor.drift.vectors import VectorSide
 
 if TYPE_CHECKING:
     from monitor.profile.model import DatasetProfile
@@ -119,6 +126,8 @@ def _measure_column(b: ColumnInput | None, t: ColumnInput | None, settings: Drif
 
 def _distribution(col: ColumnDrift, b: ColumnInput, t: ColumnInput,
                   settings: DriftSettings) -> tuple[ColumnDrift, list[_Measure]]:
+    if b.vector is not None and t.vector is not None:
+        return _vector_distribution(col, b.vector, t.vector)
     as_categories = b.kind in CATEGORICAL_KINDS and t.kind in CATEGORICAL_KINDS
     if b.numeric is not None and t.numeric is not None and not (as_categories and b.categories and t.categories):
         measures, hist, effect = _numeric_measures(b.numeric, t.numeric, settings.bins)
@@ -138,6 +147,15 @@ def _distribution(col: ColumnDrift, b: ColumnInput, t: ColumnInput,
                        new_categories=display.appeared(t.categories, b.categories), reason=new.note or col.reason,
                        vanished_categories=display.appeared(b.categories, t.categories)), measures
     return replace(col, status="not_comparable", reason="the two sides have no comparable summaries"), []
+
+
+def _vector_distribution(col: ColumnDrift, b: VectorSide, t: VectorSide) -> tuple[ColumnDrift, list[_Measure]]:
+    if b.dim != t.dim:
+        return replace(col, status="not_comparable",
+                       reason=f"vector length changed from {b.dim} to {t.dim}; the distributions are not compared"), []
+    measures, effect = _vector_measures(b, t)
+    shown = {"vector": {"dim": b.dim, "sample": [len(b.sample), len(t.sample)]}}
+    return replace(col, display=shown, magnitude=effect), measures
 
 
 # ---------------------------------------------------------------------------

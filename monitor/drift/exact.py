@@ -19,6 +19,7 @@ from monitor.drift.metrics import (
 )
 from monitor.drift.results import DatasetDrift
 from monitor.drift.settings import DriftSettings
+from monitor.drift.vectors import vector_side
 
 if TYPE_CHECKING:
     from monitor.profile.model import ColumnProfile
@@ -50,8 +51,9 @@ def input_from_data(arr: pa.Array, col: ColumnProfile) -> ColumnInput:
         labels = counts.field("values").to_pylist()
         names = [("true" if v else "false") if col.kind == "boolean" else str(v) for v in labels]
         categories = CategoryCounts(dict(zip(names, (int(c) for c in counts.field("counts").to_pylist()))), 0)
+    vector = vector_side(col.vector) if col.vector is not None else None  # as in profile mode
     return ColumnInput(col.name, col.kind, col.count, col.missing, numeric, categories, base_kind(col),
-                       col.distinct_sketch)
+                       col.distinct_sketch, vector)
 
 
 def _batches(table: pa.Table) -> list[pa.RecordBatch]:

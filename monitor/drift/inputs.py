@@ -16,6 +16,8 @@ from monitor.drift.metrics import (
     side_from_histogram,
 )
 
+from monitor.drift.vectors import VectorSide, vector_side
+
 if TYPE_CHECKING:
     from monitor.profile.model import ColumnProfile
     from monitor.profile.numeric import NumericSummary
@@ -36,6 +38,7 @@ class ColumnInput:
         (:mod:`monitor.drift.overlap`): a :class:`~monitor.profile.theta.DistinctSketch`
         (a compact theta sketch and the rows of each value it retains); None when
         the profile was stored before such sketches were kept (format 1 or 2).
+    :ivar vector: for vector columns, their mean, variance and sample.
     """
 
     name: str
@@ -46,12 +49,15 @@ class ColumnInput:
     categories: CategoryCounts | None = None
     base_kind: str = ""
     distinct: DistinctSketch | None = None
+    vector: VectorSide | None = None
 
     @property
     def values(self) -> int:
         """Number of non-missing values the distribution holds."""
         if self.categories is not None:
             return self.categories.total
+        if self.vector is not None:
+            return self.vector.n
         return self.numeric.n if self.numeric is not None else 0
 
 
@@ -126,4 +132,5 @@ def input_from_profile(col: ColumnProfile) -> ColumnInput:
     counts = CategoryCounts(dict(cats.counts), int(cats.other), int(cats.error)) if cats is not None else None
     numeric = side_from_summary(col.numeric) if col.numeric is not None else None
     distinct = col.distinct_sketch if col.distinct_sketch.complete else None
-    return ColumnInput(col.name, col.kind, col.count, col.missing, numeric, counts, base_kind(col), distinct)
+    vector = vector_side(col.vector) if col.vector is not None else None
+    return ColumnInput(col.name, col.kind, col.count, col.missing, numeric, counts, base_kind(col), distinct, vector)

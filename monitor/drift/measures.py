@@ -1,6 +1,6 @@
 """Measuring one column: each metric's value and the test that guards it
 (:class:`Guarded`, at a per-pair level the comparison sets later), for numeric,
-categorical and missing values; :mod:`monitor.drift.compare` decides on them."""
+categorical, vector and missing values; :mod:`monitor.drift.compare` decides on them."""
 
 from __future__ import annotations
 
@@ -44,6 +44,23 @@ from monitor.drift.noise import (
     welch_p,
 )
 from monitor.drift.settings import Severity
+from monitor.drift.vectors import (
+    FOLDS,
+    PermutationNull,
+    VectorSide,
+    auc_p,
+    classifier_auc,
+    cosine_distance,
+    guard_detail,
+    mean_distance,
+    median_bandwidth,
+    mmd2_unbiased,
+    permutation_null,
+    pooled_std,
+    rbf_kernel,
+    seed_of,
+    sklearn_available,
+)
 
 if TYPE_CHECKING:
     pass
@@ -241,3 +258,58 @@ def _missing_measure(b: ColumnInput, t: ColumnInput) -> tuple[_Measure, dict[str
     guard = lambda a: Guarded(p <= a, abs(change), relative, {"p_value": p, "alpha": a})  # noqa: E731
     return _Measure("missing_rate_change", abs(change), None, abs(change), detail, guard=guard, relative=relative,
                     by_rows=True, at_least="warning" if emptied else "none"), rates
+
+
+def _vector_measures(b: VectorSide, t: VectorSide) -> tuple[list[_Measure], float]:
+    """The vector metrics of two sides (:mod:`monitor.drift.vectors`), each guarded by the
+    permutation null of the pooled samples (the AUC by its Mann-Whitney null); and the
+    column's effect size, ``2 |AUC - 1/2|`` (0 when the AUC is undefined)."""
+    scale = pooled_std(b.variance, b.n, t.variance, t.n)
+    cos, dist = cosine_distance(b.mean, t.mean), mean_distance(b.mean, t.mean, scale)
+    x, y = b.sample, t.sample
+    if len(x) < 2 or len(y) < 2:
+        reason = "a side's sample has fewer than 2 vectors"
+        return [_undefined(k, reason) for k in ("cosine_distance", "mean_distance", "mmd", "classifier_auc")], 0.0
+    sigma = median_bandwidth(np.concatenate([x, y]))
+    kernel = rbf_kernel(np.concatenate([x, y]), sigma)
+    mmd = mmd2_unbiased(kernel, len(x))
+    cache: list[PermutationNull] = []
+
+    def null() -> PermutationNull:
+        if not cache:
+            cache.append(permutation_null(b, t, kernel, mmd, scale))
+        return cache[0]
+
+    def scaled(value: float, fit: Callable[[PermutationNull], NullFit], square: bool) -> Guard:
+        def guard(a: float) -> Guarded:
+            got = null()
+            allowance = fit(got).quantile(a) * got.scale
+            allowance = math.sqrt(max(allowance, 0.0)) if square else allowance
+            return Guarded(value > allowance, value, None,
+                           {"allowance": allowance, "null_scale": got.scale, **guard_detail(fit(got), a)})
+        return guard
+
+    def mmd_guard(a: float) -> Guarded:
+        got = null()
+        allowance = got.mmd.quantile(a)
+        return Guarded(mmd > allowance, mmd, None,
+                       {"allowance": allowance, "permutation_p": got.mmd_p, **guard_detail(got.mmd, a)})
+
+    sizes = {"n": b.n, "m": t.n, "sample_n": len(x), "sample_m": len(y)}
+    out = [
+        _Measure("cosine_distance", cos, None, cos, sizes, guard=scaled(cos, lambda g: g.cosine, False))
+        if cos is not None else _undefined("cosine_distance", "a mean vector is the zero vector"),
+        _Measure("mean_distance", dist, None, dist, {"dim": b.dim}, guard=scaled(dist, lambda g: g.mean_sq, True))
+        if dist is not None else _undefined("mean_distance", "a dimension without variance changed its mean"),
+        _Measure("mmd", mmd, None, mmd, {"sigma": sigma, "kernel": "rbf"}, guard=mmd_guard),
+    ]
+    if not sklearn_available():
+        out.append(_undefined("classifier_auc", "scikit-learn is not installed (pip install 'drift-monitor[vectors]')"))
+        return out, 0.0
+    if min(len(x), len(y)) < FOLDS:
+        out.append(_undefined("classifier_auc", f"a side's sample has fewer than {FOLDS} vectors"))
+        return out, 0.0
+    auc = classifier_auc(x, y, seed=seed_of(x, y))
+    p = auc_p(auc, len(x), len(y))
+    out.append(_Measure("classifier_auc", auc, p, auc, {"folds": FOLDS}, guard=_p_guard(auc, p)))
+    return out, 2.0 * abs(auc - 0.5)

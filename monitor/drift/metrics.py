@@ -51,7 +51,8 @@ KS_EXACT_MAX_N = 10_000
 """Largest sample size for which the KS p-value is exact (as ``scipy.stats.ks_2samp``)."""
 NUMERIC_KINDS = ("integer", "decimal", "datetime")
 CATEGORICAL_KINDS = ("string", "categorical", "boolean")
-ALL_KINDS = NUMERIC_KINDS + CATEGORICAL_KINDS
+VECTOR_KINDS = ("vector",)
+ALL_KINDS = NUMERIC_KINDS + CATEGORICAL_KINDS + VECTOR_KINDS
 
 
 # ---------------------------------------------------------------------------

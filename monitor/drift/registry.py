@@ -12,6 +12,7 @@ from monitor.drift.metrics import (
     ALL_KINDS,
     CATEGORICAL_KINDS,
     NUMERIC_KINDS,
+    VECTOR_KINDS,
     Direction,
     chi_square,
     column_removed,
@@ -28,6 +29,7 @@ from monitor.drift.metrics import (
     wasserstein_normed,
 )
 from monitor.drift.overlap import IDENTIFIER_RATIO, OVERLAP_ALPHA, new_values
+from monitor.drift.vectors import PERMUTATIONS, classifier_auc, cosine_distance, mean_distance, mmd2_unbiased
 
 __all__ = ["METRICS", "METRIC_FUNCTIONS", "Metric", "metric_table"]
 
@@ -70,6 +72,8 @@ class Metric:
 
 _BONF = "flags only when also significant at false_alarm_rate / pairs (Bonferroni over the comparison)"
 _BOOT = f"{_BONF}: null distribution from a parametric bootstrap of the pooled shares (three-moment chi-square fit)"
+_PERM = (f"{_BONF}: null distribution from {PERMUTATIONS} seeded random splits of the pooled reservoir samples "
+         f"(three-moment chi-square fit)")
 _METRICS = (
     Metric("ks_statistic", NUMERIC_KINDS, "higher", 0.1, 0.2, "share (0..1)",
            "sup_x |F_b(x) - F_t(x)|, inclusive CDFs", "Smirnov 1939; scipy.stats.ks_2samp",
@@ -105,6 +109,21 @@ _METRICS = (
            f"decides on max(0, value - the {1 - OVERLAP_ALPHA:g} upper bound of the share expected under a random "
            f"split of the pooled rows); never for near-unique identifiers (distinct / values > {IDENTIFIER_RATIO:g} "
            f"on either side)"),
+    Metric("cosine_distance", VECTOR_KINDS, "higher", None, None, "none (0..2)",
+           "1 - <mu_b, mu_t> / (|mu_b| |mu_t|) of the mean vectors", "cosine distance; numpy",
+           f"{_PERM}; its null rescaled from the samples to all vectors by (1/n + 1/m) / (1/n_s + 1/m_s)"),
+    Metric("mean_distance", VECTOR_KINDS, "higher", 0.1, 0.3, "pooled standard deviations (root mean square)",
+           "sqrt(mean_j ((mu_t,j - mu_b,j) / s_j)^2), s_j the pooled per-dimension standard deviation",
+           "standardised Euclidean distance of the means; Cohen 1988 per dimension",
+           f"{_PERM}; the squared distance's null rescaled from the samples to all vectors by (1/n + 1/m) / "
+           f"(1/n_s + 1/m_s)"),
+    Metric("mmd", VECTOR_KINDS, "higher", 0.015, 0.05, "squared kernel distance (0..2)",
+           "unbiased MMD^2, RBF kernel exp(-|x-y|^2 / (2 sigma^2)), sigma the median pooled distance",
+           "Gretton et al. 2012 'A Kernel Two-Sample Test' (eq. 3); on the reservoir samples", _PERM),
+    Metric("classifier_auc", VECTOR_KINDS, "higher", 0.55, 0.65, "ROC AUC (0.5 = no drift)",
+           "AUC of out-of-fold logistic-regression scores, target vs baseline sample, 5-fold stratified",
+           "Lopez-Paz & Oquab 2017 'Revisiting Classifier Two-Sample Tests'; scikit-learn",
+           f"{_BONF}: one-sided Mann-Whitney z of the AUC, sd sqrt((n+m+1) / (12 n m)) of the samples"),
     Metric("missing_rate_change", ALL_KINDS, "higher", 0.02, 0.10, "share of rows (0..1)",
            "|missing_t / rows_t - missing_b / rows_b|", "L-infinity distance of {missing, present}",
            f"{_BONF}: two-proportion z-test on the row counts (pooled, continuity corrected); a column "
@@ -128,6 +147,8 @@ METRIC_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "mean_change": mean_change, "chi_square": chi_square, "linf_distance": linf_distance,
     "missing_rate_change": missing_rate_change, "type_change": type_change, "new_values": new_values,
     "column_removed": column_removed, "row_count_change": row_count_change,
+    "cosine_distance": cosine_distance, "mean_distance": mean_distance, "mmd": mmd2_unbiased,
+    "classifier_auc": classifier_auc,
 }
 """The function computing each metric; its docstring gives formula, units, direction and source."""
 

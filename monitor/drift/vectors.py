@@ -1,0 +1,255 @@
+"""Drift of vector (embedding) columns, measured on the distribution as a whole:
+the formulas (pure functions on numpy arrays), the permutation null that
+guards them, and the column's measures.
+
+Conventions: ``X`` (shape ``(n_s, d)``) is the baseline's reservoir sample,
+``Y`` (``(m_s, d)``) the target's; ``n`` and ``m`` the vectors each side
+summarised (``n_s <= n``); means and variances are of all vectors.
+
+- ``cosine_distance``: ``1 - <mu_b, mu_t> / (|mu_b| |mu_t|)`` (units: none, 0..2).
+- ``mean_distance``: ``sqrt(mean_j ((mu_t,j - mu_b,j) / s_j)^2)``, ``s_j^2`` the
+  pooled per-dimension variance: the root-mean-square shift of the dimensions,
+  in standard deviations (Cohen's d per dimension, averaged in square).
+- ``mmd``: the unbiased estimate of the squared maximum mean discrepancy
+  (Gretton et al. 2012, *A Kernel Two-Sample Test*, JMLR 13, eq. 3) with the
+  Gaussian kernel ``exp(-|x - y|^2 / (2 sigma^2))``, ``sigma`` the median
+  distance between the pooled samples' vectors (the median heuristic).
+- ``classifier_auc``: ROC AUC of a logistic regression telling the target's
+  sample from the baseline's (scikit-learn, features standardised, 5-fold
+  stratified cross-validation, out-of-fold scores; Lopez-Paz & Oquab 2017,
+  *Revisiting Classifier Two-Sample Tests*).
+
+Noise (one false-alarm rate per comparison, :mod:`monitor.drift.noise`): the
+two samples are pooled and split at random :data:`PERMUTATIONS` times (seeded
+from the samples' bytes); ``mmd`` and the two mean distances are computed on
+each split, and each null distribution is summarised by its mean, variance
+and skewness (:class:`~monitor.drift.noise.NullFit`, read at the per-pair
+level). The mean distances are measured on all vectors but permuted on the
+samples: their squares are quadratic forms in the mean difference, whose null
+scale is ``1/n + 1/m``, so the sample's null is rescaled by
+``(1/n + 1/m) / (1/n_s + 1/m_s)`` (1 when the samples are all the vectors).
+The AUC is guarded by its Mann-Whitney null: ``z = (AUC - 1/2) / sqrt((n_s +
+m_s + 1) / (12 n_s m_s))``, one-sided.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+from monitor.drift.noise import NullFit
+
+if TYPE_CHECKING:
+    from monitor.profile.vectors import VectorSummary
+
+Array = np.ndarray
+
+PERMUTATIONS = 300
+"""Random splits of the pooled samples for the permutation null."""
+FOLDS = 5
+"""Cross-validation folds of the domain classifier."""
+
+
+@dataclass(frozen=True)
+class VectorSide:
+    """One side of a vector column, as a comparison sees it.
+
+    :ivar n: vectors summarised; ``dim`` their length.
+    :ivar mean: mean vector ``(dim,)``; ``variance`` per-dimension variance ``(dim,)`` (ddof 1).
+    :ivar sample: uniform sample of the vectors, ``(k, dim)`` float64.
+    """
+
+    n: int
+    dim: int
+    mean: Array
+    variance: Array
+    sample: Array
+
+
+def vector_side(summary: VectorSummary) -> VectorSide:
+    """The :class:`VectorSide` of a profile's :class:`~monitor.profile.vectors.VectorSummary`."""
+    return VectorSide(summary.n, summary.dim, summary.mean, summary.variance, summary.sample.astype(np.float64))
+
+
+# ---------------------------------------------------------------------------
+# formulas
+
+
+def cosine_distance(mean_b: Array, mean_t: Array) -> float | None:
+    """``1 - cos(mean_b, mean_t)`` (0..2; higher = more drift); None when a mean is the zero vector."""
+    nb, nt = float(np.linalg.norm(mean_b)), float(np.linalg.norm(mean_t))
+    if nb == 0 or nt == 0:
+        return None
+    return float(max(0.0, 1.0 - float(np.dot(mean_b, mean_t)) / (nb * nt)))
+
+
+def pooled_std(var_b: Array, n: int, var_t: Array, m: int) -> Array:
+    """Per-dimension pooled standard deviation ``sqrt(((n-1) v_b + (m-1) v_t) / (n + m - 2))``."""
+    vb = np.nan_to_num(var_b) * max(n - 1, 0)
+    vt = np.nan_to_num(var_t) * max(m - 1, 0)
+    out: Array = np.sqrt((vb + vt) / max(n + m - 2, 1))
+    return out
+
+
+def mean_distance(mean_b: Array, mean_t: Array, scale: Array) -> float | None:
+    """Root-mean-square of ``(mean_t - mean_b) / scale`` over the dimensions (standard deviations;
+    higher = more drift). Dimensions with ``scale == 0`` and equal means are left out; None when
+    such a dimension's means differ (an infinite shift) or no dimension varies."""
+    diff = np.asarray(mean_t, dtype=np.float64) - np.asarray(mean_b, dtype=np.float64)
+    varies = scale > 0
+    if np.any(~varies & (diff != 0)) or not varies.any():
+        return None
+    return float(np.sqrt(np.mean((diff[varies] / scale[varies]) ** 2)))
+
+
+def median_bandwidth(z: Array) -> float:
+    """Median distance between distinct vectors of ``z`` (``(k, d)``), the RBF kernel's ``sigma``;
+    1 when every distance is 0."""
+    d2 = _squared_distances(z)
+    upper = d2[np.triu_indices(z.shape[0], k=1)]
+    upper = upper[upper > 0]
+    return float(np.sqrt(np.median(upper))) if upper.size else 1.0
+
+
+def _squared_distances(z: Array) -> Array:
+    sq = np.einsum("ij,ij->i", z, z)
+    d2: Array = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (z @ z.T), 0.0)
+    return d2
+
+
+def rbf_kernel(z: Array, sigma: float) -> Array:
+    """Gaussian kernel matrix ``exp(-|z_i - z_j|^2 / (2 sigma^2))`` of the rows of ``z``."""
+    out: Array = np.exp(-_squared_distances(z) / (2.0 * sigma * sigma))
+    return out
+
+
+def mmd2_unbiased(kernel: Array, n: int) -> float:
+    """Unbiased MMD² from the kernel matrix of ``[X; Y]``, ``X`` its first ``n`` rows (Gretton et al.
+    2012, eq. 3): ``sum_{i!=j} k(x_i,x_j) / (n(n-1)) + sum_{i!=j} k(y_i,y_j) / (m(m-1)) - 2 mean k(x, y)``."""
+    return float(_mmd2_many(kernel, _labels(kernel.shape[0], n)[:, None])[0])
+
+
+def _labels(total: int, n: int) -> Array:
+    out = np.zeros(total)
+    out[:n] = 1.0
+    return out
+
+
+def _mmd2_many(kernel: Array, a: Array) -> Array:
+    """Unbiased MMD² for each column of the 0/1 indicator matrix ``a`` (``(k, draws)``, 1 = first sample)."""
+    b = 1.0 - a
+    n, m = a[:, 0].sum(), b[:, 0].sum()
+    diag = np.diag(kernel)
+    ka = kernel @ a
+    kxx = np.einsum("ij,ij->j", a, ka) - diag @ a
+    kxy = np.einsum("ij,ij->j", b, ka)
+    kyy = np.einsum("ij,ij->j", b, kernel @ b) - diag @ b
+    out: Array = kxx / (n * (n - 1)) + kyy / (m * (m - 1)) - 2.0 * kxy / (n * m)
+    return out
+
+
+def classifier_auc(x: Array, y: Array, seed: int = 0, folds: int = FOLDS) -> float:
+    """Cross-validated ROC AUC of a logistic regression separating ``y`` (label 1) from ``x`` (label 0).
+
+    Features standardised (``StandardScaler``), ``LogisticRegression(max_iter=1000)``,
+    ``StratifiedKFold(folds, shuffle=True, random_state=seed)``; the AUC of the out-of-fold
+    decision values (``sklearn.metrics.roc_auc_score``). 0.5 = indistinguishable, 1 = separable.
+
+    :raises ImportError: when scikit-learn is not installed (the ``vectors`` extra).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    data = np.concatenate([x, y])
+    labels = np.concatenate([np.zeros(len(x)), np.ones(len(y))])
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    cv = StratifiedKFold(min(folds, len(x), len(y)), shuffle=True, random_state=seed)
+    scores = cross_val_predict(model, data, labels, cv=cv, method="decision_function")
+    return float(roc_auc_score(labels, scores))
+
+
+def auc_p(auc: float, n: int, m: int) -> float:
+    """One-sided p-value of ``AUC > 1/2`` from the Mann-Whitney null: ``z = (auc - 1/2) /
+    sqrt((n + m + 1) / (12 n m))``, ``1 - Phi(z)``."""
+    return float(stats.norm.sf((auc - 0.5) / math.sqrt((n + m + 1) / (12.0 * n * m))))
+
+
+# ---------------------------------------------------------------------------
+# the permutation null
+
+
+def _fit(values: Array) -> NullFit:
+    skew = float(stats.skew(values)) if values.std() > 0 else 0.0
+    return NullFit(float(values.mean()), float(values.var(ddof=1)), skew, int(values.size))
+
+
+def seed_of(x: Array, y: Array) -> int:
+    """A seed from the bytes of both samples: the same samples give the same splits."""
+    return zlib.crc32(np.ascontiguousarray(x).tobytes() + np.ascontiguousarray(y).tobytes())
+
+
+@dataclass(frozen=True)
+class PermutationNull:
+    """Null distributions of a vector column's statistics from random splits of the pooled samples.
+
+    :ivar mmd: of the unbiased MMD²; ``mean_sq`` of ``mean_distance**2``; ``cosine`` of ``cosine_distance``,
+        the last two on the samples (rescale with :attr:`scale`).
+    :ivar scale: ``(1/n + 1/m) / (1/n_s + 1/m_s)``.
+    :ivar mmd_p: the permutation p-value of the observed MMD², ``(1 + #{null >= observed}) / (1 + draws)``.
+    """
+
+    mmd: NullFit
+    mean_sq: NullFit
+    cosine: NullFit
+    scale: float
+    mmd_p: float
+
+
+def permutation_null(b: VectorSide, t: VectorSide, kernel: Array, observed_mmd: float, scale: Array,
+                     draws: int = PERMUTATIONS) -> PermutationNull:
+    """Split the pooled samples ``draws`` times (seeded by :func:`seed_of`) and fit each statistic's null.
+
+    :param kernel: the RBF kernel matrix of ``[b.sample; t.sample]``.
+    :param scale: per-dimension pooled standard deviation (of all vectors) standardising the mean distance.
+    """
+    x, y = b.sample, t.sample
+    ns, ms = len(x), len(y)
+    z = np.concatenate([x, y])
+    rng = np.random.default_rng(seed_of(x, y))
+    a = np.zeros((ns + ms, draws))
+    for j in range(draws):
+        a[rng.permutation(ns + ms)[:ns], j] = 1.0
+    mmd = _mmd2_many(kernel, a)
+    mx, my = (a.T @ z) / ns, ((1.0 - a).T @ z) / ms
+    varies = scale > 0
+    diff = (my - mx)[:, varies] / scale[varies]
+    mean_sq = np.mean(diff * diff, axis=1) if varies.any() else np.zeros(draws)
+    norms = np.linalg.norm(mx, axis=1) * np.linalg.norm(my, axis=1)
+    cos = 1.0 - np.einsum("ij,ij->i", mx, my) / np.where(norms > 0, norms, 1.0)
+    ratio = (1.0 / b.n + 1.0 / t.n) / (1.0 / ns + 1.0 / ms)
+    p = (1.0 + float(np.sum(mmd >= observed_mmd))) / (1.0 + draws)
+    return PermutationNull(_fit(mmd), _fit(mean_sq), _fit(np.maximum(cos, 0.0)), ratio, p)
+
+
+def guard_detail(null: NullFit, alpha: float) -> dict[str, Any]:
+    """What a guard read from a null distribution, for a result's detail."""
+    return {"null_mean": null.mean, "draws": null.draws, "alpha": alpha}
+
+
+@cache
+def sklearn_available() -> bool:
+    """Whether scikit-learn (the ``vectors`` extra) can be imported."""
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return False
+    return True
