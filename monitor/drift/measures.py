@@ -53,11 +53,11 @@ from monitor.drift.vectors import (
     cosine_distance,
     guard_detail,
     mean_distance,
-    median_bandwidth,
+    kernel_matrix,
     mmd2_unbiased,
+    one_thread,
     permutation_null,
     pooled_std,
-    rbf_kernel,
     seed_of,
     sklearn_available,
 )
@@ -270,14 +270,15 @@ def _vector_measures(b: VectorSide, t: VectorSide) -> tuple[list[_Measure], floa
     if len(x) < 2 or len(y) < 2:
         reason = "a side's sample has fewer than 2 vectors"
         return [_undefined(k, reason) for k in ("cosine_distance", "mean_distance", "mmd", "classifier_auc")], 0.0
-    sigma = median_bandwidth(np.concatenate([x, y]))
-    kernel = rbf_kernel(np.concatenate([x, y]), sigma)
-    mmd = mmd2_unbiased(kernel, len(x))
+    with one_thread():
+        sigma, kernel = kernel_matrix(np.concatenate([x, y]))
+        mmd = mmd2_unbiased(kernel, len(x))
     cache: list[PermutationNull] = []
 
     def null() -> PermutationNull:
         if not cache:
-            cache.append(permutation_null(b, t, kernel, mmd, scale))
+            with one_thread():
+                cache.append(permutation_null(b, t, kernel, mmd, scale))
         return cache[0]
 
     def scaled(value: float, fit: Callable[[PermutationNull], NullFit], square: bool) -> Guard:

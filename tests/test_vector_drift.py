@@ -1,0 +1,133 @@
+"""Vector drift metrics against independent oracles (numpy, scipy, scikit-learn),
+and the acceptance on real image vectors: scikit-learn's digits (64 dimensions)
+flag a change of class mix, and random halves of the set are not flagged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from scipy.spatial.distance import cdist, cosine, pdist
+
+pytest.importorskip("sklearn")
+
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+from sklearn.model_selection import StratifiedKFold  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from monitor.drift import compare_profiles  # noqa: E402
+from monitor.drift.registry import METRICS  # noqa: E402
+from monitor.drift.vectors import (  # noqa: E402
+    classifier_auc,
+    cosine_distance,
+    mean_distance,
+    median_bandwidth,
+    mmd2_unbiased,
+    pooled_std,
+    kernel_matrix,
+    rbf_kernel,
+)
+from monitor.profile import compute_profile  # noqa: E402
+
+
+def _profile(x: np.ndarray):  # type: ignore[no-untyped-def]
+    col = pa.FixedSizeListArray.from_arrays(pa.array(x.astype(np.float32).ravel()), x.shape[1])
+    return compute_profile([pa.RecordBatch.from_arrays([col], ["pixels"])])
+
+
+def test_mean_distances_match_numpy() -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(1.0, 2.0, size=(400, 10)), rng.normal(1.3, 1.0, size=(300, 10))
+    assert cosine_distance(x.mean(0), y.mean(0)) == pytest.approx(cosine(x.mean(0), y.mean(0)), rel=1e-12)
+    scale = pooled_std(x.var(0, ddof=1), 400, y.var(0, ddof=1), 300)
+    pooled = np.sqrt((399 * x.var(0, ddof=1) + 299 * y.var(0, ddof=1)) / 698)
+    np.testing.assert_allclose(scale, pooled, rtol=1e-12)
+    expected = np.linalg.norm((y.mean(0) - x.mean(0)) / pooled) / np.sqrt(10)
+    assert mean_distance(x.mean(0), y.mean(0), scale) == pytest.approx(expected, rel=1e-12)
+    assert cosine_distance(np.zeros(3), np.ones(3)) is None
+    assert mean_distance(np.zeros(2), np.array([0.0, 1.0]), np.array([1.0, 0.0])) is None
+
+
+def test_mmd_matches_a_direct_computation() -> None:
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(60, 5)), rng.normal(0.4, 1.0, size=(45, 5))
+    z = np.concatenate([x, y])
+    sigma = median_bandwidth(z)
+    assert sigma == pytest.approx(np.median(pdist(z)), rel=1e-9)
+
+    def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.exp(-cdist(a, b, "sqeuclidean") / (2 * sigma**2))
+
+    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+    n, m = len(x), len(y)
+    direct = ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+              - 2 * kxy.mean())
+    assert mmd2_unbiased(rbf_kernel(z, sigma), n) == pytest.approx(direct, rel=1e-9, abs=1e-12)
+    same_sigma, kernel = kernel_matrix(z)
+    assert same_sigma == sigma
+    np.testing.assert_allclose(kernel, k(z, z), rtol=1e-9, atol=1e-12)
+    assert direct > 0.01  # a shift of 0.4 sd in 5 dimensions is visible
+
+
+def test_auc_matches_roc_auc_score() -> None:
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(200, 8)), rng.normal(0.3, 1.0, size=(150, 8))
+    data, labels = np.concatenate([x, y]), np.r_[np.zeros(200), np.ones(150)]
+    scores = np.empty(len(data))
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=7).split(data, labels):
+        scaler = StandardScaler().fit(data[train])
+        model = LogisticRegression(max_iter=1000).fit(scaler.transform(data[train]), labels[train])
+        scores[test] = model.decision_function(scaler.transform(data[test]))
+    assert classifier_auc(x, y, seed=7) == pytest.approx(roc_auc_score(labels, scores), abs=1e-9)
+    assert classifier_auc(x, y, seed=7) > 0.6
+
+
+def test_registry_entries() -> None:
+    for name in ("cosine_distance", "mean_distance", "mmd", "classifier_auc"):
+        m = METRICS[name]
+        assert m.kinds == ("vector",) and m.direction == "higher" and m.noise
+    assert (METRICS["mmd"].warning, METRICS["classifier_auc"].warning) == (0.015, 0.55)
+
+
+def test_dimension_change_is_not_compared() -> None:
+    rng = np.random.default_rng(0)
+    drift = compare_profiles(_profile(rng.normal(size=(100, 4))), _profile(rng.normal(size=(100, 5))))
+    col = drift.columns[0]
+    assert col.status == "not_comparable" and "from 4 to 5" in (col.reason or "")
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    data = load_digits()
+    return data.data.astype(np.float64), data.target
+
+
+def test_class_mix_change_is_flagged(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    x, labels = digits
+    hot = np.isin(labels, (0, 1))
+    drift = compare_profiles(_profile(x[~hot]), _profile(x[hot]))
+    col = drift.columns[0]
+    assert drift.verdict.drifted and col.status == "drift", col.reason
+    flagged = {m.name for m in col.metrics if m.severity != "none"}
+    assert {"mmd", "classifier_auc", "mean_distance"} <= flagged, flagged
+    # a milder change: classes 0 and 1 make half of the target instead of a fifth
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(x))
+    base, rest = order[:900], order[900:]
+    target = np.concatenate([rest[np.isin(labels[rest], (0, 1))], rng.choice(rest[~hot[rest]], 180, replace=False)])
+    mild = compare_profiles(_profile(x[base]), _profile(x[target]))
+    assert mild.verdict.drifted, mild.columns[0].reason
+
+
+def test_random_halves_are_not_flagged(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    x, _ = digits
+    alarms = []
+    for seed in range(100):
+        order = np.random.default_rng(seed).permutation(len(x))
+        drift = compare_profiles(_profile(x[order[:898]]), _profile(x[order[898:]]))
+        alarms.append(drift.verdict.drifted)
+    rate = float(np.mean(alarms))
+    assert rate < 0.05, f"false-alarm rate over 100 random halves of the digits: {rate:.2f}"
+    print(f"false-alarm rate over 100 random halves of the digits: {rate:.2f}")
