@@ -136,7 +136,7 @@ class VectorSummary:
         self._combine(rows, mean, m2)
         self.norms.update(np.sqrt(np.einsum("ij,ij->i", values, values)))
         rng = np.random.default_rng(zlib.crc32(np.ascontiguousarray(values).tobytes()))
-        self._keep(values.astype(np.float32), rng.random(rows))
+        self._keep(values.astype(np.float32), np.asarray(rng.random(rows)))
 
     def _check_dim(self, dim: int) -> None:
         if self.dim == 0 and self.n == 0:
