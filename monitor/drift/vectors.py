@@ -83,7 +83,11 @@ def vector_side(summary: VectorSummary) -> VectorSide:
 
 
 def cosine_distance(mean_b: Array, mean_t: Array) -> float | None:
-    """``1 - cos(mean_b, mean_t)`` (0..2; higher = more drift); None when a mean is the zero vector."""
+    """Cosine distance of the two mean vectors; None when a mean is the zero vector.
+
+    Formula: ``1 - <mean_b, mean_t> / (|mean_b| |mean_t|)``. Units: none, 0..2.
+    Direction: higher = more drift. Source: cosine distance (``scipy.spatial.distance.cosine``).
+    """
     nb, nt = float(np.linalg.norm(mean_b)), float(np.linalg.norm(mean_t))
     if nb == 0 or nt == 0:
         return None
@@ -99,9 +103,15 @@ def pooled_std(var_b: Array, n: int, var_t: Array, m: int) -> Array:
 
 
 def mean_distance(mean_b: Array, mean_t: Array, scale: Array) -> float | None:
-    """Root-mean-square of ``(mean_t - mean_b) / scale`` over the dimensions (standard deviations;
-    higher = more drift). Dimensions with ``scale == 0`` and equal means are left out; None when
-    such a dimension's means differ (an infinite shift) or no dimension varies."""
+    """Standardised Euclidean distance of the means, per dimension.
+
+    Formula: ``sqrt(mean_j ((mean_t,j - mean_b,j) / scale_j)^2)``, ``scale`` the pooled per-dimension
+    standard deviation (:func:`pooled_std`); dimensions with ``scale == 0`` and equal means are left
+    out. Units: standard deviations (root mean square over the dimensions). Direction: higher = more
+    drift. Source: Cohen's d (Cohen 1988) per dimension, averaged in square (the Euclidean distance
+    of the standardised means over ``sqrt(dim)``). None when a dimension without variance changed
+    its mean (an infinite shift) or no dimension varies.
+    """
     diff = np.asarray(mean_t, dtype=np.float64) - np.asarray(mean_b, dtype=np.float64)
     varies = scale > 0
     if np.any(~varies & (diff != 0)) or not varies.any():
@@ -142,8 +152,13 @@ def rbf_kernel(z: Array, sigma: float) -> Array:
 
 
 def mmd2_unbiased(kernel: Array, n: int) -> float:
-    """Unbiased MMD² from the kernel matrix of ``[X; Y]``, ``X`` its first ``n`` rows (Gretton et al.
-    2012, eq. 3): ``sum_{i!=j} k(x_i,x_j) / (n(n-1)) + sum_{i!=j} k(y_i,y_j) / (m(m-1)) - 2 mean k(x, y)``."""
+    """Unbiased squared maximum mean discrepancy from the kernel matrix of ``[X; Y]``, ``X`` its first ``n`` rows.
+
+    Formula: ``sum_{i!=j} k(x_i,x_j) / (n(n-1)) + sum_{i!=j} k(y_i,y_j) / (m(m-1)) - 2 mean k(x, y)``
+    (can be slightly negative without drift). Units: squared distance in the kernel's feature space
+    (0..2 for the RBF kernel). Direction: higher = more drift. Source: Gretton et al. 2012, "A Kernel
+    Two-Sample Test", JMLR 13, eq. 3.
+    """
     return float(_mmd2_many(kernel, _labels(kernel.shape[0], n)[:, None])[0])
 
 
@@ -171,7 +186,11 @@ def classifier_auc(x: Array, y: Array, seed: int = 0, folds: int = FOLDS) -> flo
 
     Features standardised (``StandardScaler``), ``LogisticRegression(max_iter=1000)``,
     ``StratifiedKFold(folds, shuffle=True, random_state=seed)``; the AUC of the out-of-fold
-    decision values (``sklearn.metrics.roc_auc_score``). BLAS runs on one thread here. 0.5 = indistinguishable, 1 = separable.
+    decision values (``sklearn.metrics.roc_auc_score``). BLAS runs on one thread here.
+
+    Formula: ``P(score(y) > score(x))`` over out-of-fold scores. Units: ROC AUC, 0..1.
+    Direction: higher = more drift (0.5 = indistinguishable, 1 = separable). Source: Lopez-Paz &
+    Oquab 2017, "Revisiting Classifier Two-Sample Tests"; scikit-learn.
 
     :raises ImportError: when scikit-learn is not installed (the ``vectors`` extra).
     """
