@@ -120,6 +120,33 @@ def test_merge_draws_from_each_side_in_proportion() -> None:
     assert abs(np.mean(counts) - 20.0) < 4 * sd / np.sqrt(200), np.mean(counts)
 
 
+def test_profile_in_worker_processes_equals_one_pass(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Parquet row groups read by two worker processes (the state is pickled back), against one pass."""
+    import pickle
+
+    import pyarrow.parquet as pq
+
+    from monitor.profile import profile_source
+    from monitor.profile.parallel import PARALLEL_MIN_CELLS
+    from monitor.sources.files import FileSource
+
+    summary = VectorSummary()
+    summary.update(np.ones((4, 3)))
+    back = pickle.loads(pickle.dumps(summary))
+    assert back.norms.n == 4 and np.array_equal(back.sample, summary.sample)
+    rng = np.random.default_rng(11)
+    rows = max(PARALLEL_MIN_CELLS // 2 + 1000, 4000)
+    x = rng.normal(size=(rows, 4)).astype(np.float32)
+    path = tmp_path / "emb.parquet"
+    pq.write_table(pa.table({"emb": _fixed(x), "id": np.arange(rows)}), path, row_group_size=rows // 4)
+    parallel = profile_source(FileSource((str(path),)), workers=2).columns["emb"].vector
+    single = profile_source(FileSource((str(path),)), workers=1).columns["emb"].vector
+    assert parallel is not None and single is not None and parallel.n == single.n == rows
+    np.testing.assert_allclose(parallel.mean, x.astype(np.float64).mean(axis=0), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(parallel.m2, single.m2, rtol=1e-9)
+    assert np.array_equal(np.sort(parallel.keys), np.sort(single.keys))
+
+
 def test_stored_form_round_trip() -> None:
     rng = np.random.default_rng(9)
     x = rng.normal(size=(2500, 6)).astype(np.float32)

@@ -159,6 +159,15 @@ class VectorSummary:
         order = np.argsort(allk, kind="stable")[: self.size]
         self.sample, self.keys = np.ascontiguousarray(allv[order]), allk[order]
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["norms"] = bytes(self.norms.serialize())
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["norms"] = datasketches.kll_doubles_sketch.deserialize(state["norms"])
+        self.__dict__.update(state)
+
     def merge(self, o: VectorSummary) -> VectorSummary:
         """Summary of both inputs' vectors (a new object).
 
