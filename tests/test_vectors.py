@@ -165,3 +165,23 @@ def test_stored_form_round_trip() -> None:
     assert back.columns["id"].numeric is not None and back.columns["id"].vector is None
     merged = back.merge(profile).columns["emb"].vector
     assert merged is not None and merged.n == 5000
+
+
+def test_json_of_a_vector_column() -> None:
+    import json
+
+    from monitor.profile import profile_json
+
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(3000, 5))
+    empty = pa.array([None, None], type=pa.list_(pa.float32(), 5))
+    profile = compute_profile([pa.RecordBatch.from_arrays([_fixed(x), pa.array(np.zeros(3000))], ["emb", "z"])])
+    got = profile_json(profile)["columns"][0]["vector"]
+    assert (got["dim"], got["n"], got["sample"]) == (5, 3000, 1000)
+    norms = np.linalg.norm(x, axis=1)
+    rank = stats.percentileofscore(norms, got["norm_quantiles"]["50%"]) / 100
+    assert abs(rank - 0.5) < 0.03  # KLL k=200: rank error about 1.3%
+    none = profile_json(compute_profile([_batch(empty)]))["columns"][0]
+    assert none["kind"] == "vector" and none["missing"] == 2
+    assert set(none["vector"]["norm_quantiles"].values()) == {None}
+    json.dumps(none, allow_nan=False)

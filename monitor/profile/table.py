@@ -14,6 +14,7 @@ import pandas as pd
 from monitor.profile.columns import NUMERIC_KINDS
 from monitor.profile.model import QUANTILE_RANKS, ColumnProfile, DatasetProfile
 from monitor.profile.serialize import json_finite
+from monitor.profile.vectors import VectorSummary
 
 __all__ = ["QUANTILE_LABELS", "TABLE_COLUMNS", "profile_json", "profile_table"]
 
@@ -127,7 +128,16 @@ def _column_json(col: ColumnProfile) -> dict[str, Any]:
     if col.categories is not None:
         cats = col.categories
         out["categories"] = {"counts": dict(cats.counts), "other": cats.other, "error": cats.error}
+    if col.vector is not None:
+        out["vector"] = _vector_json(col.vector)
     return out
+
+
+def _vector_json(v: VectorSummary) -> dict[str, Any]:
+    """A vector column's ``dim``, ``n``, ``sample`` size and its norms' quantiles (``null`` without vectors)."""
+    norms = [None] * len(QUANTILE_RANKS) if v.norms.is_empty() else [v.norms.get_quantile(q) for q in QUANTILE_RANKS]
+    return {"dim": v.dim, "n": v.n, "sample": int(v.keys.size),
+            "norm_quantiles": {label: json_finite(q) for label, q in zip(QUANTILE_LABELS, norms)}}
 
 
 def profile_json(profile: DatasetProfile) -> dict[str, Any]:
