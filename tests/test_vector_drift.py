@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from monitor.drift import compare_profiles  # noqa: E402
 from monitor.drift.registry import METRICS  # noqa: E402
+from monitor.drift.settings import DriftSettings, Threshold  # noqa: E402
 from monitor.drift.vectors import (  # noqa: E402
     classifier_auc,
     cosine_distance,
@@ -131,3 +132,30 @@ def test_random_halves_are_not_flagged(digits: tuple[np.ndarray, np.ndarray]) ->
     rate = float(np.mean(alarms))
     assert rate < 0.05, f"false-alarm rate over 100 random halves of the digits: {rate:.2f}"
     print(f"false-alarm rate over 100 random halves of the digits: {rate:.2f}")
+
+
+def _decided_by_tests() -> DriftSettings:
+    """Every vector metric decides on its test alone (thresholds at their floor), at a 5% false-alarm rate."""
+    floors = {"cosine_distance": Threshold(0.0), "mean_distance": Threshold(0.0), "mmd": Threshold(-1.0),
+              "classifier_auc": Threshold(0.0), "missing_rate_change": Threshold(None)}
+    return DriftSettings(thresholds=floors, false_alarm_rate=0.05)
+
+
+def test_tests_hold_their_level_with_samples_smaller_than_the_data() -> None:
+    """3,000 vectors per side, samples of 1,000: the mean distances' null is rescaled from the samples
+    to all vectors. With every threshold at its floor, 20 no-drift pairs raise at most 3 alarms (at a
+    true rate of 5%, 4 or more happen with probability 1.6%), and a shift of 0.06 standard deviations
+    in every dimension (invisible to the samples alone, seen by the means of all vectors) is flagged."""
+    settings = _decided_by_tests()
+    alarms = 0
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        x, y = rng.normal(size=(3000, 16)), rng.normal(size=(3000, 16))
+        alarms += compare_profiles(_profile(x), _profile(y), settings).verdict.drifted
+    assert alarms <= 3, f"{alarms} of 20 no-drift pairs flagged"
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(3000, 16)), rng.normal(0.06, 1.0, size=(3000, 16))
+    col = compare_profiles(_profile(x), _profile(y), settings).columns[0]
+    md = col.metric("mean_distance")
+    assert md is not None and md.severity != "none", md
+    assert md.detail["null_scale"] == pytest.approx((2 / 3000) / (2 / 1000))

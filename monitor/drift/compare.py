@@ -322,6 +322,11 @@ def _notes(mode: str, columns: Sequence[ColumnDrift], settings: DriftSettings, b
         f"PSI: natural logarithm, shares (empty bins included) floored at max({EPSILON:g}, 1/(2 n)); "
         f"JS distance in base 2.",
     ]
+    vectors = [c.column for c in columns if c.metric("mmd") is not None]
+    if vectors:
+        notes.append(f"Vector columns ({', '.join(vectors)}) are compared as a whole from each side's mean, variance "
+                     f"and sample of at most 1,000 vectors; mean_distance, mmd and cosine_distance are tested against "
+                     f"a permutation null of the pooled samples, classifier_auc by its Mann-Whitney null.")
     if bh:
         names = sorted({name for _, name in bh})
         rejected = sum(r for _, r in bh.values())

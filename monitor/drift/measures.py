@@ -284,7 +284,7 @@ def _vector_measures(b: VectorSide, t: VectorSide) -> tuple[list[_Measure], floa
     def scaled(value: float, fit: Callable[[PermutationNull], NullFit], square: bool) -> Guard:
         def guard(a: float) -> Guarded:
             got = null()
-            allowance = fit(got).quantile(a) * got.scale
+            allowance = fit(got).quantile(a)
             allowance = math.sqrt(max(allowance, 0.0)) if square else allowance
             return Guarded(value > allowance, value, None,
                            {"allowance": allowance, "null_scale": got.scale, **guard_detail(fit(got), a)})

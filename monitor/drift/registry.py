@@ -74,6 +74,8 @@ _BONF = "flags only when also significant at false_alarm_rate / pairs (Bonferron
 _BOOT = f"{_BONF}: null distribution from a parametric bootstrap of the pooled shares (three-moment chi-square fit)"
 _PERM = (f"{_BONF}: null distribution from {PERMUTATIONS} seeded random splits of the pooled reservoir samples "
          f"(three-moment chi-square fit)")
+_MEANS = ("each split's means: the pooled mean of all vectors plus the split's deviations scaled by "
+          "sqrt((1/n + 1/m) / (1/n_s + 1/m_s))")
 _METRICS = (
     Metric("ks_statistic", NUMERIC_KINDS, "higher", 0.1, 0.2, "share (0..1)",
            "sup_x |F_b(x) - F_t(x)|, inclusive CDFs", "Smirnov 1939; scipy.stats.ks_2samp",
@@ -111,12 +113,11 @@ _METRICS = (
            f"on either side)"),
     Metric("cosine_distance", VECTOR_KINDS, "higher", None, None, "none (0..2)",
            "1 - <mu_b, mu_t> / (|mu_b| |mu_t|) of the mean vectors", "cosine distance; numpy",
-           f"{_PERM}; its null rescaled from the samples to all vectors by (1/n + 1/m) / (1/n_s + 1/m_s)"),
+           f"{_PERM}; {_MEANS}"),
     Metric("mean_distance", VECTOR_KINDS, "higher", 0.1, 0.3, "pooled standard deviations (root mean square)",
            "sqrt(mean_j ((mu_t,j - mu_b,j) / s_j)^2), s_j the pooled per-dimension standard deviation",
            "standardised Euclidean distance of the means; Cohen 1988 per dimension",
-           f"{_PERM}; the squared distance's null rescaled from the samples to all vectors by (1/n + 1/m) / "
-           f"(1/n_s + 1/m_s)"),
+           f"{_PERM}; {_MEANS}"),
     Metric("mmd", VECTOR_KINDS, "higher", 0.015, 0.05, "squared kernel distance (0..2)",
            "unbiased MMD^2, RBF kernel exp(-|x-y|^2 / (2 sigma^2)), sigma the median pooled distance",
            "Gretton et al. 2012 'A Kernel Two-Sample Test' (eq. 3); on the reservoir samples", _PERM),

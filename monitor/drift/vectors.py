@@ -25,9 +25,10 @@ from the samples' bytes); ``mmd`` and the two mean distances are computed on
 each split, and each null distribution is summarised by its mean, variance
 and skewness (:class:`~monitor.drift.noise.NullFit`, read at the per-pair
 level). The mean distances are measured on all vectors but permuted on the
-samples: their squares are quadratic forms in the mean difference, whose null
-scale is ``1/n + 1/m``, so the sample's null is rescaled by
-``(1/n + 1/m) / (1/n_s + 1/m_s)`` (1 when the samples are all the vectors).
+samples: each split's means become the pooled mean of all vectors plus the
+split's deviations scaled by ``sqrt((1/n + 1/m) / (1/n_s + 1/m_s))`` (1 when
+the samples are all the vectors), the size the difference of the means has
+under no drift.
 The AUC is guarded by its Mann-Whitney null: ``z = (AUC - 1/2) / sqrt((n_s +
 m_s + 1) / (12 n_s m_s))``, one-sided.
 """
@@ -233,8 +234,8 @@ def seed_of(x: Array, y: Array) -> int:
 class PermutationNull:
     """Null distributions of a vector column's statistics from random splits of the pooled samples.
 
-    :ivar mmd: of the unbiased MMD²; ``mean_sq`` of ``mean_distance**2``; ``cosine`` of ``cosine_distance``,
-        the last two on the samples (rescale with :attr:`scale`).
+    :ivar mmd: of the unbiased MMD²; ``mean_sq`` of ``mean_distance**2``; ``cosine`` of
+        ``cosine_distance``, the last two of the means of all vectors (see :func:`permutation_null`).
     :ivar scale: ``(1/n + 1/m) / (1/n_s + 1/m_s)``.
     :ivar mmd_p: the permutation p-value of the observed MMD², ``(1 + #{null >= observed}) / (1 + draws)``.
     """
@@ -250,6 +251,11 @@ def permutation_null(b: VectorSide, t: VectorSide, kernel: Array, observed_mmd: 
                      draws: int = PERMUTATIONS) -> PermutationNull:
     """Split the pooled samples ``draws`` times (seeded by :func:`seed_of`) and fit each statistic's null.
 
+    MMD² is computed on each split of the samples. The mean distances are of the means of all
+    vectors, whose null is built from each split: the pooled mean of all vectors plus the split's
+    deviations from the samples' mean scaled by ``sqrt((1/n + 1/m) / (1/n_s + 1/m_s))``, which gives
+    the difference of the means the covariance it has under no drift at sizes ``n`` and ``m``.
+
     :param kernel: the RBF kernel matrix of ``[b.sample; t.sample]``.
     :param scale: per-dimension pooled standard deviation (of all vectors) standardising the mean distance.
     """
@@ -261,13 +267,16 @@ def permutation_null(b: VectorSide, t: VectorSide, kernel: Array, observed_mmd: 
     for j in range(draws):
         a[rng.permutation(ns + ms)[:ns], j] = 1.0
     mmd = _mmd2_many(kernel, a)
-    mx, my = (a.T @ z) / ns, ((1.0 - a).T @ z) / ms
+    ratio = (1.0 / b.n + 1.0 / t.n) / (1.0 / ns + 1.0 / ms)
+    pooled = (b.n * b.mean + t.n * t.mean) / (b.n + t.n)
+    centre, spread = z.mean(axis=0), math.sqrt(ratio)
+    mx = pooled + spread * ((a.T @ z) / ns - centre)
+    my = pooled + spread * (((1.0 - a).T @ z) / ms - centre)
     varies = scale > 0
     diff = (my - mx)[:, varies] / scale[varies]
     mean_sq = np.mean(diff * diff, axis=1) if varies.any() else np.zeros(draws)
     norms = np.linalg.norm(mx, axis=1) * np.linalg.norm(my, axis=1)
     cos = 1.0 - np.einsum("ij,ij->i", mx, my) / np.where(norms > 0, norms, 1.0)
-    ratio = (1.0 / b.n + 1.0 / t.n) / (1.0 / ns + 1.0 / ms)
     p = (1.0 + float(np.sum(mmd >= observed_mmd))) / (1.0 + draws)
     return PermutationNull(_fit(mmd), _fit(mean_sq), _fit(np.maximum(cos, 0.0)), ratio, p)
 
