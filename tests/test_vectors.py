@@ -55,6 +55,11 @@ def test_ragged_null_and_nan_vectors() -> None:
     np.testing.assert_allclose(col.vector.mean, [2.5, 3.5])
     values, missing, errors = vector_values(arr, 3)
     assert values.shape == (1, 3) and missing == 1 and errors == 5
+    empty_first = pa.array([[], None, [1.0, 2.0, 3.0], [4.0]], type=pa.list_(pa.float64()))
+    values, missing, errors = vector_values(empty_first, None)
+    assert values.tolist() == [[1.0, 2.0, 3.0]] and missing == 1 and errors == 2
+    values, missing, errors = vector_values(pa.array([[], []], type=pa.list_(pa.float64())), None)
+    assert values.size == 0 and (missing, errors) == (0, 2)
 
 
 def test_not_a_vector_array_is_refused() -> None:
@@ -185,3 +190,27 @@ def test_json_of_a_vector_column() -> None:
     assert none["kind"] == "vector" and none["missing"] == 2
     assert set(none["vector"]["norm_quantiles"].values()) == {None}
     json.dumps(none, allow_nan=False)
+
+
+def test_parts_whose_vectors_differ_in_length_fail_naming_the_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two row groups read by two workers, lists of 4 in one and of 5 in the other: each worker fixes
+    its own length, and the merge fails with a SourceError naming the column and both lengths."""
+    import pyarrow.parquet as pq
+
+    from monitor.errors import SourceError
+    from monitor.profile import profile_source
+    from monitor.profile.parallel import PARALLEL_MIN_CELLS
+    from monitor.sources.files import FileSource
+
+    rows = PARALLEL_MIN_CELLS // 4 + 1000
+
+    def part(dim: int) -> pa.Table:
+        offsets = pa.array(np.arange(0, rows * dim + 1, dim, dtype=np.int32))
+        return pa.table({"v": pa.ListArray.from_arrays(offsets, pa.array(np.ones(rows * dim))), "id": np.arange(rows)})
+
+    path = tmp_path / "ragged.parquet"
+    pq.write_table(pa.concat_tables([part(4), part(5)]), path, row_group_size=rows)
+    with pytest.raises(SourceError, match="column 'v': cannot merge vectors of length [45] with vectors of length [45]"):
+        profile_source(FileSource((str(path),)), workers=2)
+    one = profile_source(FileSource((str(path),)), workers=1).columns["v"]  # one pass: the first length wins
+    assert (one.vector.dim if one.vector else None, one.errors) == (4, rows)

@@ -196,7 +196,10 @@ class ColumnAccumulator:
         self.errors += o.errors
         self.numeric = merge_optional(self.numeric, o.numeric)
         self.counter = merge_optional(self.counter, o.counter)
-        self.vector = merge_optional(self.vector, o.vector)
+        try:
+            self.vector = merge_optional(self.vector, o.vector)
+        except ValueError as exc:  # parts of the input whose first vectors differ in length
+            raise ValueError(f"column {self.name!r}: {exc}") from exc
         self.distinct = self.distinct.merge(o.distinct)
         self.length_min = _opt_min(self.length_min, o.length_min)
         self.length_max = _opt_max(self.length_max, o.length_max)

@@ -312,7 +312,10 @@ def _run_parallel(state: ProfileState, tasks: Sequence[ReadTask], workers: int, 
         task_q.put(None)
     try:
         for blob in _collect(procs, results, bar):
-            state.merge(pickle.loads(blob))
+            try:
+                state.merge(pickle.loads(blob))
+            except ValueError as exc:  # parts that disagree (vector columns whose first vectors differ in length)
+                raise SourceError(f"cannot merge the profiles of parts of the input: {exc}") from exc
     except BaseException:
         for p in procs:
             p.terminate()

@@ -24,8 +24,9 @@ The summary holds, over the vectors read:
   same sample.
 
 A vector that is null counts as missing; a vector of another length than the
-column's dimension, or with a null or NaN element, counts as an error (not
-missing) and is left out of every statistic.
+column's dimension (the first non-empty vector's length), an empty list, or a
+vector with a null or NaN element counts as an error (not missing) and is left
+out of every statistic.
 """
 
 from __future__ import annotations
@@ -62,10 +63,10 @@ def vector_values(arr: pa.Array, dim: int | None) -> tuple[np.ndarray, int, int]
     """The vectors of a list array as a float64 matrix, with the missing and error counts.
 
     :param arr: a fixed-size list, list or large list array of numbers.
-    :param dim: the column's dimension, or None to take the first vector's length.
+    :param dim: the column's dimension, or None to take the first non-empty vector's length.
     :returns: ``(values, missing, errors)``: values of shape ``(rows kept, dim)``;
-        ``missing`` the null vectors; ``errors`` the vectors of another length or
-        with a null or NaN element.
+        ``missing`` the null vectors; ``errors`` the vectors of another length (an
+        empty list included) or with a null or NaN element.
     :raises ValueError: when ``arr`` is not a list array of numbers.
     """
     if not is_vector_type(arr.type):
@@ -77,7 +78,9 @@ def vector_values(arr: pa.Array, dim: int | None) -> tuple[np.ndarray, int, int]
         return np.empty((0, dim or 0)), missing, 0
     lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
     if dim is None:
-        dim = int(lengths[0])
+        if not (lengths > 0).any():
+            return np.empty((0, 0)), missing, len(arr)
+        dim = int(lengths[lengths > 0][0])
     flat = pc.list_flatten(arr)
     if pa.types.is_decimal(flat.type):
         flat = flat.cast(pa.float64())
