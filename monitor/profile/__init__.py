@@ -41,7 +41,8 @@ definitions (they match pandas; the tests hold them to it):
   each count low by at most :attr:`CategorySummary.error`.
 - **String length** min, mean and max, in characters, of non-missing strings.
 
-Kinds: integer, decimal, string, boolean, datetime, categorical. A column's
+Kinds: integer, decimal, string, boolean, datetime, categorical, and vector (a
+list of numbers: embeddings, summarised by :mod:`monitor.profile.vectors`). A column's
 kind comes from its Arrow type, from a ``types`` override, or, for text columns
 (CSV), from :func:`monitor.sources.csv_types.infer_kind` on the first batch.
 Categorical inference, on the whole profile: a string column whose distinct
@@ -140,12 +141,13 @@ from monitor.profile.theta import (
     theta_hash_strings,
 )
 from monitor.profile.values import coerce, finite_values, typed_batch
+from monitor.profile.vectors import SAMPLE_SIZE, VectorSummary, is_vector_type, vector_values
 
 __all__ = [
     "COUNTER_FACTOR", "DEFAULT_CATEGORY_CAP", "DEFAULT_K", "EXACT_DISTINCT", "FORMAT_VERSION",
     "KINDS", "NUMERIC_KINDS", "PARALLEL_MIN_CELLS", "PRECOMPACT_MIN", "QUANTILE_RANKS",
     "READABLE_VERSIONS", "SKETCH_SLICE", "SMALL_INT_CATEGORIES", "TABLE_COLUMNS", "TEXT_KINDS", "THETA_LG_K",
-    "THETA_SEED",
+    "THETA_SEED", "SAMPLE_SIZE", "VectorSummary", "is_vector_type", "vector_values",
     "CategoryCounter", "CategorySummary", "ColumnAccumulator", "ColumnProfile", "ColumnSpec",
     "DatasetProfile", "DistinctSketch", "Moments", "NumericSummary", "ProfileState", "Progress", "coerce",
     "column_profile", "column_spec", "compact_to_sketch", "compaction_level", "compute_profile", "fine_bins",
