@@ -63,7 +63,7 @@ def test_good_config_resolves_paths_against_its_folder(tmp_path: Path) -> None:
         ("monitors.flights.schedule", {"cron": "61 * * * *"}, "monitors.flights.schedule.cron: invalid cron expression"),
         ("monitors.flights.dataset", "nope", "monitors.flights.dataset: unknown dataset 'nope'"),
         ("monitors.flights.webhooks", ["pager"], "monitors.flights.webhooks.0: unknown webhook 'pager'"),
-        ("datasets.flights.format", "xlsx", "datasets.flights.format: Input should be 'csv', 'parquet' or 'jsonl'"),
+        ("datasets.flights.format", "xlsx", "datasets.flights.format: Input should be 'csv', 'parquet', 'jsonl' or 'npy'"),
         ("webhooks.ops.url", "ftp://x", "webhooks.ops.url: expected an http:// or https:// URL"),
     ],
     ids=["unknown-key", "bad-duration", "both-schedules", "bad-cron", "unknown-dataset", "unknown-webhook", "bad-format", "bad-url"],

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-FORMATS = ("csv", "parquet", "jsonl")
+FORMATS = ("csv", "parquet", "jsonl", "npy")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 """``${NAME}`` or ``${NAME:-default}`` in a string value."""
 UNVERSIONED = ("description", "fingerprint")
@@ -57,8 +57,9 @@ class DatasetConfig(_Model):
         default_factory=dict, description="values bound to the query's :name placeholders (never formatted in)")
     checksum_column: str | None = Field(
         default=None, description="a column of the query whose aggregate joins the fingerprint (SQL)")
-    format: Literal["csv", "parquet", "jsonl"] | None = Field(
-        default=None, description="file format; inferred from the file extension when omitted"
+    format: Literal["csv", "parquet", "jsonl", "npy"] | None = Field(
+        default=None, description="file format (npy: a 2-D array read as one vector column, vector); "
+        "inferred from the file extension when omitted"
     )
     columns: ColumnSelection = Field(
         default=ColumnSelection(), description="which columns are profiled: {include: [...]} or {exclude: [...]}")

@@ -48,6 +48,7 @@ EXTENSIONS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
     ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".npy": "npy",
 }
 TASK_ROWS = 500_000  # Parquet rows per read task (at least one row group)
 PIECE_BYTES = 4 << 20
@@ -72,7 +73,7 @@ def format_of(path: Input) -> str:
     suffixes = [s.lower() for s in (Path(path).suffixes if is_local(path) else path.suffixes) if s.lower() not in (".gz", ".bz2", ".zst", ".lz4")]
     if suffixes and suffixes[-1] in EXTENSIONS:
         return EXTENSIONS[suffixes[-1]]
-    raise SourceError(f"{path}: cannot tell the format from the extension; set 'format' (csv, parquet or jsonl)")
+    raise SourceError(f"{path}: cannot tell the format from the extension; set 'format' (csv, parquet, jsonl or npy)")
 
 
 def is_text(schema: pa.Schema) -> bool:
@@ -239,7 +240,7 @@ class FileSource:
     """A dataset made of local files.
 
     :param patterns: files, folders or globs.
-    :param format: csv, parquet or jsonl; None infers it per file from the extension.
+    :param format: csv, parquet, jsonl or npy; None infers it per file from the extension.
     :param columns: the columns to read (None: all).
     :param exclude: columns to leave out.
     """
@@ -294,7 +295,7 @@ class FileSource:
             fmt = self.format_of(path)
             if fmt == "sql":
                 continue
-            schema = parquet_schema(path) if fmt == "parquet" else pa.schema(
+            schema = parquet_schema(path) if fmt == "parquet" else _npy_schema(path) if fmt == "npy" else pa.schema(
                 [pa.field(n, pa.string()) for n in csv_header(path)] if fmt == "csv" else [])
             wanted = selected(path, schema.names, self.columns, self.exclude)
             fields.update({n: schema.field(n) for n in wanted if n not in fields})
@@ -565,4 +566,16 @@ def _read_query(path: Any, columns: Sequence[str] | None, digests: Digests | Non
     yield from read_query(path, columns)
 
 
-_READERS = {"csv": read_csv, "parquet": _read_parquet, "jsonl": read_jsonl, "sql": _read_query}
+def _read_npy(path: Any, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
+    from monitor.sources.npy import read_npy
+
+    yield from read_npy(path, columns, digests)
+
+
+def _npy_schema(path: Input) -> pa.Schema:
+    from monitor.sources.npy import npy_schema
+
+    return npy_schema(path)
+
+
+_READERS = {"csv": read_csv, "parquet": _read_parquet, "jsonl": read_jsonl, "sql": _read_query, "npy": _read_npy}
