@@ -64,7 +64,7 @@ def test_the_definition_of_a_local_dataset_has_no_datastore_keys() -> None:
     ({"datastores": {"db": {"kind": "sql", "url": "sqlite://"}}, "datasets": {"d": {"datastore": "db", "path": "x"}}},
      "datasets.d.path: datastore 'db' is sql: give a query"),
     ({"datasets": {"d": {"path": "a.csv", "query": "SELECT 1"}}},
-     "datasets.d: set path (files or objects) or query (SQL), one of them"),
+     "datasets.d: set path (files or objects), query (SQL) or collection (Qdrant), one of them"),
     ({"datasets": {"d": {"query": "SELECT 1"}}}, "datasets.d: a query needs datastore: the name of an sql datastore"),
     ({"datastores": {"lake": s3(secret_access_key="x", secret_access_key_file="f", access_key_id="a")}},
      "datastores.lake.s3: set secret_access_key or secret_access_key_file, not both"),
@@ -76,6 +76,17 @@ def test_the_definition_of_a_local_dataset_has_no_datastore_keys() -> None:
     ({"datastores": {"db": {"kind": "sql"}}}, "datastores.db.sql: set url (an SQLAlchemy URL) or url_file"),
     ({"datastores": {"b": {"kind": "azure_blob", "container": "c", "account_key": "k"}}},
      "datastores.b.azure_blob: an account_key or sas_token needs account_name or account_url"),
+    ({"datastores": {"lake": s3()}, "datasets": {"d": {"datastore": "lake", "collection": "c"}}},
+     "datasets.d.collection: datastore 'lake' is s3, not qdrant"),
+    ({"datastores": {"q": {"kind": "qdrant", "path": "q"}}, "datasets": {"d": {"datastore": "q", "path": "x"}}},
+     "datasets.d.path: datastore 'q' is qdrant: give a collection"),
+    ({"datastores": {"q": {"kind": "qdrant", "path": "q"}}, "datasets": {"d": {"datastore": "q", "query": "SELECT 1"}}},
+     "datasets.d.query: datastore 'q' is qdrant, not sql"),
+    ({"datasets": {"d": {"collection": "c"}}}, "datasets.d: a collection needs datastore: the name of a qdrant datastore"),
+    ({"datastores": {"q": {"kind": "qdrant", "url": "http://h:6333", "path": "p"}}},
+     "datastores.q.qdrant: set url (a Qdrant server) or path (a local-mode folder), one of them"),
+    ({"datastores": {"q": {"kind": "qdrant", "path": "p", "api_key": "k"}}},
+     "datastores.q.qdrant: an api_key is for a server (url), not a local-mode path"),
 ])
 def test_bad_datastore_configuration_is_named_by_its_key(data: dict[str, Any], expected: str) -> None:
     found = problems(data)

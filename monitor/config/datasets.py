@@ -43,6 +43,7 @@ class DatasetConfig(_Model):
     bucket or container, paths under its base URL), or URLs (``s3://``,
     ``az://``, ``https://``) read with the standard environment configuration.
     ``query`` is an SQL SELECT of an ``sql`` datastore, with bound ``params``.
+    ``collection`` is a collection of a ``qdrant`` datastore.
     """
 
     path: str | tuple[str, ...] | None = Field(
@@ -50,13 +51,19 @@ class DatasetConfig(_Model):
         description="a file, a folder (every file of the format inside, recursively) or a glob; or a list of them; "
         "keys or paths inside the datastore when one is named",
     )
-    datastore: str | None = Field(default=None, description="the datastore the path or query is read from")
+    datastore: str | None = Field(default=None, description="the datastore the path, query or collection is read from")
     query: str | None = Field(
         default=None, description="an SQL SELECT run on the (sql) datastore; :name placeholders take params")
     params: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, description="values bound to the query's :name placeholders (never formatted in)")
     checksum_column: str | None = Field(
         default=None, description="a column of the query whose aggregate joins the fingerprint (SQL)")
+    collection: str | None = Field(
+        default=None, min_length=1, description="a collection of the (qdrant) datastore, read point by point")
+    vector_name: str | None = Field(
+        default=None, description="the named vector of the collection to read (collections with named vectors)")
+    with_payload: tuple[str, ...] | None = Field(
+        default=None, description="the payload fields read as columns (default: all of them; [] for none)")
     format: Literal["csv", "parquet", "jsonl", "npy"] | None = Field(
         default=None, description="file format (npy: a 2-D array read as one vector column, vector); "
         "inferred from the file extension when omitted"
@@ -81,8 +88,14 @@ class DatasetConfig(_Model):
 
     @model_validator(mode="after")
     def _path_or_query(self) -> DatasetConfig:
-        if (self.path is None) == (self.query is None):
-            raise ValueError("set path (files or objects) or query (SQL), one of them")
+        if sum(v is not None for v in (self.path, self.query, self.collection)) != 1:
+            raise ValueError("set path (files or objects), query (SQL) or collection (Qdrant), one of them")
+        if self.collection is not None and self.datastore is None:
+            raise ValueError("a collection needs datastore: the name of a qdrant datastore")
+        if self.collection is None and (self.vector_name is not None or self.with_payload is not None):
+            raise ValueError("vector_name and with_payload go with a collection")
+        if self.collection is not None and self.format is not None:
+            raise ValueError("format is for files; a collection's points come typed from Qdrant")
         if self.query is not None and self.datastore is None:
             raise ValueError("a query needs datastore: the name of an sql datastore")
         if self.query is None and (self.params or self.checksum_column):
@@ -149,4 +162,5 @@ class DatasetConfig(_Model):
         return data
 
 
-_UNSET_LEFT_OUT = ("path", "timestamp_column", "datastore", "query", "params", "checksum_column")
+_UNSET_LEFT_OUT = ("path", "timestamp_column", "datastore", "query", "params", "checksum_column", "collection",
+                   "vector_name", "with_payload")

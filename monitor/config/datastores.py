@@ -24,12 +24,12 @@ from pydantic import Field, SecretStr, TypeAdapter, model_validator
 from monitor.config.datasets import _Model
 
 __all__ = [
-    "AzureBlobDatastore", "DatastoreConfig", "HttpDatastore", "S3Datastore", "SECRET_FIELDS", "SqlDatastore",
+    "AzureBlobDatastore", "DatastoreConfig", "HttpDatastore", "QdrantDatastore", "S3Datastore", "SECRET_FIELDS", "SqlDatastore",
     "datastore_from_json", "datastore_to_json",
 ]
 
 SECRET_FIELDS = ("secret_access_key", "session_token", "connection_string", "account_key", "sas_token", "password",
-                 "url")
+                 "url", "api_key")
 """Fields that may hold a secret, each with a ``<field>_file`` variant."""
 
 
@@ -159,10 +159,44 @@ class SqlDatastore(_Datastore):
         return self
 
 
+class QdrantDatastore(_Datastore):
+    """A Qdrant vector database, read with ``qdrant-client``: a server at
+    ``url`` (with an ``api_key``), or a local-mode folder at ``path``
+    (``qdrant_client.QdrantClient(path=...)``; one process at a time may open
+    it). Datasets name a ``collection`` of it."""
+
+    kind: Literal["qdrant"] = Field(description="qdrant: a Qdrant vector database")
+    url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+",
+                            description="the server, e.g. http://localhost:6333")
+    path: str | None = Field(default=None, min_length=1,
+                             description="a local-mode folder (relative to the configuration file)")
+    api_key: SecretStr | None = Field(default=None, description="the API key, e.g. ${QDRANT_API_KEY}")
+    api_key_file: str | None = Field(default=None, description="a file holding the API key")
+    timeout: float = Field(default=60.0, gt=0, description="seconds a request may take")
+
+    @model_validator(mode="after")
+    def _check(self) -> QdrantDatastore:
+        _one_of(self, "api_key")
+        if (self.url is None) == (self.path is None):
+            raise ValueError("set url (a Qdrant server) or path (a local-mode folder), one of them")
+        if self.path is not None and (self.api_key is not None or self.api_key_file is not None):
+            raise ValueError("an api_key is for a server (url), not a local-mode path")
+        return self
+
+    def resolved(self, base: Path) -> QdrantDatastore:
+        """A copy whose relative ``api_key_file`` and ``path`` are resolved against ``base``."""
+        copy = super().resolved(base)
+        assert isinstance(copy, QdrantDatastore)
+        if self.path is None or self.path == ":memory:":
+            return copy
+        path = Path(os.path.expanduser(self.path))
+        return copy.model_copy(update={"path": os.path.normpath(path if path.is_absolute() else base / path)})
+
+
 DatastoreConfig = Annotated[
-    S3Datastore | AzureBlobDatastore | HttpDatastore | SqlDatastore, Field(discriminator="kind")
+    S3Datastore | AzureBlobDatastore | HttpDatastore | SqlDatastore | QdrantDatastore, Field(discriminator="kind")
 ]
-"""One datastore, told apart by ``kind``: ``s3``, ``azure_blob``, ``http`` or ``sql``."""
+"""One datastore, told apart by ``kind``: ``s3``, ``azure_blob``, ``http``, ``sql`` or ``qdrant``."""
 
 
 def datastore_to_json(store: Any) -> dict[str, Any]:

@@ -164,8 +164,13 @@ class Config(_Model):
             elif ds.query is not None and store.kind != "sql":
                 problems.append(f"datasets.{name}.query: datastore {ds.datastore!r} is {store.kind}, "
                                 "not sql: give a path")
+            elif ds.collection is not None and store.kind != "qdrant":
+                problems.append(f"datasets.{name}.collection: datastore {ds.datastore!r} is {store.kind}, "
+                                "not qdrant")
             elif ds.query is None and store.kind == "sql":
                 problems.append(f"datasets.{name}.path: datastore {ds.datastore!r} is sql: give a query")
+            elif ds.collection is None and store.kind == "qdrant":
+                problems.append(f"datasets.{name}.path: datastore {ds.datastore!r} is qdrant: give a collection")
         return problems
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.errors import ConfigError, MonitorError
-from monitor.sources.datastores import dataset_source, query_input, store_of
+from monitor.sources.datastores import collection_input, dataset_source, query_input, store_of
 from monitor.sources.files import FileSource
 
 __all__ = ["datastore_check", "path_source"]
@@ -29,7 +29,7 @@ def path_source(path: str, fmt: str | None = None, config: Config | None = None,
     """The source of one path of the command line.
 
     :param datastore: a datastore of ``config`` the path is inside (a key, a
-        glob, a prefix; a query for an ``sql`` datastore).
+        glob, a prefix; a query for an ``sql`` datastore, a collection for a ``qdrant`` one).
     :raises ConfigError: when ``datastore`` is not in ``config``.
     :raises SourceError: when the datastore cannot be set up.
     """
@@ -40,6 +40,8 @@ def path_source(path: str, fmt: str | None = None, config: Config | None = None,
     store = config.datastores[datastore]
     if store.kind == "sql":
         return FileSource((), None, query=query_input(datastore, store, path, {}, None))
+    if store.kind == "qdrant":
+        return FileSource((), None, query=collection_input(datastore, store, path))
     return FileSource((path,), fmt, store=store_of(datastore, store))
 
 
@@ -82,6 +84,10 @@ def _reach(name: str, store: Any) -> None:
 
         for _ in read_file(query_input(name, store, "SELECT 1 AS one", {}, None), "sql"):
             pass
+    elif store.kind == "qdrant":
+        from monitor.sources.qdrant import reach
+
+        reach(collection_input(name, store, ""))
     else:
         store_of(name, store).check()
 
@@ -92,7 +98,7 @@ def _listing(name: str, ds: Any) -> dict[str, Any]:
         files = dataset_source(ds).files()
         entry["count"] = len(files)
         for item in files[:LISTED]:
-            if getattr(item, "format", None) == "sql":
+            if getattr(item, "format", None) in ("sql", "qdrant"):
                 from monitor.sources.digest import fingerprint
 
                 entry["inputs"].append({"input": str(item), "size": None, "version": fingerprint([item])[:16]})

@@ -3,8 +3,8 @@
 ``dataset_source`` takes a dataset's configuration (``monitor.config.DatasetConfig``,
 read here by its attributes only, so the sources do not depend on the
 configuration's package) and gives the :class:`~monitor.sources.files.FileSource`
-of its local files, of the objects of its datastore, of its URLs, or of its SQL
-query. ``datastore_check`` reaches a datastore and lists what a dataset would read.
+of its local files, of the objects of its datastore, of its URLs, of its SQL
+query, or of its Qdrant collection. ``datastore_check`` reaches a datastore and lists what a dataset would read.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from monitor.errors import SourceError
 from monitor.sources.files import FileSource
 from monitor.sources.remote import ObjectStore, object_store, read_secret
 
-__all__ = ["dataset_source", "query_input", "sql_url", "store_of"]
+__all__ = ["collection_input", "dataset_source", "query_input", "sql_url", "store_of"]
 
 
 def store_of(name: str, config: Any) -> ObjectStore:
@@ -67,11 +67,26 @@ def query_input(name: str, config: Any, query: str, params: dict[str, Any], chec
     return QueryFile(name, url, query, tuple(sorted(params.items())), checksum_column)
 
 
+def collection_input(name: str, config: Any, collection: str, vector_name: str | None = None,
+                     with_payload: Sequence[str] | None = None) -> Any:
+    """The :class:`~monitor.sources.qdrant.CollectionFile` of a collection of a
+    ``qdrant`` datastore (its API key read from ``api_key`` or ``api_key_file``).
+
+    :raises ConfigError: when ``api_key_file`` cannot be read.
+    """
+    from monitor.sources.qdrant import CollectionFile
+
+    key = read_secret(config.api_key, config.api_key_file, f"datastore {name!r} api_key_file")
+    return CollectionFile(name, collection, config.url, config.path, key, float(config.timeout), vector_name,
+                          None if with_payload is None else tuple(with_payload))
+
+
 def dataset_source(ds: Any, columns: Sequence[str] | None = None, exclude: Sequence[str] = ()) -> FileSource:
     """The source of a dataset definition, reading ``columns`` (None: all) but ``exclude``.
 
     :param ds: a ``DatasetConfig`` (``paths``, ``format``, ``datastore``,
-        ``store``, ``query``, ``params``, ``checksum_column``).
+        ``store``, ``query``, ``params``, ``checksum_column``, ``collection``,
+        ``vector_name``, ``with_payload``).
     :raises SourceError: when the dataset names a datastore the configuration
         does not hold, or its datastore cannot be set up (package missing).
     :raises ConfigError: when a datastore's ``*_file`` secret cannot be read.
@@ -79,6 +94,10 @@ def dataset_source(ds: Any, columns: Sequence[str] | None = None, exclude: Seque
     cols = None if columns is None else tuple(columns)
     if ds.datastore is not None and ds.store is None:
         raise SourceError(f"datastore {ds.datastore!r} is not in the configuration")
+    if getattr(ds, "collection", None) is not None:
+        return FileSource((), None, cols, tuple(exclude),
+                          query=collection_input(ds.datastore, ds.store, ds.collection, ds.vector_name,
+                                                 ds.with_payload))
     if ds.query is not None:
         query = query_input(ds.datastore, ds.store, ds.query, dict(ds.params), ds.checksum_column)
         return FileSource((), None, cols, tuple(exclude), query=query)

@@ -97,6 +97,10 @@ def file_sha256(path: Any) -> str:
     """
     if getattr(path, "format", None) == "sql":
         return _query_fingerprint(path)
+    if getattr(path, "format", None) == "qdrant":
+        from monitor.sources.qdrant import collection_fingerprint
+
+        return collection_fingerprint(path)
     sha = hashlib.sha256()
     try:
         with (open(path, "rb", buffering=0) if is_local(path) else path.open(sequential=True)) as fh:

@@ -68,8 +68,8 @@ def format_of(path: Input) -> str:
 
     :raises SourceError: when the extension is not one of :data:`EXTENSIONS`.
     """
-    if getattr(path, "format", None) == "sql":
-        return "sql"
+    if getattr(path, "format", None) in ("sql", "qdrant"):
+        return str(path.format)
     suffixes = [s.lower() for s in (Path(path).suffixes if is_local(path) else path.suffixes) if s.lower() not in (".gz", ".bz2", ".zst", ".lz4")]
     if suffixes and suffixes[-1] in EXTENSIONS:
         return EXTENSIONS[suffixes[-1]]
@@ -265,7 +265,8 @@ class FileSource:
 
     def format_of(self, path: Input) -> str:
         """The format a file is read as."""
-        return "sql" if getattr(path, "format", None) == "sql" else self.format or format_of(path)
+        own = getattr(path, "format", None)
+        return str(own) if own in ("sql", "qdrant") else self.format or format_of(path)
 
     def iter_batches(self, files: Sequence[Path] | None = None, *,
                      digests: Digests | None = None) -> Iterator[pa.RecordBatch]:
@@ -293,7 +294,7 @@ class FileSource:
         fields: dict[str, pa.Field] = {}
         for path in paths:
             fmt = self.format_of(path)
-            if fmt == "sql":
+            if fmt in ("sql", "qdrant"):
                 continue
             schema = parquet_schema(path) if fmt == "parquet" else _npy_schema(path) if fmt == "npy" else pa.schema(
                 [pa.field(n, pa.string()) for n in csv_header(path)] if fmt == "csv" else [])
@@ -578,4 +579,11 @@ def _npy_schema(path: Input) -> pa.Schema:
     return npy_schema(path)
 
 
-_READERS = {"csv": read_csv, "parquet": _read_parquet, "jsonl": read_jsonl, "sql": _read_query, "npy": _read_npy}
+def _read_collection(path: Any, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
+    from monitor.sources.qdrant import read_collection
+
+    yield from read_collection(path, columns)
+
+
+_READERS = {"csv": read_csv, "parquet": _read_parquet, "jsonl": read_jsonl, "sql": _read_query, "npy": _read_npy,
+            "qdrant": _read_collection}
