@@ -154,7 +154,8 @@ def _vector_distribution(col: ColumnDrift, b: VectorSide, t: VectorSide) -> tupl
         return replace(col, status="not_comparable",
                        reason=f"vector length changed from {b.dim} to {t.dim}; the distributions are not compared"), []
     measures, effect = _vector_measures(b, t)
-    shown = {"vector": {"dim": b.dim, "sample": [len(b.sample), len(t.sample)]}}
+    shown = {"vector": {"dim": b.dim, "sample": [len(b.sample), len(t.sample)],
+                        "pca": display.pca_scatter(b.sample, t.sample)}}
     return replace(col, display=shown, magnitude=effect), measures
 
 

@@ -256,3 +256,57 @@ def category_changes(cells: CategoryCells) -> dict[str, Any]:
     other = any(labels[i] == cells.other_label for i in rest)
     return {"rows": rows, "rest": {"categories": len(rest), "baseline": round(float(p[rest].sum()), 6),
                                    "target": round(float(q[rest].sum()), 6), "other": other}}
+
+
+# ---------------------------------------------------------------------------
+# a vector column: its samples on the first two principal components
+
+SCATTER_POINTS = 500
+"""Most points of each side a vector column's scatter shows."""
+
+
+def pca_scatter(baseline: np.ndarray, target: np.ndarray, limit: int = SCATTER_POINTS) -> dict[str, Any] | None:
+    """A 2-D PCA projection of both sides' vector samples, for the report's scatter.
+
+    The principal axes are fitted on the pooled samples (both sides' rows,
+    centred on their pooled mean; numpy's SVD, as ``sklearn.decomposition.PCA``
+    does); each axis's sign is chosen so its largest loading is positive. The
+    first ``limit`` rows of each sample are projected (a stored sample is in
+    random key order, so they are a uniform sub-sample).
+
+    :param baseline: shape ``(n, dim)``; ``target`` shape ``(m, dim)``.
+    :returns: ``{"explained": [r1, r2], "baseline": [[x, y], ...], "target": [[x, y], ...]}``,
+        ``explained`` the shares of the pooled variance on each axis (0 for an axis of
+        no variance), coordinates rounded to 5 significant digits; ``None`` when
+        either side has no vector or the vectors have fewer than one dimension.
+    """
+    if baseline.ndim != 2 or target.ndim != 2 or not len(baseline) or not len(target) or baseline.shape[1] < 1:
+        return None
+    components, explained, mean = pca_axes(np.concatenate([baseline, target]).astype(np.float64))
+
+    def project(x: np.ndarray) -> list[list[float]]:
+        xy = (x[:limit].astype(np.float64) - mean) @ components.T
+        return [[float(f"{v:.5g}") for v in row] for row in xy]
+
+    return {"explained": [float(r) for r in explained], "baseline": project(baseline), "target": project(target)}
+
+
+def pca_axes(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first ``k`` principal axes of ``x`` (shape ``(rows, dim)``).
+
+    :returns: ``(components, explained, mean)``: components shape ``(k, dim)`` (rows
+        of zeros past the data's rank or dimension), ``explained`` the share of the
+        total variance along each (shape ``(k,)``), ``mean`` shape ``(dim,)``.
+    """
+    mean = x.mean(axis=0)
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    flip = np.where(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)] < 0, -1.0, 1.0)
+    vt = vt * flip[:, None]
+    total = float((s ** 2).sum())
+    components = np.zeros((k, x.shape[1]))
+    explained = np.zeros(k)
+    take = min(k, len(s))
+    components[:take] = vt[:take]
+    if total > 0:
+        explained[:take] = s[:take] ** 2 / total
+    return components, explained, mean

@@ -23,6 +23,7 @@ from monitor.errors import MonitorError
 from monitor.report.charts import _chart
 from monitor.report.distribution import category_chart, cdf_chart, histogram_chart
 from monitor.report.format import _number, _utc, fmt
+from monitor.report.scatter import scatter_chart
 from monitor.report.wording import SEVERITY_RANK as SEVERITY_RANK  # the history page reads it from here
 from monitor.report.wording import decision, finding, metric_label, side_value
 from monitor.report.pages import (
@@ -224,6 +225,8 @@ def _column(raw: Mapping[str, Any], anchor: str) -> ColumnSection:
     hist = histogram_chart(shown["histogram"], name) if isinstance(shown.get("histogram"), Mapping) else None
     cdf = cdf_chart(shown["cdf"], hist) if hist is not None and isinstance(shown.get("cdf"), Mapping) else None
     cats = category_chart(shown["categories"], name) if isinstance(shown.get("categories"), Mapping) else None
+    vector: Mapping[str, Any] = shown["vector"] if isinstance(shown.get("vector"), Mapping) else {}
+    scatter = scatter_chart(vector["pca"], name) if isinstance(vector.get("pca"), Mapping) else None
     return ColumnSection(
         name=name,
         anchor=anchor,
@@ -236,13 +239,14 @@ def _column(raw: Mapping[str, Any], anchor: str) -> ColumnSection:
         missing=_missing(raw.get("missing_rate")),
         new_categories=_shares(raw.get("new_categories")),
         vanished_categories=_shares(raw.get("vanished_categories")),
-        chart=None if hist is not None or cats is not None else _chart(raw),
+        chart=None if hist is not None or cats is not None or scatter is not None else _chart(raw),
         exceedance=max((_exceedance(m) for m in metrics if m.decides), default=0.0),
         finding=finding(raw),
         magnitude=_number(raw.get("magnitude")),
         histogram=hist,
         cdf=cdf,
         categories=cats,
+        scatter=scatter,
     )
 
 

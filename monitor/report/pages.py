@@ -15,6 +15,7 @@ from typing import Any
 from monitor.report.charts import Chart
 from monitor.report.distribution import CategoryChart, CdfChart, ValueHistogram
 from monitor.report.format import duration, fmt, p_value
+from monitor.report.scatter import ScatterChart
 from monitor.report.timeline import Sparkline
 from monitor.report.wording import value_text
 
@@ -121,6 +122,8 @@ class ColumnSection:
     cdf: CdfChart | None = None
     categories: CategoryChart | None = None
     """The categories whose share changed most (categorical columns of results that carry ``display``)."""
+    scatter: ScatterChart | None = None
+    """Both sides' sample vectors on two principal components (vector columns)."""
 
     @property
     def deciding(self) -> tuple[MetricRow, ...]:
