@@ -33,12 +33,9 @@ def collection(tmp_path_factory):  # type: ignore[no-untyped-def]
     client = QdrantClient(path=str(folder))
     try:
         client.create_collection("docs", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.EUCLID))
-        for start in range(0, POINTS, 2000):
-            client.upsert("docs", points=[
-                models.PointStruct(id=i, vector=x[i].tolist(),
-                                   payload={"topic": f"t{i % 7}", "score": i % 3 + (0.5 if i % 2 else 0)} | (
-                                       {"tag": i} if i % 5 else {}))
-                for i in range(start, min(start + 2000, POINTS))])
+        payloads = [{"topic": f"t{i % 7}", "score": i % 3 + (0.5 if i % 2 else 0)} | ({"tag": i} if i % 5 else {})
+                    for i in range(POINTS)]
+        client.upsert("docs", points=models.Batch(ids=list(range(POINTS)), vectors=x.tolist(), payloads=payloads))
     finally:
         client.close()
     return folder, x
@@ -144,3 +141,33 @@ def test_configuration_rules() -> None:
     with pytest.raises(ValidationError, match="url .* or path"):
         QdrantDatastore(kind="qdrant")
     assert "collection" not in DatasetConfig(path="x.parquet").definition()
+
+
+def test_configuration_file_with_a_local_folder_and_datastore_check(collection, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A path relative to the configuration file; ``datastore check`` reaches the
+    datastore and lists the collection; the key never shows in a dump."""
+    import os
+
+    from monitor.config import load_config
+    from monitor.config.datastores import datastore_from_json, datastore_to_json
+    from monitor.service.datastores import datastore_check
+
+    folder, _ = collection
+    config_dir = tmp_path / "conf"
+    config_dir.mkdir()
+    rel = os.path.relpath(folder, config_dir)
+    (config_dir / "monitor.yaml").write_text(
+        "datastores:\n"
+        f"  vectors: {{kind: qdrant, path: {rel}}}\n"
+        "  remote: {kind: qdrant, url: 'http://127.0.0.1:9', api_key: s3cret-key, timeout: 2}\n"
+        "datasets:\n"
+        "  docs: {datastore: vectors, collection: docs, with_payload: [topic]}\n")
+    config = load_config(config_dir / "monitor.yaml")
+    assert config.datastores["vectors"].path == os.path.normpath(folder)
+    assert "s3cret-key" not in repr(config.datastores["remote"]) + str(config.datastores["remote"].model_dump())
+    assert datastore_from_json(datastore_to_json(config.datastores["remote"])) == config.datastores["remote"]
+    checked = datastore_check(config, "vectors")
+    assert checked["ok"] and checked["kind"] == "qdrant", checked
+    assert checked["datasets"][0]["inputs"][0]["input"] == "datastore 'vectors': collection 'docs'"
+    remote = datastore_check(config, "remote")
+    assert not remote["ok"] and "datastore 'remote'" in remote["error"] and "s3cret-key" not in remote["error"]
