@@ -20,6 +20,8 @@ process:
   processes started by the run, then the profile finished as ``profile_source`` does.
 
 For each it prints the wall time of the profile (the cluster's start apart),
+the wall and CPU seconds of the whole run (every process, start and imports
+included: CPU time says less about other work on the machine than wall time),
 rows/s, the peak memory (PSS from ``/proc/PID/smaps_rollup``, sampled every
 ``--sample-ms``) of every process of the run and of all of them together, and
 for Dask the merge cost: units, bytes of the partial profiles (each unit's,
@@ -165,12 +167,17 @@ class Measured:
     engine: str
     result: dict[str, object]
     wall: float
+    cpu: float = 0.0
+    """CPU seconds (user + system) of the process and every descendant it waited for."""
     peaks: dict[int, tuple[str, float]] = field(default_factory=dict)
     total_peak: float = 0.0
 
 
 def measure(engine: str, folder: Path, sample_ms: float) -> Measured:
     """Run one engine in a fresh process, sampling the memory of its process tree."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "_run", engine, str(folder)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -194,6 +201,8 @@ def measure(engine: str, folder: Path, sample_ms: float) -> Measured:
     sampler.start()
     stdout, stderr = proc.communicate()
     out.wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     done.set()
     sampler.join()
     if proc.returncode != 0:
@@ -264,12 +273,13 @@ def _mib(n: float) -> str:
 
 
 def report(runs: dict[str, Measured], rows: int) -> None:
-    print("\n| engine | profile (s) | process wall (s) | rows/s | peak, all processes | peak of each process |")
-    print("|---|---|---|---|---|---|")
+    print("\n| engine | profile (s) | process wall (s) | CPU (s) | rows/s | peak, all processes "
+          "| peak of each process |")
+    print("|---|---|---|---|---|---|---|")
     for engine, m in runs.items():
         seconds = float(m.result["seconds"])  # type: ignore[arg-type]
         each = ", ".join(f"{role} {peak:,.0f}" for role, peak in m.peaks.values() if peak > 1)
-        print(f"| {engine} | {seconds:.1f} | {m.wall:.1f} | {rows / seconds / 1e6:.2f}M | "
+        print(f"| {engine} | {seconds:.1f} | {m.wall:.1f} | {m.cpu:.1f} | {rows / seconds / 1e6:.2f}M | "
               f"{m.total_peak:,.0f} MiB | {each} (MiB) |")
     print("\n| engine | units | partial per unit (mean, largest) | to the client | merge on workers (s) "
           "| merge on the client (s) | plan (s) | cluster start (s) |")
@@ -301,7 +311,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/drift-monitor-scale"))
     parser.add_argument("--seed", type=int, default=20240)
     parser.add_argument("--gen-jobs", type=int, default=2, help="processes generating the files")
-    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated, of " + ", ".join(ENGINES))
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="comma-separated, of " + ", ".join(ENGINES) + " ('': only generate, with --keep)")
     parser.add_argument("--sample-ms", type=float, default=100.0, help="memory sampling period")
     parser.add_argument("--sketch-values", type=int, default=10_000_000, help="0: skip the sketch errors")
     parser.add_argument("--keep", action="store_true", help="keep the dataset")
@@ -321,11 +332,12 @@ def main() -> None:
           f"{size / 1e9:.2f} GB on disk ({size / 2**30:.2f} GiB); {os.cpu_count()} CPUs", flush=True)
     try:
         runs = {}
-        for engine in args.engines.split(","):
+        for engine in [e for e in args.engines.split(",") if e]:
             print(f"running {engine} ...", flush=True)
             runs[engine] = measure(engine, folder, args.sample_ms)
             print(f"  {runs[engine].result}", flush=True)
-        report(runs, args.rows)
+        if runs:
+            report(runs, args.rows)
         print("\npartial profile of one unit (one file of "
               f"{args.rows_per_file:,} rows), by column kind:")
         by_kind: dict[str, list[int]] = {}

@@ -420,3 +420,31 @@ def test_engine_settings_are_checked_when_the_file_is_read(tmp_path: Path, monit
     }))
     with pytest.raises(ConfigError, match=problem.replace(".", r"\.")):
         load_config(path)
+
+
+class WithoutMonitor(WorkerPlugin):
+    """Makes drift-monitor's Dask engine unimportable on the workers (as where it is not installed)."""
+
+    name = "without-monitor"
+
+    def setup(self, worker: Any) -> None:
+        self.saved = sys.modules.get("monitor.profile.dask_engine")
+        sys.modules["monitor.profile.dask_engine"] = None  # type: ignore[assignment]
+
+    def teardown(self, worker: Any) -> None:
+        if self.saved is None:
+            del sys.modules["monitor.profile.dask_engine"]
+        else:
+            sys.modules["monitor.profile.dask_engine"] = self.saved
+
+
+def test_workers_without_drift_monitor_are_named(
+        flights: tuple[Path, pd.DataFrame], cluster: LocalCluster, address: str) -> None:
+    with Client(cluster, set_as_default=False) as client:
+        client.register_plugin(WithoutMonitor())
+        try:
+            with pytest.raises(MonitorError, match=f"workers of Dask scheduler {address} cannot import drift-monitor"):
+                profile_source(FileSource((str(flights[0]),)), dask=DaskSettings(address))
+        finally:
+            client.unregister_worker_plugin(WithoutMonitor.name)
+    assert profile_source(FileSource((str(flights[0]),)), dask=DaskSettings(address)).row_count == len(flights[1])

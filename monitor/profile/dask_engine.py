@@ -223,6 +223,12 @@ def _merged(parts: Sequence[Partial]) -> ProfileState:
     return state
 
 
+def worker_ready() -> bool:
+    """True: run on every worker (:meth:`DaskSession._check_workers`), it
+    shows the worker can import drift-monitor's Dask engine."""
+    return True
+
+
 def _digest(path: Any) -> str:
     from monitor.sources.digest import file_sha256
 
@@ -240,7 +246,7 @@ class DaskSession:
     scheduler (or starts the ``LocalCluster``); leaving disconnects (and stops it).
 
     :raises MonitorError: on entering, when Dask's ``distributed`` is not
-        installed (naming the extra).
+        installed (naming the extra), or a worker cannot import drift-monitor.
     :raises SourceError: on entering, when the scheduler does not answer or the
         cluster cannot start.
     """
@@ -266,9 +272,29 @@ class DaskSession:
                                                  set_as_default=False)
         except (OSError, TimeoutError, RuntimeError) as exc:
             self.__exit__(None, None, None)
-            raise SourceError(f"cannot start {self.settings.describe()}: {type(exc).__name__}: {exc}") from exc
+            verb = "start" if self.settings.scheduler is None else "reach the"
+            raise SourceError(f"cannot {verb} {self.settings.describe()}: {type(exc).__name__}: {exc}") from exc
         self.start_seconds = time.perf_counter() - start
+        try:
+            self._check_workers()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         return self
+
+    def _check_workers(self) -> None:
+        """Every worker imports drift-monitor (a worker that cannot unpickle a
+        task would leave it waiting for ever).
+
+        :raises MonitorError: naming the cluster whose workers cannot.
+        """
+        try:
+            self.client.run(worker_ready)
+        except Exception as exc:  # noqa: BLE001 - Dask reports a worker's failure as Exception(text)
+            if "ModuleNotFoundError" not in str(exc) or "monitor" not in str(exc):
+                raise
+            raise MonitorError(f"the workers of {self.settings.describe()} cannot import drift-monitor: "
+                               f"install it on them, the same version as here ({exc})") from exc
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -282,8 +308,7 @@ class DaskSession:
         """``func(*args)`` computed on a worker.
 
         :raises: what ``func`` raised; :class:`~monitor.errors.SourceError` when
-            the workers doing it kept dying; :class:`~monitor.errors.MonitorError`
-            when they cannot import drift-monitor.
+            the workers doing it kept dying.
         """
         return self._wait(lambda: self.client.submit(func, *args, pure=False).result(), "a planning task")
 
@@ -314,11 +339,6 @@ class DaskSession:
             return wait()
         except distributed.KilledWorker as exc:
             raise SourceError(f"the Dask workers running {what} kept dying ({exc})") from exc
-        except ModuleNotFoundError as exc:
-            if exc.name == "monitor":
-                raise MonitorError("the Dask workers cannot import drift-monitor: install it on them "
-                                   "(the same version as here)") from exc
-            raise
 
     def accumulate(
         self, source: FileSource, files: Sequence[Any], types: Mapping[str, str], *, k: int, category_cap: int,
