@@ -448,3 +448,24 @@ def test_workers_without_drift_monitor_are_named(
         finally:
             client.unregister_worker_plugin(WithoutMonitor.name)
     assert profile_source(FileSource((str(flights[0]),)), dask=DaskSettings(address)).row_count == len(flights[1])
+
+
+def test_python_snapshots_on_dask_in_this_process_and_in_the_background(
+        flights: tuple[Path, pd.DataFrame], address: str, tmp_path: Path) -> None:
+    from monitor.api import Dataset, Workspace
+
+    data, frame = flights
+    with Workspace(tmp_path / "store.db") as ws:
+        ds = Dataset.from_files(str(data / "2013-0[1-3].parquet")).register(ws, "q1")
+        local = ds.create_snapshot("local")
+        here = ds.create_snapshot("here", engine="dask", scheduler=address)
+        away = ds.create_snapshot("away", engine="dask", scheduler=address, wait=False)
+        assert away.wait_for_completion(timeout=120) == "completed"
+        tables = [s.get_profile() for s in (local, here, away)]
+        assert int(tables[0].loc["dep_delay", "Count"]) == int((frame["month"] <= 3).sum())
+        for table in tables[1:]:
+            for column in ("Count", "Missing Count", "Min", "Max", "Distinct count", "50% Quantile"):
+                assert table[column].tolist() == tables[0][column].tolist(), column
+        with pytest.raises(ConfigError, match="data copy"):
+            ds.create_snapshot("copy", create_data_snapshot=True, engine="dask")
+        assert [s.name for s in ds.get_all_snapshots()] == ["local", "here", "away"]
