@@ -130,7 +130,7 @@ class Workspace:
         return Snapshot(self, import_snapshot(self.store, path, name=name, dataset=dataset))
 
     def backfill(self, monitor: str, start: str | date | datetime, end: str | date | datetime, *,
-                 force: bool = False, jobs: int = 1) -> Any:
+                 force: bool = False, jobs: int = 1, engine: str | None = None) -> Any:
         """Snapshot every complete window of windowed monitor ``monitor`` in
         ``[start, end)`` and compare each with the monitor's baseline, reading
         the data once (see :mod:`monitor.service.backfill`); no alerts are sent.
@@ -139,6 +139,8 @@ class Workspace:
             a time zone it is read in the monitor's ``schedule.timezone``.
         :param force: retake windows that already have a completed snapshot.
         :param jobs: worker processes reading the files (comparisons stay in window order).
+        :param engine: ``local`` or ``dask`` over the monitor's ``engine`` (``dask``:
+            the files are read on the monitor's Dask cluster; ``jobs`` is not used).
         :returns: a :class:`monitor.service.backfill.BackfillSummary`
             (``written``, ``skipped``, ``failed``, ``windows``, ``to_dict()``).
         :raises ConfigError: the workspace has no configuration, no such
@@ -152,7 +154,7 @@ class Workspace:
         zone = monitor_zone(mon)
         first, last = (parse_time(v if isinstance(v, str) else v.isoformat(), zone, what)
                        for v, what in ((start, "start"), (end, "end")))
-        return backfill(self.config, monitor, self.store, first, last, force=force, jobs=jobs)
+        return backfill(self.config, monitor, self.store, first, last, force=force, jobs=jobs, engine=engine)
 
     def _monitor(self, name: str) -> MonitorConfig:
         if self.config is None:
@@ -231,7 +233,7 @@ class Dataset:
         return self.workspace, self.name
 
     def create_snapshot(self, snapshot_name: str | None = None, create_data_snapshot: bool = False,
-                        wait: bool = True) -> Snapshot:
+                        wait: bool = True, engine: str = "local", scheduler: str | None = None) -> Snapshot:
         """Profile the data now (and keep a data copy when ``create_data_snapshot``).
 
         The snapshot records this object's version and registers nothing.
@@ -240,19 +242,25 @@ class Dataset:
         :param wait: take it in this process and return it completed; ``False``:
             return it ``running`` at once, taken by a detached process that
             records the outcome in the store (see :meth:`Snapshot.wait_for_completion`).
+        :param engine: ``dask`` profiles on a Dask cluster: the scheduler at
+            ``scheduler`` (``tcp://HOST:PORT``), else a ``LocalCluster`` started
+            for the snapshot (not with ``create_data_snapshot``).
         :raises SourceError: with ``wait``, when the data cannot be read (a
             failed snapshot is recorded).
         :raises StoreError: when the name is taken, or this object's definition
             is not the one of its version.
         :raises MonitorError: without ``wait``, when the process cannot be started.
+        :raises ConfigError: an unknown engine or a malformed scheduler address,
+            or engine dask with ``create_data_snapshot`` (nothing is recorded).
         """
         from monitor.service.background import start_snapshot
+        from monitor.service.engines import dask_settings
         from monitor.service.runner import take_snapshot
 
         ws, name = self._bound()
         start = take_snapshot if wait else start_snapshot
         record = start(ws.store, name, self.definition, name=snapshot_name, data_copy=create_data_snapshot,
-                       version=self.version)
+                       version=self.version, dask=dask_settings(None, engine, scheduler))
         return Snapshot(ws, record)
 
     def get_snapshot(self, snapshot_name: str) -> Snapshot:

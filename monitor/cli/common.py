@@ -86,6 +86,23 @@ def text_table(rows: list[dict[str, Any]], keys: list[str]) -> str:
 
 
 
+def engine_options(default_help: str) -> Callable[[F], F]:
+    """``--engine local|dask`` and ``--scheduler tcp://HOST:PORT`` (a command's
+    function gets ``engine`` and ``scheduler``; ``None`` when not given)."""
+
+    def add(func: F) -> F:
+        func = click.option(
+            "--scheduler", default=None, metavar="tcp://HOST:PORT",
+            help="With --engine dask: the address of a running Dask scheduler (default: "
+                 + default_help + ").")(func)
+        return click.option(
+            "--engine", type=click.Choice(["local", "dask"]), default=None,
+            help="Profile with this machine's processes (local) or on a Dask cluster's workers (dask; "
+                 "pip install 'drift-monitor[dask]').")(func)
+
+    return add
+
+
 def datastore_options(func: F) -> F:
     """``--datastore NAME`` and ``-c/--config FILE`` (only read with ``--datastore``)."""
     func = click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,

@@ -10,6 +10,7 @@ from monitor.cli.common import (
     cli_source,
     datastore_options,
     config_option,
+    engine_options,
     echo_json,
     format_option,
     handle_errors,
@@ -112,31 +113,38 @@ def print_profile(profile: Any, fmt: str, header: dict[str, Any] | None = None) 
 @click.option("--data-copy/--no-data-copy", default=False, help="Also store a Parquet copy of the data.")
 @click.option("--wait/--no-wait", default=True,
               help="--no-wait: print the snapshot's name and return at once; a background process takes it.")
+@engine_options("a LocalCluster started on this machine for the snapshot")
 @format_option("text", "json")
 @handle_errors
 def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy: bool, wait: bool,
-                    fmt: str) -> None:
+                    engine: str | None, scheduler: str | None, fmt: str) -> None:
     """Profile a dataset now and store the snapshot.
 
     Running snapshots of processes that are gone are marked failed first; a
     daemon's running snapshot is left alone. With --no-wait the name is printed
     at once and a detached process takes the snapshot, recording it completed
-    or failed in the store ('snapshot list' shows its status).
+    or failed in the store ('snapshot list' shows its status). With --engine
+    dask the data is profiled on a Dask cluster's workers (--scheduler, else a
+    LocalCluster) and only partial profiles come back (no --data-copy).
 
     Example:
 
         drift-monitor snapshot create flights --name before-retrain --data-copy
+
+        drift-monitor snapshot create flights --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from monitor.service.background import start_snapshot
+    from monitor.service.engines import dask_settings
     from monitor.service.runner import take_snapshot
 
     config = load(config_path)
     if dataset not in config.datasets:
         raise ConfigError([f"datasets.{dataset}: no such dataset"], config_path)
+    dask = dask_settings(None, engine, scheduler)
     with open_store(config) as store:
         store.recover_interrupted()
         take = take_snapshot if wait else start_snapshot
-        snap = take(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy)
+        snap = take(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy, dask=dask)
     if fmt == "json":
         echo_json(_snapshot_row(snap))
         return
@@ -179,8 +187,10 @@ def snapshot_delete(dataset: str, name: str, config_path: str, force: bool, fmt:
 @click.argument("path")
 @format_option("table", "json")
 @datastore_options
+@engine_options("a LocalCluster started on this machine")
 @handle_errors
-def profile_cmd(path: str, fmt: str, datastore: str | None, config_path: str | None) -> None:
+def profile_cmd(path: str, fmt: str, datastore: str | None, config_path: str | None, engine: str | None,
+                scheduler: str | None) -> None:
     """Print the profile of a CSV, Parquet or JSON Lines file, folder or glob
     (no config needed); or of objects at an s3://, az:// or https:// URL (the
     environment's credentials: the AWS variables, AWS_ENDPOINT_URL included,
@@ -192,9 +202,13 @@ def profile_cmd(path: str, fmt: str, datastore: str | None, config_path: str | N
         drift-monitor profile data/flights_2013_01.parquet
 
         drift-monitor profile 'flights/2013-0*.parquet' --datastore lake -c monitors.yaml
+
+        drift-monitor profile 'lake/2024/*.parquet' --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from monitor.profile import profile_source
+    from monitor.service.engines import dask_settings
 
-    print_profile(profile_source(cli_source(path, datastore, config_path)), fmt)
+    dask = dask_settings(None, engine, scheduler)
+    print_profile(profile_source(cli_source(path, datastore, config_path), dask=dask), fmt)
 
 

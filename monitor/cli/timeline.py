@@ -9,6 +9,7 @@ import click
 
 from monitor.cli.common import (
     config_option,
+    engine_options,
     echo_json,
     format_option,
     handle_errors,
@@ -56,20 +57,26 @@ def baseline_set(monitor_name: str, snapshot_name: str, config_path: str, fmt: s
 @click.option("--force", is_flag=True, help="Retake windows that already have a completed snapshot.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes reading the files (each a run of consecutive files); comparisons stay in order.")
+@engine_options("the monitor's dask.scheduler, else a LocalCluster started on this machine")
 @config_option
 @format_option("text", "json")
 @handle_errors
-def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, jobs: int, config_path: str, fmt: str) -> None:
+def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, jobs: int, engine: str | None,
+                 scheduler: str | None, config_path: str, fmt: str) -> None:
     """Snapshot every complete window of a windowed monitor in [--from, --to) and
     compare each with its baseline, reading the data once; no alerts are sent.
 
     Dates without a time zone are read in the monitor's schedule.timezone. A
     window that already has a snapshot of the monitor is skipped unless --force.
-    Exit 1 when a window failed.
+    Exit 1 when a window failed. The files are read with the monitor's engine
+    (--engine over it): with dask each file is profiled on a worker of the
+    cluster into a partial profile per window, and --jobs is not used.
 
     Example:
 
         drift-monitor backfill flights-weekly --from 2013-01-01 --to 2014-01-01
+
+        drift-monitor backfill flights-weekly --from 2013-01-01 --to 2014-01-01 --engine dask
     """
     from monitor.service.backfill import backfill
     from monitor.service.windows import monitor_zone, parse_time
@@ -94,7 +101,7 @@ def backfill_cmd(monitor_name: str, start: str, end: str, force: bool, jobs: int
 
     with open_store(config) as store:
         summary = backfill(config, monitor_name, store, first, last, force=force, jobs=jobs, on_file=on_file,
-                           on_window=on_window)
+                           on_window=on_window, engine=engine, scheduler=scheduler)
     if fmt == "json":
         echo_json(summary.to_dict())
     else:

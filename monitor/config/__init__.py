@@ -62,8 +62,8 @@ from monitor.config.datastores import (
 )
 from monitor.config.monitors import (
     _BASELINE_TAG, AlertConfig, BaselineDataset, BaselineOffset, BaselineTrailing, BaselineVersion, DataCopyRetention,
-    ExpectConfig, MonitorConfig, RetentionConfig, RowsExpectation, Schedule, SegmentsConfig, ThresholdConfig,
-    WindowConfig,
+    DaskConfig, ExpectConfig, MonitorConfig, RetentionConfig, RowsExpectation, Schedule, SegmentsConfig, ThresholdConfig,
+    WindowConfig, check_scheduler,
 )
 from monitor.config.service import Config, ServiceConfig, WebhookConfig, parse_address
 from monitor.errors import ConfigError
@@ -71,10 +71,10 @@ from monitor.errors import ConfigError
 __all__ = [
     "FORMATS", "KINDS", "AlertConfig", "BaselineDataset", "BaselineOffset", "BaselineTrailing", "BaselineVersion",
     "AzureBlobDatastore", "ColumnSelection", "Config", "DatastoreConfig", "HttpDatastore", "S3Datastore",
-    "SqlDatastore", "is_url", "DataCopyRetention", "DatasetConfig", "ExpectConfig", "MonitorConfig",
+    "SqlDatastore", "is_url", "DaskConfig", "DataCopyRetention", "DatasetConfig", "ExpectConfig", "MonitorConfig",
     "RetentionConfig", "RowsExpectation", "Schedule",
     "SegmentsConfig", "ServiceConfig", "ThresholdConfig", "WebhookConfig", "WindowConfig", "interpolate",
-    "crontab_line", "load_config", "parse_address", "parse_config", "parse_duration", "parse_lag", "parse_window_size", "zone_of",
+    "check_scheduler", "crontab_line", "load_config", "parse_address", "parse_config", "parse_duration", "parse_lag", "parse_window_size", "zone_of",
 ]
 
 

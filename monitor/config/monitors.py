@@ -1,7 +1,9 @@
-"""The monitor section: schedule, baseline, thresholds, alerts, window, expect, segments."""
+"""The monitor section: schedule, baseline, thresholds, alerts, window, expect,
+segments, retention and the engine that profiles."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -281,6 +283,47 @@ class RetentionConfig(_Model):
         return None if self.max_age is None else parse_duration(self.max_age)
 
 
+SCHEDULER_SCHEMES = ("tcp", "tls")
+_SCHEDULER = re.compile(r"^(?P<scheme>[a-z]+)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5})/?$")
+
+
+def check_scheduler(value: str) -> str:
+    """A Dask scheduler address ``tcp://HOST:PORT`` (or ``tls://``), as given.
+
+    :raises ValueError: when it is not one.
+    """
+    match = _SCHEDULER.match(value)
+    if match is None or match["scheme"] not in SCHEDULER_SCHEMES or not 0 < int(match["port"]) <= 65535:
+        raise ValueError(f"expected a Dask scheduler address such as tcp://10.0.0.5:8786, got {value!r}")
+    return value
+
+
+def _check_optional_scheduler(value: str | None) -> str | None:
+    return None if value is None else check_scheduler(value)
+
+
+class DaskConfig(_Model):
+    """The Dask cluster of a monitor with ``engine: dask``: a running
+    scheduler's address, or (none given) a ``LocalCluster`` of worker
+    processes started on this machine for each snapshot or backfill."""
+
+    scheduler: str | None = Field(
+        default=None, description="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; "
+                                  "omitted: a LocalCluster on this machine")
+    workers: int | None = Field(
+        default=None, ge=1, description="worker processes of the LocalCluster (default: the CPUs); "
+                                        "not with scheduler")
+
+    _check_scheduler = field_validator("scheduler")(_check_optional_scheduler)
+
+    @model_validator(mode="after")
+    def _workers_local(self) -> DaskConfig:
+        if self.scheduler is not None and self.workers is not None:
+            raise ValueError("workers sizes the LocalCluster started when no scheduler is given; "
+                             "a running scheduler has its own workers")
+        return self
+
+
 class MonitorConfig(_Model):
     """A scheduled comparison of a dataset's new snapshot with its baseline."""
 
@@ -319,9 +362,22 @@ class MonitorConfig(_Model):
                                   "default: keep everything",
     )
     enabled: bool = Field(default=True, description="false keeps the monitor in the file but never runs it")
+    engine: Literal["local", "dask"] = Field(
+        default="local", description="where snapshots are profiled: local (this machine's processes) or dask "
+                                     "(the workers of a Dask cluster, partial profiles merged)")
+    dask: DaskConfig = Field(
+        default=DaskConfig(), description="the Dask cluster of engine dask: {scheduler: tcp://HOST:PORT} or "
+                                          "{workers: N} for a LocalCluster")
 
     @model_validator(mode="after")
     def _segments_alone(self) -> MonitorConfig:
         if self.segments is not None and (self.window is not None or self.data_copy):
             raise ValueError("segments cannot be combined with window or data_copy yet")
+        return self
+
+    @model_validator(mode="after")
+    def _dask_profiles_only(self) -> MonitorConfig:
+        if self.engine == "dask" and (self.data_copy or self.segments is not None):
+            raise ValueError("engine dask profiles on the cluster's workers; it cannot be combined with "
+                             "data_copy or segments (use engine: local)")
         return self

@@ -17,6 +17,7 @@ from monitor.profile.parallel import accumulate_source
 from monitor.profile.sketches import DEFAULT_CATEGORY_CAP
 
 if TYPE_CHECKING:
+    from monitor.profile.dask_engine import DaskSession, DaskSettings
     from monitor.sources.files import FileSource
 
 __all__ = ["column_profile", "compute_profile", "finish_profile", "profile_source"]
@@ -99,9 +100,10 @@ def profile_source(
     k: int = DEFAULT_K,
     category_cap: int = DEFAULT_CATEGORY_CAP,
     digests: dict[str, str] | None = None,
+    dask: DaskSettings | DaskSession | None = None,
 ) -> DatasetProfile:
     """Profile every file of a :class:`~monitor.sources.files.FileSource`, in
-    parallel worker processes when the input is large.
+    parallel worker processes when the input is large, or on a Dask cluster.
 
     Parquet files are split by row groups (and by columns when there are fewer
     row-group runs than workers); CSV and JSON Lines files are one task each.
@@ -117,11 +119,25 @@ def profile_source(
     :param digests: when given, each CSV or JSON Lines file gets the SHA-256
         of its bytes here, hashed as the pass reads it (in the worker that reads
         it), keyed by ``os.fspath`` of its path (for a ``content`` fingerprint,
-        :mod:`monitor.sources.digest`).
-    :raises SourceError: when a file cannot be read or profiled.
+        :mod:`monitor.sources.digest`); with ``dask``, every file gets its
+        digest, computed on the workers.
+    :param dask: profile on this Dask cluster (``engine: dask``,
+        :mod:`monitor.profile.dask_engine`) instead of this machine's
+        processes; ``workers`` is then not used. The profile is the same: the
+        same counts, minimum, maximum, category counts and distinct-value
+        sketches, moments to rounding, quantiles within the sketch's rank bound.
+    :raises SourceError: when a file cannot be read or profiled (or the Dask
+        scheduler does not answer).
+    :raises MonitorError: with ``dask``, when Dask is not installed (naming the extra).
     :raises ValueError: on an unknown kind in ``types``.
     """
     files = list(files) if files is not None else source.files()
+    if dask is not None:
+        from monitor.profile.dask_engine import accumulate_on_dask
+
+        state, order, _ = accumulate_on_dask(source, files, dict(types or {}), dask=dask, k=k,
+                                             category_cap=category_cap, digests=digests, progress=progress)
+        return finish_profile(state, order)
     state, order = accumulate_source(source, files, dict(types or {}), workers=workers, progress=progress,
                                      k=k, category_cap=category_cap, digests=digests)
     return finish_profile(state, order)

@@ -23,6 +23,7 @@ its snapshot with the reason and the backfill goes on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -32,7 +33,9 @@ from typing import Any
 
 from monitor.config import Config
 from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
+from monitor.profile.dask_engine import DaskSession
 from monitor.service import runner
+from monitor.service.engines import check_engine, dask_settings
 from monitor.service.windowed import WindowProfile, complete_window_snapshot, copy_folder, profile_windows
 from monitor.service.windows import Window, check_claim, monitor_zone, window_name, windows_between
 from monitor.store import SnapshotRecord, Store
@@ -140,6 +143,8 @@ def backfill(
     now: datetime | None = None,
     on_file: Callable[[int, int], None] | None = None,
     on_window: Callable[[WindowOutcome], None] | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
 ) -> BackfillSummary:
     """Snapshot and compare every complete window of monitor ``name`` in ``[start, end)``.
 
@@ -154,8 +159,15 @@ def backfill(
     :param now: the time windows must have ended ``lag`` before (default: now).
     :param on_file: called with (files read, files) while the data is read.
     :param on_window: called with each window's outcome, in window order.
-    :raises ConfigError: ``name`` is not a monitor, has no ``window``, or the
-        range ends before it starts.
+    :param engine: ``local`` or ``dask`` over the monitor's ``engine``: with
+        ``dask`` the files are read on the monitor's Dask cluster (a unit per
+        file; see :func:`~monitor.service.windowed.profile_windows`) and
+        ``jobs`` is not used.
+    :param scheduler: a Dask scheduler address over the monitor's ``dask.scheduler``.
+    :raises ConfigError: ``name`` is not a monitor, has no ``window``, the
+        range ends before it starts, or the engine is dask for a monitor that
+        keeps data copies (see :func:`~monitor.service.engines.dask_settings`).
+    :raises SourceError: when the Dask cluster cannot be reached.
     :raises StoreError: when the store cannot be read or written.
     """
     mon = config.monitors.get(name)
@@ -163,6 +175,8 @@ def backfill(
         raise ConfigError([f"monitors.{name}: no such monitor"])
     if mon.window is None:
         raise ConfigError([f"monitors.{name}.window: backfill needs a windowed monitor (window: {{size: 1d}})"])
+    dask = dask_settings(mon, engine, scheduler)
+    check_engine(dask, data_copy=mon.data_copy)
     zone = monitor_zone(mon)
     try:
         every = windows_between(start, end, mon.window, zone)
@@ -186,20 +200,11 @@ def backfill(
     version = runner.register(store, mon.dataset, ds)
     chunks = [todo[i:i + WINDOWS_PER_PASS] for i in range(0, len(todo), WINDOWS_PER_PASS)] or [[]]
     pending = deque(complete)  # in time order; each told once its chunk is written
-    for k, chunk in enumerate(chunks):
-        with copy_folder(store, mon.data_copy) as folder:
-            result = profile_windows(ds, [w for w, _, _ in chunk], copy_dir=folder, on_file=on_file, jobs=jobs)
-            summary.rows_without_time += result.rows_without_time
-            taken = {snap_name: (old, profiled) for (_, snap_name, old), profiled in zip(chunk, result.windows)}
-            while pending and (k == len(chunks) - 1 or pending[0].start <= chunk[-1][0].start):
-                snap_name = window_name(name, pending.popleft(), zone)
-                if snap_name not in outcomes:
-                    old, profiled = taken[snap_name]
-                    outcomes[snap_name] = _write(config, name, store, version, snap_name, old, profiled,
-                                                 result.fingerprint)
-                summary.windows.append(outcomes[snap_name])
-                if on_window is not None:
-                    on_window(outcomes[snap_name])
+    with contextlib.ExitStack() as stack:  # one Dask session for every chunk
+        session = stack.enter_context(DaskSession(dask)) if dask is not None and todo else None
+        for k, chunk in enumerate(chunks):
+            _backfill_chunk(config, name, store, version, summary, chunk, k == len(chunks) - 1, pending, outcomes,
+                            on_file=on_file, on_window=on_window, jobs=jobs, session=session)
     log.info("backfill of %s: %d written, %d skipped, %d failed", name, summary.written, summary.skipped,
              summary.failed)
     if summary.written and store.list_comparisons(monitor=name, limit=1):  # a baseline-only monitor has no history
@@ -211,6 +216,33 @@ def backfill(
 
         summary.pruned = after_run(store, config, name)  # after the comparisons, which needed the baselines
     return summary
+
+
+def _backfill_chunk(
+    config: Config, name: str, store: Store, version: int, summary: BackfillSummary,
+    chunk: list[tuple[Window, str, SnapshotRecord | None]], last: bool, pending: deque[Window],
+    outcomes: dict[str, WindowOutcome], *, on_file: Callable[[int, int], None] | None,
+    on_window: Callable[[WindowOutcome], None] | None, jobs: int, session: DaskSession | None,
+) -> None:
+    """Profile one chunk of windows in one pass, then write and compare each
+    window of ``pending`` up to the chunk's last (every one when ``last``), in
+    time order, reporting each outcome (the skipped windows' too)."""
+    mon = config.monitors[name]
+    zone = monitor_zone(mon)
+    with copy_folder(store, mon.data_copy) as folder:
+        result = profile_windows(config.datasets[mon.dataset], [w for w, _, _ in chunk], copy_dir=folder,
+                                 on_file=on_file, jobs=jobs, dask=session)
+        summary.rows_without_time += result.rows_without_time
+        taken = {snap_name: (old, profiled) for (_, snap_name, old), profiled in zip(chunk, result.windows)}
+        while pending and (last or pending[0].start <= chunk[-1][0].start):
+            snap_name = window_name(name, pending.popleft(), zone)
+            if snap_name not in outcomes:
+                old, profiled = taken[snap_name]
+                outcomes[snap_name] = _write(config, name, store, version, snap_name, old, profiled,
+                                             result.fingerprint)
+            summary.windows.append(outcomes[snap_name])
+            if on_window is not None:
+                on_window(outcomes[snap_name])
 
 
 def _plan(old: SnapshotRecord | None, snap_name: str, monitor: str, window: Window,

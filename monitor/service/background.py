@@ -36,6 +36,7 @@ from typing import Any
 from monitor.config import DatasetConfig
 from monitor.config.datastores import datastore_from_json, datastore_to_json
 from monitor.errors import MonitorError, StoppedError
+from monitor.profile.dask_engine import DaskSettings
 from monitor.store import SnapshotRecord, Store
 from monitor.store.owner import SnapshotOwner, current_owner, process_start_time
 
@@ -43,7 +44,8 @@ __all__ = ["main", "start_snapshot"]
 
 
 def start_snapshot(store: Store, dataset: str, ds: DatasetConfig, *, name: str | None = None,
-                   data_copy: bool = False, version: int | None = None) -> SnapshotRecord:
+                   data_copy: bool = False, version: int | None = None,
+                   dask: DaskSettings | None = None) -> SnapshotRecord:
     """Begin a snapshot of ``ds`` and finish it in a detached process.
 
     :param name: the snapshot's name (default ``snapshot_<UTC time>``, made
@@ -51,17 +53,23 @@ def start_snapshot(store: Store, dataset: str, ds: DatasetConfig, *, name: str |
     :param data_copy: also keep a Parquet copy of the data.
     :param version: the registered version the snapshot records (nothing is
         registered); default: the one :func:`monitor.service.runner.register` gives.
+    :param dask: the process profiles on this Dask cluster (``engine: dask``;
+        not with ``data_copy``).
     :returns: the snapshot, ``running``.
     :raises StoreError: the name is taken, ``version`` is not the one of ``ds``,
         or the store cannot be written.
     :raises MonitorError: the process cannot be started (the snapshot is
         recorded failed with the reason).
+    :raises ConfigError: ``dask`` with ``data_copy`` (nothing is recorded).
     """
+    from monitor.service.engines import check_engine
     from monitor.service.runner import begin_snapshot
 
+    check_engine(dask, data_copy=data_copy)
     snap = begin_snapshot(store, dataset, ds, name=name, version=version)
     job = {"snapshot": snap.id, "dataset": ds.model_dump(mode="json"), "data_copy": data_copy,
-           "datastore": None if ds.store is None else datastore_to_json(ds.store)}
+           "datastore": None if ds.store is None else datastore_to_json(ds.store),
+           "dask": None if dask is None else {"scheduler": dask.scheduler, "workers": dask.workers}}
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "monitor.service.background", str(store.path)],
@@ -120,8 +128,9 @@ def _finish(store: Store, snapshot_id: int, job: dict[str, Any]) -> int:
     except ValueError as exc:  # pydantic's ValidationError: not a dataset of this release
         store.fail_snapshot(snapshot_id, failure_reason(snap.dataset, exc))
         return 1
+    dask = None if job.get("dask") is None else DaskSettings(**job["dask"])
     try:
-        finish_snapshot(store, snap, ds, data_copy=bool(job.get("data_copy")))
+        finish_snapshot(store, snap, ds, data_copy=bool(job.get("data_copy")), dask=dask)
     except MonitorError:  # recorded failed, with the reason
         return 1
     except Exception as exc:  # noqa: BLE001 - recorded failed by finish_snapshot; nothing to show it to

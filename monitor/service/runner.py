@@ -31,6 +31,7 @@ from monitor.sources.files import FileSource
 from monitor.store import SnapshotRecord, Store
 
 if TYPE_CHECKING:
+    from monitor.profile.dask_engine import DaskSettings
     from monitor.service.windows import Window
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def take_snapshot(
     window: Window | None = None,
     segments: SegmentsConfig | None = None,
     version: int | None = None,
+    dask: DaskSettings | None = None,
 ) -> SnapshotRecord:
     """Profile the dataset now and store the snapshot (and its data copy):
     :func:`begin_snapshot`, then :func:`finish_snapshot`.
@@ -110,13 +112,19 @@ def take_snapshot(
         (:mod:`monitor.service.segments`); not with ``window`` or ``data_copy``.
     :param version: the registered version of ``ds`` the snapshot records
         (nothing is registered); default: :func:`register` it.
+    :param dask: profile on this Dask cluster (``engine: dask``); not with
+        ``data_copy`` or ``segments``.
     :returns: the completed snapshot.
     :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
     :raises StoreError: when the given ``name`` exists, ``version`` is not the
         one of ``ds``, or the store cannot be written.
+    :raises ConfigError: ``dask`` with ``data_copy`` or ``segments`` (nothing is recorded).
     """
+    from monitor.service.engines import check_engine
+
+    check_engine(dask, data_copy=data_copy, segments=segments)
     snap = begin_snapshot(store, dataset, ds, name=name, monitor=monitor, now=now, window=window, version=version)
-    return finish_snapshot(store, snap, ds, data_copy=data_copy, window=window, segments=segments)
+    return finish_snapshot(store, snap, ds, data_copy=data_copy, window=window, segments=segments, dask=dask)
 
 
 def begin_snapshot(
@@ -137,33 +145,40 @@ def begin_snapshot(
 
 
 def finish_snapshot(store: Store, snap: SnapshotRecord, ds: DatasetConfig, *, data_copy: bool = False,
-                    window: Window | None = None, segments: SegmentsConfig | None = None) -> SnapshotRecord:
+                    window: Window | None = None, segments: SegmentsConfig | None = None,
+                    dask: DaskSettings | None = None) -> SnapshotRecord:
     """Profile the data of running snapshot ``snap`` and complete it, its
     heartbeat refreshed from a thread meanwhile; any failure marks it ``failed``
     with the reason (and removes its data copy), so an interrupted snapshot is
     never taken for a complete one. The input fingerprint is of the kind of
     ``ds.fingerprint`` (:mod:`monitor.sources.digest`).
 
+    :param dask: profile on this Dask cluster (see :func:`take_snapshot`).
     :returns: the completed snapshot.
     :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
+    :raises ConfigError: ``dask`` with ``data_copy`` or ``segments`` (recorded failed).
     """
     try:
         with store.heartbeat(snap.id):
+            from monitor.service.engines import check_engine
+
+            check_engine(dask, data_copy=data_copy, segments=segments)
             if window is not None:
                 from monitor.service.windowed import take_window
 
-                return take_window(store, snap, ds, window, data_copy)
+                return take_window(store, snap, ds, window, data_copy, dask=dask)
             if segments is not None:
                 from monitor.service.segments import take_segmented_snapshot
 
                 return take_segmented_snapshot(store, snap, ds, segments)
-            return _profile_and_complete(store, snap, ds, data_copy)
+            return _profile_and_complete(store, snap, ds, data_copy, dask)
     except BaseException as exc:
         store.fail_snapshot(snap.id, failure_reason(snap.dataset, exc))
         raise
 
 
-def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig, data_copy: bool) -> SnapshotRecord:
+def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig, data_copy: bool,
+                          dask: DaskSettings | None = None) -> SnapshotRecord:
     source = source_for(ds)
     files = source.files()
     digests = digests_for(ds.fingerprint)  # content: filled as the files are read
@@ -174,7 +189,7 @@ def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig,
         profile = profile_source(FileSource((str(copy),), "parquet"), types=ds.types)
     else:
         copy = None
-        profile = profile_source(source, types=ds.types, files=files, digests=digests)
+        profile = profile_source(source, types=ds.types, files=files, digests=digests, dask=dask)
     meta, columns = profile_to_records(profile)
     return store.complete_snapshot(
         snap.id, profile=meta, columns=columns, row_count=profile.row_count,
@@ -378,6 +393,8 @@ def run_monitor(
     if name not in config.monitors:
         raise ConfigError([f"monitors.{name}: no such monitor"])
     mon = config.monitors[name]
+    from monitor.service.engines import dask_settings
+
     try:
         if mon.window is not None:
             window_target = take_window_snapshot(store, config, name)
@@ -386,7 +403,7 @@ def run_monitor(
             target = window_target
         else:
             target = take_snapshot(store, mon.dataset, config.datasets[mon.dataset], monitor=name,
-                                   data_copy=mon.data_copy, segments=mon.segments)
+                                   data_copy=mon.data_copy, segments=mon.segments, dask=dask_settings(mon))
     except (SourceError, StoreError) as exc:
         log.error("monitor %s: snapshot of %s failed: %s", name, mon.dataset, exc)
         log.debug("monitor %s: snapshot of %s failed", name, mon.dataset, exc_info=exc)
@@ -427,8 +444,10 @@ def take_window_snapshot(store: Store, config: Config, name: str, now: datetime 
         if existing.status != "failed":
             return f"window {window} is already snapshot {snap_name} ({existing.status})"
         store.delete_snapshot(mon.dataset, snap_name)
+    from monitor.service.engines import dask_settings
+
     return take_snapshot(store, mon.dataset, config.datasets[mon.dataset], name=snap_name, monitor=name,
-                         data_copy=mon.data_copy, window=window)
+                         data_copy=mon.data_copy, window=window, dask=dask_settings(mon))
 
 
 def compare_with_baseline(config: Config, name: str, store: Store, target: SnapshotRecord, *,

@@ -42,6 +42,7 @@ from monitor.errors import MonitorError, SourceError
 from monitor.profile import (
     ColumnSpec, DatasetProfile, ProfileState, finish_profile, profile_to_records, resolve_specs, run_in_workers,
 )
+from monitor.profile.dask_engine import DaskSession, DaskSettings
 from monitor.service.windows import Window
 from monitor.sources.csv_types import infer_kind, parse_text
 from monitor.sources.digest import content_fingerprint, digests_for
@@ -195,6 +196,7 @@ def profile_windows(
     copy_dir: Path | None = None,
     on_file: Callable[[int, int], None] | None = None,
     jobs: int = 1,
+    dask: DaskSettings | DaskSession | None = None,
 ) -> WindowedPass:
     """Profile each window's rows of a dataset in one pass over its files.
 
@@ -210,8 +212,12 @@ def profile_windows(
         into a profile per window, and each window's profiles are merged in
         file order: the same counts, moments, minimum, maximum and category
         counts as one pass, and a data copy in the same row order.
-    :raises ValueError: when the dataset has no ``timestamp_column`` or the
-        windows are not in order.
+    :param dask: read on this Dask cluster (or in this open session) instead (``engine: dask``): each
+        file is a unit, profiled on a worker into a profile per window, and
+        each window's profiles are merged in file order here; ``jobs`` is then
+        not used. A cluster that cannot be reached fails every window.
+    :raises ValueError: when the dataset has no ``timestamp_column``, the
+        windows are not in order, or ``dask`` is given with ``copy_dir``.
     """
     column = ds.timestamp_column
     if column is None:
@@ -228,36 +234,82 @@ def profile_windows(
     result = WindowedPass([], fingerprint_kind=ds.fingerprint)
     if not windows:
         return result
+    if dask is not None and copy_dir is not None:
+        raise ValueError("engine dask writes no data copy (the rows stay on the cluster's workers)")
+    one_pass = _Pass(ds, windows, profiled, reading, column, keep_time, starts, ends, result)
+    if dask is None:
+        return one_pass.run(None, copy_dir, on_file, jobs)
     try:
-        files = profiled.files()
-        result.fingerprint = fingerprint(files) if ds.fingerprint == "metadata" else ""
-        specs, order = resolve_specs(profiled, files, ds.types)
-    except (MonitorError, ValueError) as exc:
+        if isinstance(dask, DaskSession):
+            return one_pass.run(dask, None, on_file, jobs)
+        with DaskSession(dask) as session:
+            return one_pass.run(session, None, on_file, jobs)
+    except MonitorError as exc:  # the cluster cannot be reached, or its workers kept dying
         result.windows = [WindowProfile(w, reason=str(exc)) for w in windows]
         return result
-    split = _Split(windows, keep_time, dict(specs), dict(ds.types), copy_dir, digests=digests_for(ds.fingerprint))
-    groups = _file_groups(files, jobs)
-    if len(groups) <= 1:
-        result.rows_read, result.rows_without_time = _read_files(split, reading, files, column, starts, ends, on_file)
-    else:
-        parts = run_in_workers(_profile_group, [(split, reading, group, column, starts, ends, f"w{k}-")
-                                                for k, group in enumerate(groups)], len(groups))
-        done = 0
+
+
+@dataclass
+class _Pass:
+    """One pass of :func:`profile_windows` over a dataset's files: here, in
+    worker processes (``jobs``) or on a Dask cluster (a unit per file)."""
+
+    ds: DatasetConfig
+    windows: Sequence[Window]
+    profiled: FileSource
+    reading: FileSource
+    column: str
+    keep_time: bool
+    starts: np.ndarray
+    ends: np.ndarray
+    result: WindowedPass
+
+    def run(self, session: DaskSession | None, copy_dir: Path | None, on_file: Callable[[int, int], None] | None,
+            jobs: int) -> WindowedPass:
+        """The pass; its result (every window failed when the files cannot be listed or typed)."""
+        ds, windows, result = self.ds, self.windows, self.result
+        try:
+            files = self.profiled.files()
+            result.fingerprint = fingerprint(files) if ds.fingerprint == "metadata" else ""
+            specs, order = (resolve_specs(self.profiled, files, ds.types) if session is None
+                            else session.call(resolve_specs, self.profiled, files, dict(ds.types)))
+        except (MonitorError, ValueError) as exc:
+            result.windows = [WindowProfile(w, reason=str(exc)) for w in windows]
+            return result
+        split = _Split(windows, self.keep_time, dict(specs), dict(ds.types), copy_dir,
+                       digests=digests_for(ds.fingerprint))
+        groups = _file_groups(files, jobs) if session is None else [[f] for f in files]
+        if len(groups) <= 1 and session is None:
+            result.rows_read, result.rows_without_time = _read_files(split, self.reading, files, self.column,
+                                                                     self.starts, self.ends, on_file)
+        else:
+            self._in_workers(split, groups, session, on_file)
+        if split.digests is not None:  # content: the files' bytes, text files hashed as they were read
+            try:
+                if session is not None:
+                    session.file_digests(files, split.digests)
+                result.fingerprint = content_fingerprint(files, split.digests)
+            except MonitorError as exc:
+                for i in range(len(windows)):
+                    split.failed.setdefault(i, str(exc))
+        result.windows = [split.finish(i, order) for i in range(len(windows))]
+        return result
+
+    def _in_workers(self, split: _Split, groups: list[list[Path]], session: DaskSession | None,
+                    on_file: Callable[[int, int], None] | None) -> None:
+        """Each group of files profiled by a worker; the windows merged in file order."""
+        items = [(split, self.reading, group, self.column, self.starts, self.ends, f"w{k}-")
+                 for k, group in enumerate(groups)]
+        parts = run_in_workers(_profile_group, items, len(groups)) if session is None else session.map(
+            _profile_group, items)
+        done, total = 0, sum(len(g) for g in groups)
         for group, (part, read, untimed) in zip(groups, parts):
             _merge_split(split, part)
-            result.rows_read += read
-            result.rows_without_time += untimed
+            self.result.rows_read += read
+            self.result.rows_without_time += untimed
             done += len(group)
             if on_file is not None:
-                on_file(done, len(files))
-    if split.digests is not None:  # content: the files' bytes, text files hashed as they were read
-        try:
-            result.fingerprint = content_fingerprint(files, split.digests)
-        except MonitorError as exc:
-            for i in range(len(windows)):
-                split.failed.setdefault(i, str(exc))
-    result.windows = [split.finish(i, order) for i in range(len(windows))]
-    return result
+                on_file(done, total)
 
 
 def _read_files(split: _Split, reading: FileSource, files: Sequence[Path], column: str, starts: np.ndarray,
@@ -489,14 +541,15 @@ def _copy_batches(files: Sequence[Path], schema: pa.Schema) -> Iterator[pa.Recor
 
 
 def take_window(store: Store, snap: SnapshotRecord, ds: DatasetConfig, window: Window,
-                data_copy: bool) -> SnapshotRecord:
-    """Profile one window of a dataset into running snapshot ``snap`` and complete it.
+                data_copy: bool, *, dask: DaskSettings | None = None) -> SnapshotRecord:
+    """Profile one window of a dataset into running snapshot ``snap`` and complete it
+    (on the Dask cluster ``dask`` when given; then without a data copy).
 
     :raises SourceError: when the window cannot be profiled.
     :raises StoreError: when the store or the data copy cannot be written.
     """
     with copy_folder(store, data_copy) as folder:
-        result = profile_windows(ds, [window], copy_dir=folder)
+        result = profile_windows(ds, [window], copy_dir=folder, dask=dask)
         return complete_window_snapshot(store, snap, result.windows[0], result.fingerprint,
                                         result.fingerprint_kind)
 
