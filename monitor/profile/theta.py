@@ -111,13 +111,38 @@ def theta_hash_floats(values: np.ndarray) -> np.ndarray:
     MurmurHash3_x64_128 with seed :data:`THETA_SEED` of the value's 8 IEEE-754
     bytes, ``-0.0`` as ``0.0`` and every NaN as ``0x7ff8000000000000``; the first
     64-bit half, shifted right by one bit."""
-    bits = np.add(np.asarray(values, dtype=np.float64), 0.0).view(np.uint64)
+    values = np.asarray(values, dtype=np.float64)
+    h1: np.ndarray = np.add(values, 0.0).view(np.uint64)  # a new array, hashed in place
     nan = np.isnan(values)
     if nan.any():
-        bits = np.where(nan, _U64(0x7FF8000000000000), bits)
-    h1 = np.full(bits.shape, _SEED_U64) ^ _mix_k1(bits.copy())
-    h2 = np.full(bits.shape, _SEED_U64)
-    return _finish(h1, h2, np.full(bits.shape, _U64(8)))
+        h1[nan] = _U64(0x7FF8000000000000)
+    # one 8-byte block: h2 stays the seed until the finalisation, h1 = seed ^ mix(k1)
+    tmp = np.empty_like(h1)
+    h1 *= _C1
+    _rotl_in_place(h1, 31, tmp)
+    h1 *= _C2
+    h1 ^= _SEED_U64 ^ _U64(8)
+    h1 += _SEED_U64 ^ _U64(8)  # h1 += h2
+    h2 = h1 + (_SEED_U64 ^ _U64(8))  # h2 += h1
+    _fmix64_in_place(h1, tmp)
+    _fmix64_in_place(h2, tmp)
+    h1 += h2
+    h1 >>= _U64(1)
+    return h1
+
+
+def _rotl_in_place(x: np.ndarray, r: int, tmp: np.ndarray) -> None:
+    np.right_shift(x, _U64(64 - r), out=tmp)
+    x <<= _U64(r)
+    x |= tmp
+
+
+def _fmix64_in_place(k: np.ndarray, tmp: np.ndarray) -> None:
+    for factor in (_F1, _F2, None):
+        np.right_shift(k, _U64(33), out=tmp)
+        k ^= tmp
+        if factor is not None:
+            k *= factor
 
 
 def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
