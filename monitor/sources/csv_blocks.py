@@ -80,30 +80,35 @@ def arrow_type(kind: str | None, repeats: bool = False) -> pa.DataType:
 
 
 def csv_blocks(stream: Any, block_size: int) -> Iterator[pa.Buffer]:
-    """The bytes of ``stream`` in blocks of whole lines: each read of
-    ``block_size`` bytes up to its last line end (``\\n`` or ``\\r``), after what
-    the read before it left; then what the last read left (a last line without
-    a line end). Each block is read straight into an Arrow buffer (no copy but
-    the few bytes a read leaves for the next).
+    """The bytes of ``stream`` in blocks of whole lines, as Arrow's streaming CSV
+    reader cuts them: each read of ``block_size`` bytes up to its last line end
+    (``\\n`` or ``\\r``), after what the reads before it left; the last read
+    whole (its last line may lack a line end). Each block is read straight into
+    an Arrow buffer (no copy but of the bytes a read leaves for the next).
 
     :param stream: a pyarrow input stream.
     """
-    rest = b""
+    rest = b""  # bytes read and not yet in a block: no line end among them
+    ahead = b""  # the first byte of the next read, read to tell whether this one is the last
     while True:
         block = pa.allocate_buffer(len(rest) + block_size)
         view = memoryview(block).cast("B")
         view[: len(rest)] = rest
-        filled = len(rest) + _fill(stream, view[len(rest):])
-        if filled == len(rest):
+        view[len(rest): len(rest) + len(ahead)] = ahead
+        got = len(ahead) + _fill(stream, view[len(rest) + len(ahead):])
+        if got == 0:
             if rest:
                 yield pa.py_buffer(rest)
             return
+        ahead = stream.read(1) if got == block_size else b""
+        if not ahead:
+            yield block.slice(0, len(rest) + got)
+            return
+        filled = len(rest) + got
         cut = _after_last_line_end(np.frombuffer(block, dtype=np.uint8, count=filled), len(rest))
-        if cut == 0:
-            rest = bytes(view[:filled])
-            continue
         rest = bytes(view[cut:filled])
-        yield block.slice(0, cut)
+        if cut:
+            yield block.slice(0, cut)
 
 
 def _fill(stream: Any, view: memoryview) -> int:
