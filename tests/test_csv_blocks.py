@@ -404,3 +404,40 @@ def test_read_ahead_hands_over_items_in_order_and_the_error() -> None:
         for item in prefetched(items()):
             got.append(item)
     assert got == [0, 1, 2, 3, 4]
+
+
+def _mixed_rows(rng: np.random.Generator, n: int) -> list[str]:
+    return [f"{rng.integers(-99, 99)}\t{rng.normal():.4f}\t{rng.choice(['yes', 'no'])}\t"
+            f"{rng.choice(['x', 'y', '0x9'])}" for _ in range(n)]
+
+
+def _without_moments(summ: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: {k: v for k, v in col.items() if k not in ("mean", "variance")} for name, col in summ.items()}
+
+
+def test_selected_columns_tsv_and_files_in_workers_read_alike(tmp_path: Path) -> None:
+    """Column selection and exclusion, tab-separated files, and files profiled by
+    worker processes (each reading its own typed blocks) give the text's profile."""
+    import monitor.profile.parallel as parallel_mod
+
+    rng = np.random.default_rng(5)
+    for i in range(3):
+        rows = _mixed_rows(rng, 3000)
+        if i == 2:
+            rows[2000] = "oops\t1.5\tyes\tx"
+        (tmp_path / f"part{i}.tsv").write_text("n\tx\tb\ts\n" + "\n".join(rows) + "\n")
+    with mock.patch.object(text_mod, "BLOCK_SIZE", 2048), mock.patch.object(parallel_mod, "PARALLEL_MIN_CELLS", 0):
+        for columns, exclude in ((None, ()), (("s", "n"), ()), (None, ("x",))):
+            source = FileSource((str(tmp_path),), columns=columns, exclude=exclude)
+            state = ProfileState(hold=HOLD)
+            for batch in source.iter_batches():
+                state.add_batch(batch)
+            before = summary(finish_profile(state))
+            assert summary(profile_source(source, workers=1, progress=False)) == before, (columns, exclude)
+            merged = summary(profile_source(source, workers=2, progress=False))  # one state per file, merged
+            assert _without_moments(merged) == _without_moments(before), (columns, exclude)
+            for name, col in before.items():
+                for key in ("mean", "variance"):
+                    if col.get(key) is not None:
+                        assert merged[name][key] == pytest.approx(col[key], rel=1e-12)
+    assert before["n"]["errors"] == 1 and before["n"]["kind"] == "integer"
