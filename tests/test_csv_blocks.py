@@ -38,7 +38,7 @@ from monitor.profile import DatasetProfile, profile_source
 from monitor.profile.accumulators import HOLD, ProfileState
 from monitor.profile.engine import finish_profile
 from monitor.sources import csv_blocks
-from monitor.sources.csv_types import _pandas_iso8601, parse_datetime, parse_text
+from monitor.sources.csv_types import TextKind, _pandas_iso8601, parse_datetime, parse_text
 from monitor.sources.files import FileSource, read_file
 from monitor.sources.prefetch import prefetched
 
@@ -84,7 +84,7 @@ def summary(profile: DatasetProfile) -> dict[str, dict[str, Any]]:
 
 
 def batch_rows(path: Path, typed: bool) -> list[int]:
-    kinds = (lambda: {}) if typed else None
+    kinds: Any = (lambda: {}) if typed else None
     return [b.num_rows for b in read_file(path, "csv", None, None, kinds)]
 
 
@@ -211,7 +211,8 @@ def test_typed_blocks_type_what_they_can(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with mock.patch.object(text_mod, "BLOCK_SIZE", 8192):
         names = list(frame.columns)
-        kinds = {"i": "integer", "x": "decimal", "b": "boolean", "c": "string", "w": "string"}
+        kinds = {n: TextKind(k) for n, k in
+                 {"i": "integer", "x": "decimal", "b": "boolean", "c": "string", "w": "string"}.items()}
         batches = list(read_file(path, "csv", None, None, lambda: kinds))
         assert len(batches) > 5
         assert all(pa.types.is_string(t) for t in batches[0].schema.types)
@@ -229,12 +230,17 @@ def test_typed_blocks_type_what_they_can(tmp_path: Path) -> None:
 # value by value: what Arrow converts, the text path parses alike
 
 
-def arrow_reads(values: list[Cell], kind: str) -> list[Any] | None:
+def arrow_reads(values: list[Cell], kind: TextKind, sample: list[Cell] | None = None) -> list[Any] | None:
     """The values of a block of a column of ``kind`` (and a filler column) as the
-    reader gives them; None when it reads the column as text."""
+    reader gives them after a first block of ``sample``; None when it reads the
+    column as text."""
+    kinds = {"v": kind, "f": TextKind("string")}
+    plan = csv_blocks._Plan(["v", "f"], kinds, b",")
+    plan.stamps, plan.parsers = csv_blocks.stamp_types(kinds, pa.record_batch({"v": text_reads(sample or values)}))
     block = pa.py_buffer("".join(f"{render(c)},1\n" for c in values).encode())
-    plan = csv_blocks._Plan(["v", "f"], {"v": kind, "f": "string"}, b",")
     column = csv_blocks._typed_block(block, plan, pa_csv.ParseOptions(), None).column(0)
+    if pa.types.is_timestamp(column.type):
+        return column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
     return None if pa.types.is_string(column.type) else column.to_pylist()
 
 
@@ -247,21 +253,33 @@ def text_reads(values: list[Cell]) -> pa.Array:
 NUMBERISH = st.text(alphabet="0123456789+-.eExXaAfFnNiItTyY ()_\t", max_size=10)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(["integer", "decimal", "boolean"]),
-       st.lists(st.tuples(st.one_of(NUMBERISH, st.sampled_from([c for v in DIRTY.values() for c, _ in v])),
-                          st.booleans()), min_size=1, max_size=4))
-def test_what_arrow_converts_the_text_path_parses_alike(kind: str, cells: list[Cell]) -> None:
+DATEISH = st.one_of(st.builds(lambda d, f: d.strftime(f), st.datetimes(), st.sampled_from(
+    ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S+05:30", "%m/%d/%Y",
+     "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S.%f"])), st.text(alphabet="0123456789-:T Z+./", max_size=26))
+KINDS = [TextKind("integer"), TextKind("decimal"), TextKind("boolean"), TextKind("datetime", "ISO8601"),
+         TextKind("datetime", "%Y-%m-%d"), TextKind("datetime", "%Y-%m-%d %H:%M:%S"), TextKind("datetime", "%m/%d/%Y")]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(KINDS),
+       st.lists(st.tuples(st.one_of(NUMBERISH, DATEISH, st.sampled_from([c for v in DIRTY.values() for c, _ in v])),
+                          st.booleans()), min_size=1, max_size=4),
+       st.lists(st.tuples(DATEISH, st.just(False)), max_size=3))
+def test_what_arrow_converts_the_text_path_parses_alike(kind: TextKind, cells: list[Cell],
+                                                        sample: list[Cell]) -> None:
     cells = [(v, q) for v, q in cells if "\n" not in v and "\r" not in v and not v.startswith("\ufeff")]
     if not cells:
         return
-    typed = arrow_reads(cells, kind)
+    typed = arrow_reads(cells, kind, sample + cells)
     if typed is None:
         return  # read as text: the text path counts it
-    parsed = parse_text(text_reads(cells), kind)
+    parsed = parse_text(text_reads(cells), kind.kind, kind.fmt)
     assert parsed.errors == 0, (cells, typed)
-    expected = [None if v is None else (float(v) if kind != "boolean" else v) for v in typed]
-    got = parsed.values.to_pylist()
+    values = parsed.values
+    if kind.kind == "datetime":
+        values = values.cast(pa.int64())
+    expected = [None if v is None else (float(v) if kind.kind in ("integer", "decimal") else v) for v in typed]
+    got = values.to_pylist()
     assert len(got) == len(expected)
     for a, b in zip(got, expected):
         assert (a is None and b is None) or a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b))
@@ -387,7 +405,7 @@ def test_stopping_early_ends_the_reading_threads(tmp_path: Path) -> None:
     path.write_text("a\n" + "".join(f"{i}\n" for i in range(20000)))
     before = threading.active_count()
     with mock.patch.object(text_mod, "BLOCK_SIZE", 1024):
-        batches = read_file(path, "csv", None, None, lambda: {"a": "integer"})
+        batches = read_file(path, "csv", None, None, lambda: {"a": TextKind("integer")})
         next(batches)
         next(batches)
         batches.close()

@@ -35,7 +35,7 @@ from monitor.profile.sketches import (
     misra_gries_cut,
 )
 from monitor.profile.theta import DistinctSketch, theta_hash_floats, theta_hash_strings
-from monitor.sources.csv_types import parse_text
+from monitor.sources.csv_types import TextKind, parse_text
 
 if TYPE_CHECKING:
     from monitor.sources.files import ReadTask
@@ -396,10 +396,11 @@ class ProfileState:
         self._accumulator(name, values, False).update(values)
         self._bound_held()
 
-    def text_kinds(self) -> dict[str, str]:
-        """The kind of each column profiled from CSV text (what the CSV reader may
-        have Arrow convert, see :func:`monitor.sources.files.read_file`)."""
-        return {name: spec.kind for name, spec in self.specs.items() if spec.text}
+    def text_kinds(self) -> dict[str, TextKind]:
+        """The kind (and datetime format) of each column profiled from CSV text
+        (what the CSV reader may have Arrow convert, see
+        :func:`monitor.sources.files.read_file`)."""
+        return {name: TextKind(spec.kind, spec.fmt) for name, spec in self.specs.items() if spec.text}
 
     def text_parquet(self, task: ReadTask) -> bool:
         """True when a Parquet task holds raw text columns (a CSV's data copy)."""

@@ -15,8 +15,8 @@ streaming reader cuts them, so the batches are the same):
   ``int64``, decimal as ``float64``, boolean as ``bool`` (the spellings of
   :data:`~monitor.sources.csv_types.TRUE_TEXT` in any case, and ``1``/``0``),
   string and categorical as ``string``, or dictionary-encoded while the values
-  repeat; datetime stays text (Arrow's timestamp parsers differ from the
-  profile's formats).
+  repeat; datetime as a timestamp when its format is one Arrow parses alike
+  (:func:`stamp_types`), else text.
 
 Where Arrow converts a value, it gives what :func:`~monitor.sources.csv_types.parse_text`
 gives for its text: the same float parser, the same missing markers (unquoted
@@ -47,10 +47,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from monitor.sources.csv_types import FALSE_TEXT, MISSING_TEXT, TRUE_TEXT
+from monitor.sources.csv_types import FALSE_TEXT, ISO_ZONED, MISSING_TEXT, TRUE_TEXT, TextKind
 from monitor.sources.prefetch import prefetched
 
-__all__ = ["arrow_type", "csv_blocks", "typed_csv_batches"]
+__all__ = ["arrow_type", "csv_blocks", "stamp_types", "typed_csv_batches"]
 
 DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 PROBE = 1 << 14
@@ -72,11 +72,39 @@ _COLUMN = re.compile(r"In CSV column #(\d+): .*conversion error")
 
 
 def arrow_type(kind: str | None, repeats: bool = False) -> pa.DataType:
-    """The Arrow type a column of ``kind`` is read as: ``int64``, ``float64``,
-    ``bool``, or text (``string``; dictionary-encoded when ``repeats``)."""
+    """The Arrow type a column of ``kind`` (not datetime) is read as: ``int64``,
+    ``float64``, ``bool``, or text (``string``; dictionary-encoded when ``repeats``)."""
     if kind in _TYPED:
         return _TYPED[kind]
     return DICTIONARY if repeats and kind != "datetime" else pa.string()
+
+
+def stamp_types(kinds: Mapping[str, TextKind], sample: pa.RecordBatch) -> tuple[dict[str, pa.DataType], list[Any]]:
+    """The Arrow timestamp types of the datetime columns Arrow may parse, and its
+    timestamp parsers (one list for every column, so one format for all).
+
+    A column of the profile's ``ISO8601`` format is ``timestamp[us, tz=UTC]`` when
+    every value of ``sample`` has an offset, ``timestamp[us]`` when none has
+    (Arrow refuses the other kind of value); a column of a ``strptime`` format
+    without ``%z`` is ``timestamp[us]``; naive times are UTC to the profile.
+    Columns of other formats, or of a second format, stay text.
+    """
+    fmts = {k.fmt for k in kinds.values() if k.kind == "datetime" and k.fmt and "%z" not in k.fmt}
+    if len(fmts) != 1:
+        return {}, []
+    fmt = fmts.pop()
+    out: dict[str, pa.DataType] = {}
+    for name, kind in kinds.items():
+        if kind.kind != "datetime" or kind.fmt != fmt or name not in sample.schema.names:
+            continue
+        if fmt != "ISO8601":
+            out[name] = pa.timestamp("us")
+            continue
+        values = sample.column(name).drop_null()
+        zoned = int(pc.sum(pc.match_substring_regex(values, ISO_ZONED)).as_py() or 0)
+        if zoned in (0, len(values)):
+            out[name] = pa.timestamp("us", tz="UTC") if zoned else pa.timestamp("us")
+    return out, [pa_csv.ISO8601 if fmt == "ISO8601" else fmt]
 
 
 def csv_blocks(stream: Any, block_size: int) -> Iterator[pa.Buffer]:
@@ -140,21 +168,27 @@ class _Plan:
     """How the columns of one file are read, adjusted block by block."""
 
     names: list[str]
-    kinds: dict[str, str]
+    kinds: dict[str, TextKind]
     delimiter: bytes
     text: set[str] = field(default_factory=set)
     """Columns read as text for the rest of the file (Arrow failed to convert one of their values)."""
     repeats: set[str] = field(default_factory=set)
     """String columns read dictionary-encoded."""
+    stamps: dict[str, pa.DataType] = field(default_factory=dict)
+    """Datetime columns Arrow parses, and their types (:func:`stamp_types`)."""
+    parsers: list[Any] = field(default_factory=list)
 
     def types(self, block: pa.Buffer) -> dict[str, pa.DataType]:
-        hex_free = not any(k == "integer" for k in self.kinds.values()) or _hex_free(block, self.delimiter)
+        hex_free = not any(k.kind == "integer" for k in self.kinds.values()) or _hex_free(block, self.delimiter)
         out = {}
         for name in self.names:
             kind = self.kinds.get(name)
-            if name in self.text or (kind == "integer" and not hex_free):
-                kind = None
-            out[name] = arrow_type(kind, name in self.repeats)
+            if kind is None or name in self.text or (kind.kind == "integer" and not hex_free):
+                out[name] = pa.string()
+            elif kind.kind == "datetime":
+                out[name] = self.stamps.get(name, pa.string())
+            else:
+                out[name] = arrow_type(kind.kind, name in self.repeats)
         return out
 
     def watch(self, batch: pa.RecordBatch) -> None:
@@ -222,11 +256,12 @@ def _hex_free_vectorised(data: np.ndarray, starts: set[int]) -> bool:
     return not bool(hit.any())
 
 
-def _convert(types: Mapping[str, pa.DataType], columns: Sequence[str] | None) -> pa_csv.ConvertOptions:
+def _convert(types: Mapping[str, pa.DataType], columns: Sequence[str] | None,
+             parsers: Sequence[Any] = ()) -> pa_csv.ConvertOptions:
     return pa_csv.ConvertOptions(
         column_types=dict(types), include_columns=list(columns) if columns else None,
         null_values=list(MISSING_TEXT), strings_can_be_null=True, quoted_strings_can_be_null=False,
-        true_values=TRUE_SPELLINGS, false_values=FALSE_SPELLINGS,
+        true_values=TRUE_SPELLINGS, false_values=FALSE_SPELLINGS, timestamp_parsers=list(parsers) or None,
     )
 
 
@@ -243,7 +278,7 @@ def _read_block(block: pa.Buffer, parse: pa_csv.ParseOptions, convert: pa_csv.Co
 
 def typed_csv_batches(
     stream: Any, parse: pa_csv.ParseOptions, names: Sequence[str], columns: Sequence[str] | None,
-    kinds: Callable[[], Mapping[str, str]], block_size: int,
+    kinds: Callable[[], Mapping[str, TextKind]], block_size: int,
 ) -> Iterator[pa.RecordBatch]:
     """The batches of a CSV file: the first block's as text, the others typed
     (see the module docstring); batches without rows are left out.
@@ -252,8 +287,8 @@ def typed_csv_batches(
     :param names: the file's column names (its header).
     :param columns: the columns to read (None: all), in this order.
     :param kinds: called once the first batch has been consumed: the kind of each
-        column (integer, decimal, boolean, datetime, string, categorical); a
-        column without one is read as text.
+        column (integer, decimal, boolean, datetime with its format, string,
+        categorical); a column without one is read as text.
     :raises pyarrow.ArrowInvalid: when the file is not CSV as parsed.
     """
     blocks = csv_blocks(stream, block_size)
@@ -265,7 +300,8 @@ def typed_csv_batches(
     if batch.num_rows:
         yield batch
     plan = _Plan(list(names), dict(kinds()), parse.delimiter.encode())
-    plan.repeats = {n for n, k in plan.kinds.items() if k in ("string", "categorical") and _repeats(batch, n)}
+    plan.repeats = {n for n, k in plan.kinds.items() if k.kind in ("string", "categorical") and _repeats(batch, n)}
+    plan.stamps, plan.parsers = stamp_types(plan.kinds, batch)
     yield from prefetched(_typed(prefetched(blocks), plan, parse, columns))
 
 
@@ -300,7 +336,7 @@ def _typed_block(block: pa.Buffer, plan: _Plan, parse: pa_csv.ParseOptions, colu
     while True:
         types = plan.types(block)
         try:
-            return _read_block(block, parse, _convert(types, columns), plan.names)
+            return _read_block(block, parse, _convert(types, columns, plan.parsers), plan.names)
         except pa.ArrowInvalid as exc:
             if not plan.failed(exc, types):
                 raise

@@ -176,7 +176,8 @@ ISO_COMMON = (r"^(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}"
               r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$")
 """Common ISO 8601 forms (years 1900 to 2099): in a chunk that Arrow cannot
 read whole, these are still read by Arrow, the others by pandas."""
-_ISO_ZONED = r"^.{10}[T ][0-9:.]+[Z+-]"
+ISO_ZONED = r"^.{10}[T ][0-9:.]+[Z+-]"
+"""ISO 8601 text with a UTC offset (or ``Z``)."""
 
 
 def _iso8601(clean: pa.Array) -> pa.Array:
@@ -209,7 +210,7 @@ def _arrow_iso8601(text: pa.Array) -> pa.Array | None:
             return text.cast(target).cast(utc)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-    zoned = pc.fill_null(pc.match_substring_regex(text, _ISO_ZONED), False)
+    zoned = pc.fill_null(pc.match_substring_regex(text, ISO_ZONED), False)
     none = pa.scalar(None, pa.string())
     try:
         naive = pc.if_else(zoned, none, text).cast(pa.timestamp("us")).cast(utc)

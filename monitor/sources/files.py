@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.errors import SourceError
+from monitor.sources.csv_types import TextKind
 from monitor.sources.digest import Digests, fingerprint
 from monitor.sources.inputs import Input, is_local, random_access
 from monitor.sources.names import check_unique_names, selected, short
@@ -159,7 +160,7 @@ class ReadTask:
     dictionary: tuple[str, ...] = ()
 
     def batches(self, *, dictionary: bool = False, digests: Digests | None = None,
-                kinds: Callable[[], Mapping[str, str]] | None = None) -> Iterator[pa.RecordBatch]:
+                kinds: Callable[[], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
         """The task's record batches.
 
         :param dictionary: read the :attr:`dictionary` columns dictionary-encoded
@@ -332,7 +333,7 @@ def _drop(batch: pa.RecordBatch, exclude: Sequence[str]) -> pa.RecordBatch:
 
 def read_file(path: Input, fmt: str, columns: Sequence[str] | None = None,
               digests: Digests | None = None,
-              kinds: Callable[[], Mapping[str, str]] | None = None) -> Iterator[pa.RecordBatch]:
+              kinds: Callable[[], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
     """Stream one file's record batches.
 
     :param digests: when given, a CSV or JSON Lines file read to its end gets

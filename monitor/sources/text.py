@@ -18,7 +18,7 @@ import pyarrow.json as pa_json
 
 from monitor.errors import SourceError
 from monitor.sources.csv_blocks import typed_csv_batches
-from monitor.sources.csv_types import MISSING_TEXT
+from monitor.sources.csv_types import MISSING_TEXT, TextKind
 from monitor.sources.digest import Digests, hashed_input
 from monitor.sources.inputs import Input, is_local, key_of, stream
 from monitor.sources.prefetch import prefetched
@@ -58,7 +58,7 @@ def csv_header(path: Input) -> list[str]:
 
 
 def read_csv(path: Input, columns: Sequence[str] | None, digests: Digests | None,
-             kinds: Callable[[], Mapping[str, str]] | None = None) -> Iterator[pa.RecordBatch]:
+             kinds: Callable[[], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
     """The batches of a CSV file, every column as text; with ``kinds``, only
     the first block's, the later ones typed where that gives what the text
     would (:mod:`monitor.sources.csv_blocks`: the profile's reading).
