@@ -19,10 +19,10 @@ streaming reader cuts them, so the batches are the same):
   (:func:`stamp_types`), else text.
 
 Where Arrow converts a value, it gives what :func:`~monitor.sources.csv_types.parse_text`
-gives for its text: the same float parser, the same missing markers (unquoted
-only), whitespace trimmed as the profile trims it, integers of decimal digits
-(a block where a field may start with ``0x``, which Arrow reads as hexadecimal,
-reads its integer columns as text). Where Arrow cannot convert a value (an
+gives for its text: the same float, ISO 8601 and ``strptime`` parsers, the same
+missing markers (unquoted only), blanks and tabs trimmed as the profile trims
+them, integers of decimal digits (a block where a field may start with ``0x``,
+which Arrow reads as hexadecimal, reads its integer columns as text). Where Arrow cannot convert a value (an
 error, a blank or a quoted empty field in a number column, ``+1``), the block is
 read again with that column as text, and so is that column in the rest of the
 file: its errors are counted exactly, by the text path. ``tests/test_csv_blocks.py``
@@ -177,8 +177,10 @@ class _Plan:
     stamps: dict[str, pa.DataType] = field(default_factory=dict)
     """Datetime columns Arrow parses, and their types (:func:`stamp_types`)."""
     parsers: list[Any] = field(default_factory=list)
+    """Arrow's timestamp parsers for :attr:`stamps`."""
 
     def types(self, block: pa.Buffer) -> dict[str, pa.DataType]:
+        """The Arrow type of each column for ``block``."""
         hex_free = not any(k.kind == "integer" for k in self.kinds.values()) or _hex_free(block, self.delimiter)
         out = {}
         for name in self.names:
@@ -231,7 +233,7 @@ def _hex_free(block: pa.Buffer, delimiter: bytes) -> bool:
 try:
     _MEMCHR: Any = ctypes.CDLL(None).memchr
     _MEMCHR.restype, _MEMCHR.argtypes = ctypes.c_void_p, (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
-except (OSError, AttributeError):  # pragma: no cover - no C library to ask
+except (OSError, AttributeError, TypeError):  # pragma: no cover - no C library to ask
     _MEMCHR = None
 
 
