@@ -1,4 +1,5 @@
-"""Seeded 20-column mixed table for the profile benchmark, written as Parquet.
+"""Seeded 20-column mixed table for the profile benchmark, written as Parquet,
+CSV (optionally gzip-compressed) or JSON Lines.
 
 Columns (20): 8 float64 with nulls (``f_*``), 4 int64 (``i_*``), 4 categorical
 strings of cardinality 5, 50, 1,000 and 20,000 (``c_*``, Zipf-like frequencies),
@@ -7,17 +8,22 @@ strings of cardinality 5, 50, 1,000 and 20,000 (``c_*``, Zipf-like frequencies),
 
 The file is written in chunks of :data:`ROWS_PER_GROUP` rows, one Parquet row
 group per chunk (pyarrow's default row group size), so memory while writing is
-bounded by a chunk.
+bounded by a chunk. The same seed gives the same rows in every format: CSV as
+``pyarrow.csv`` writes it (strings quoted, timestamps ``2024-01-31
+10:00:00.123456Z``), JSON Lines one object a line (null for a missing value,
+timestamps as ISO 8601 strings).
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 ROWS_PER_GROUP = 1_000_000
@@ -89,18 +95,65 @@ def chunk(rng: np.random.Generator, n: int, offset: int) -> pa.Table:
     return pa.table(cols)
 
 
+def chunks(rows: int, seed: int = 20240) -> Iterator[pa.Table]:
+    """The table of ``rows`` rows in chunks of :data:`ROWS_PER_GROUP` rows."""
+    rng = np.random.default_rng(seed)
+    for offset in range(0, rows, ROWS_PER_GROUP):
+        yield chunk(rng, min(ROWS_PER_GROUP, rows - offset), offset)
+
+
 def generate(path: Path, rows: int, seed: int = 20240) -> Path:
     """Write the table of ``rows`` rows to ``path`` (Parquet, Snappy) and return it."""
-    rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     writer = None
-    for offset in range(0, rows, ROWS_PER_GROUP):
-        table = chunk(rng, min(ROWS_PER_GROUP, rows - offset), offset)
+    for table in chunks(rows, seed):
         writer = writer or pq.ParquetWriter(tmp, table.schema)
         writer.write_table(table, row_group_size=ROWS_PER_GROUP)
     if writer is not None:
         writer.close()
+    tmp.replace(path)
+    return path
+
+
+def generate_csv(path: Path, rows: int, seed: int = 20240) -> Path:
+    """Write the table as CSV to ``path`` (gzip-compressed when it ends in ``.gz``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    sink = pa.CompressedOutputStream(str(tmp), "gzip") if path.suffix == ".gz" else pa.OSFile(str(tmp), "wb")
+    with sink:
+        writer = None
+        for table in chunks(rows, seed):
+            writer = writer or pa_csv.CSVWriter(sink, table.schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
+    tmp.replace(path)
+    return path
+
+
+def _json_values(column: pa.Array) -> pa.Array:
+    """A column's values as JSON text (the generated strings need no escaping)."""
+    t = column.type
+    if pa.types.is_string(t) or pa.types.is_timestamp(t):
+        text = pc.binary_join_element_wise('"', column.cast(pa.string()), '"', "")
+    else:
+        text = column.cast(pa.string())
+    return pc.fill_null(text, "null")
+
+
+def generate_jsonl(path: Path, rows: int, seed: int = 20240) -> Path:
+    """Write the table as JSON Lines to ``path``, one object a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as out:
+        for table in chunks(rows, seed):
+            parts: list[object] = []
+            for i, name in enumerate(table.column_names):
+                parts += [("{" if i == 0 else ",") + f'"{name}":', _json_values(table.column(name).combine_chunks())]
+            lines = pc.binary_join_element_wise(*parts, "}\n", "").cast(pa.large_string())
+            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset: lines.offset + len(lines) + 1]
+            out.write(memoryview(lines.buffers()[2])[int(offsets[0]):int(offsets[-1])])
     tmp.replace(path)
     return path
 

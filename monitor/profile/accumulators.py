@@ -37,31 +37,78 @@ from monitor.profile.sketches import (
 )
 from monitor.profile.theta import DistinctSketch, theta_hash_floats, theta_hash_strings
 from monitor.profile.vectors import VectorSummary, vector_values
-from monitor.sources.csv_types import parse_text
+from monitor.sources.csv_types import TextKind, parse_text
 
 if TYPE_CHECKING:
     from monitor.sources.files import ReadTask
+
+
+HOLD = 1 << 19
+"""Numbers a column gathers (when asked to, :attr:`ProfileState.hold`) before its
+numeric summary takes them: the summary's cost per call is about fixed, so a
+few large calls cost less than many small ones (CSV and JSON Lines batches)."""
+HOLD_BYTES = 64 << 20
+"""The most a profile in progress holds in gathered numbers, all columns together."""
 
 
 class ColumnAccumulator:
     """Accumulates one column's statistics over Arrow arrays; picklable and mergeable.
 
     :param cap: categories reported; ``COUNTER_FACTOR * cap`` are counted.
+    :param hold: numbers to gather before the numeric summary and the distinct
+        sketch take them (0: each chunk's at once); they are taken whenever
+        :attr:`numeric` or :attr:`distinct` is read, on merge and on pickling.
     """
 
-    def __init__(self, name: str, spec: ColumnSpec, k: int = DEFAULT_K, cap: int = DEFAULT_CATEGORY_CAP) -> None:
-        self.name, self.spec, self.cap = name, spec, cap
+    def __init__(self, name: str, spec: ColumnSpec, k: int = DEFAULT_K, cap: int = DEFAULT_CATEGORY_CAP,
+                 hold: int = 0) -> None:
+        self.name, self.spec, self.cap, self.hold = name, spec, cap, hold
         self.arrow_type = ""
         self.timezone: str | None = None
         self.count = self.missing = self.empty = self.errors = 0
-        self.numeric = NumericSummary(k=k) if spec.kind in NUMERIC_KINDS else None
+        self._numeric = NumericSummary(k=k) if spec.kind in NUMERIC_KINDS else None
         counted = spec.kind not in NUMERIC_KINDS and spec.kind != VECTOR_KIND
         self.counter = CategoryCounter(COUNTER_FACTOR * cap) if counted else None
         self.vector = VectorSummary() if spec.kind == VECTOR_KIND else None
-        self.distinct = DistinctSketch()
+        self._distinct = DistinctSketch()
         self.length_min: int | None = None
         self.length_max: int | None = None
         self.length_sum = 0
+        self._held: list[tuple[np.ndarray, bool]] = []
+        self.held = 0
+        """Numbers gathered and not yet taken by the summary."""
+
+    @property
+    def numeric(self) -> NumericSummary | None:
+        """The numeric summary (None for a kind without one), every number in."""
+        self.flush()
+        return self._numeric
+
+    @numeric.setter
+    def numeric(self, value: NumericSummary | None) -> None:
+        self._numeric = value
+
+    @property
+    def distinct(self) -> DistinctSketch:
+        """The distinct values' sketch, every value in."""
+        self.flush()
+        return self._distinct
+
+    @distinct.setter
+    def distinct(self, value: DistinctSketch) -> None:
+        self._distinct = value
+
+    def flush(self) -> None:
+        """Have the numeric summary and the distinct sketch take the gathered numbers."""
+        if not self._held:
+            return
+        held, self._held, self.held = self._held, [], 0
+        values = held[0][0] if len(held) == 1 else np.concatenate([v for v, _ in held])
+        self._summarise(values, all(integral for _, integral in held))
+
+    def __getstate__(self) -> dict[str, object]:
+        self.flush()
+        return self.__dict__.copy()
 
     def pad(self, rows: int) -> None:
         """Count ``rows`` rows where the column is absent (missing)."""
@@ -75,8 +122,9 @@ class ColumnAccumulator:
         """
         for chunk in chunks(arr):
             if not self.arrow_type:
-                self.arrow_type = str(chunk.type)
-                self.timezone = getattr(chunk.type, "tz", None)
+                typed = self.spec.text and not is_text_array(chunk)  # CSV text that Arrow typed
+                self.arrow_type = "string" if typed else str(chunk.type)
+                self.timezone = None if typed else getattr(chunk.type, "tz", None)
             self.count += len(chunk)
             if self.spec.kind in NUMERIC_KINDS:
                 self._update_numeric(chunk)
@@ -103,9 +151,19 @@ class ColumnAccumulator:
         integral = kind == "integer" and (errors or is_text_array(chunk) or pa.types.is_integer(arr.type))
         values, missing = float_values(to_numeric(arr, kind))
         self.missing += missing - errors
-        assert self.numeric is not None
-        self.numeric.update(values, integral=bool(integral))
-        self.distinct.update_hashes(self._numeric_hashes(values), counted=False)
+        if self.hold and values.size < self.hold:
+            self._held.append((values, bool(integral)))
+            self.held += values.size
+            if self.held >= self.hold:
+                self.flush()
+            return
+        self.flush()
+        self._summarise(values, bool(integral))
+
+    def _summarise(self, values: np.ndarray, integral: bool) -> None:
+        assert self._numeric is not None
+        self._numeric.update(values, integral=integral)
+        self._distinct.update_hashes(self._numeric_hashes(values), counted=False)
 
     def _update_vector(self, chunk: pa.Array) -> None:
         assert self.vector is not None
@@ -117,7 +175,7 @@ class ColumnAccumulator:
     def _numeric_hashes(self, values: np.ndarray) -> np.ndarray:
         """Theta hashes for the distinct count: in exact mode those of the distinct
         values seen so far (fewer), else of every value."""
-        num = self.numeric
+        num = self._numeric
         assert num is not None
         if num.values is not None and values.size > num.values.size:
             seen = num.values
@@ -141,8 +199,9 @@ class ColumnAccumulator:
         if not is_text_array(chunk):
             chunk = as_text(chunk)
         self.missing += chunk.null_count
-        if not pa.types.is_dictionary(chunk.type) and _many_distinct(chunk):
-            self._update_text_hashed(chunk)
+        if (self.spec.text or not pa.types.is_dictionary(chunk.type)) and _many_distinct(chunk):
+            # CSV text is counted alike whether it came dictionary-encoded or not
+            self._update_text_hashed(chunk.dictionary_decode() if pa.types.is_dictionary(chunk.type) else chunk)
             return
         labels, counts = _label_counts(chunk)
         if len(labels) == 0:
@@ -237,10 +296,13 @@ counted by hash (:func:`_frequent_by_hash`) rather than by a hash table of strin
 
 
 def _many_distinct(chunk: pa.Array) -> bool:
-    """A long string chunk whose first 16,384 values are mostly distinct."""
+    """A long string chunk (or dictionary-encoded strings) whose first 16,384
+    values are mostly distinct."""
     if len(chunk) - chunk.null_count < HASHED_MIN:
         return False
     probe = chunk[: 1 << 14]
+    if pa.types.is_dictionary(probe.type):
+        probe = probe.dictionary_decode()
     return int(pc.count_distinct(probe).as_py()) > len(probe) // 2
 
 
@@ -300,6 +362,9 @@ class ProfileState:
     digests: dict[str, str] | None = None
     """When a dict, the SHA-256 of each CSV or JSON Lines file read to its end
     (:func:`monitor.sources.files.read_file`), for a ``content`` fingerprint."""
+    hold: int = 0
+    """Numbers each column gathers before its summary takes them (see
+    :class:`ColumnAccumulator`; at most :data:`HOLD_BYTES` in all); 0: none."""
 
     def _accumulator(self, name: str, arr: pa.Array | pa.ChunkedArray, text: bool) -> ColumnAccumulator:
         acc = self.columns.get(name)
@@ -309,8 +374,15 @@ class ProfileState:
                 sample = chunks(arr)[0] if text else None
                 spec = column_spec(arr.type, self.types.get(name), text, sample)
                 self.specs[name] = spec
-            acc = self.columns[name] = ColumnAccumulator(name, spec, self.k, self.cap)
+            acc = self.columns[name] = ColumnAccumulator(name, spec, self.k, self.cap, self.hold)
         return acc
+
+    def _bound_held(self) -> None:
+        """Have every column's summary take its gathered numbers when they
+        exceed :data:`HOLD_BYTES` in all."""
+        if self.hold and 8 * sum(acc.held for acc in self.columns.values()) > HOLD_BYTES:
+            for acc in self.columns.values():
+                acc.flush()
 
     def add_batch(self, batch: pa.RecordBatch, *, columns: Sequence[str] | None = None, primary: bool = True) -> None:
         """Add a record batch.
@@ -333,11 +405,19 @@ class ProfileState:
                 self._absent(name).pad(batch.num_rows)
         if primary:
             self.rows += batch.num_rows
+        self._bound_held()
 
     def add_column(self, name: str, values: pa.Array | pa.ChunkedArray) -> None:
         """Add one column's values for rows counted by another call (Parquet tasks:
         rows are counted once per row group, by the task marked primary)."""
         self._accumulator(name, values, False).update(values)
+        self._bound_held()
+
+    def text_kinds(self) -> dict[str, TextKind]:
+        """The kind (and datetime format) of each column profiled from CSV text
+        (what the CSV reader may have Arrow convert, see
+        :func:`monitor.sources.files.read_file`)."""
+        return {name: TextKind(spec.kind, spec.fmt) for name, spec in self.specs.items() if spec.text}
 
     def text_parquet(self, task: ReadTask) -> bool:
         """True when a Parquet task holds raw text columns (a CSV's data copy)."""
@@ -347,7 +427,7 @@ class ProfileState:
         acc = self.columns.get(name)
         if acc is None:
             spec = self.specs.get(name, ColumnSpec(self.types.get(name, "string"), name in self.types))
-            acc = self.columns[name] = ColumnAccumulator(name, spec, self.k, self.cap)
+            acc = self.columns[name] = ColumnAccumulator(name, spec, self.k, self.cap, self.hold)
             acc.pad(self.rows)
         return acc
 

@@ -115,7 +115,7 @@ def _seconds(arr: pa.Array) -> pa.Array:
     if pa.types.is_date(arr.type):
         days = arr.cast(pa.date32()).cast(pa.int32()).cast(pa.float64())
         return pc.multiply(days, 86400.0)
-    micros = arr.cast(pa.timestamp("us", tz=arr.type.tz), safe=False).cast(pa.int64()).cast(pa.float64())
+    micros = arr.cast(pa.timestamp("us", tz=arr.type.tz), safe=False).cast(pa.int64()).cast(pa.float64(), safe=False)
     return pc.divide(micros, 1e6)
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 from monitor.errors import MonitorError, SourceError
 from monitor.lifeline import die_with_owner, start_fork_server
 from monitor.profile import kll
-from monitor.profile.accumulators import ProfileState
+from monitor.profile.accumulators import HOLD, ProfileState
 from monitor.profile.columns import ColumnSpec, column_spec
 from monitor.sources.csv_types import INFER_ROWS
 
@@ -134,7 +134,7 @@ def run_task(state: ProfileState, task: ReadTask, progress: Progress | None = No
         if task.format == "parquet" and not state.text_parquet(task):
             _run_parquet_task(state, task, progress)
             return
-        for batch in task.batches(dictionary=True, digests=state.digests):
+        for batch in task.batches(dictionary=True, digests=state.digests, kinds=state.text_kinds):
             state.add_batch(batch, primary=task.primary)
             if progress is not None:
                 progress.advance(batch.num_rows * task.share)
@@ -193,7 +193,7 @@ def accumulate_source(
         tasks = source.plan(files, split=1)
     total = sum(t.rows for t in tasks if t.primary) if all(t.rows for t in tasks) else None
     bar = Progress(sys.stderr.isatty() if progress is None else progress, total)
-    state = ProfileState(specs, dict(types), k, category_cap, digests=None if digests is None else {})
+    state = ProfileState(specs, dict(types), k, category_cap, digests=None if digests is None else {}, hold=HOLD)
     try:
         if parallel:
             _run_parallel(state, tasks, min(n_workers, len(tasks)), bar)
@@ -301,7 +301,7 @@ def _run_parallel(state: ProfileState, tasks: Sequence[ReadTask], workers: int, 
     ctx = _context()
     task_q, results = ctx.Queue(), ctx.Queue()
     template = pickle.dumps(ProfileState(state.specs, state.types, state.k, state.cap,
-                                         digests=None if state.digests is None else {}))
+                                         digests=None if state.digests is None else {}, hold=state.hold))
     procs = [ctx.Process(target=_worker_main, args=(template, task_q, results, os.getpid()), daemon=True)
              for _ in range(workers)]
     for p in procs:

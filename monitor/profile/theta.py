@@ -63,45 +63,6 @@ _SLICE = 1 << 18
 # MurmurHash3_x64_128, vectorised
 
 
-def _rotl(x: np.ndarray, r: int) -> np.ndarray:
-    return (x << _U64(r)) | (x >> _U64(64 - r))
-
-
-def _fmix64(k: np.ndarray) -> np.ndarray:
-    k ^= k >> _U64(33)
-    k *= _F1
-    k ^= k >> _U64(33)
-    k *= _F2
-    k ^= k >> _U64(33)
-    return k
-
-
-def _mix_k1(k1: np.ndarray) -> np.ndarray:
-    k1 *= _C1
-    k1 = _rotl(k1, 31)
-    k1 *= _C2
-    return k1
-
-
-def _mix_k2(k2: np.ndarray) -> np.ndarray:
-    k2 *= _C2
-    k2 = _rotl(k2, 33)
-    k2 *= _C1
-    return k2
-
-
-def _finish(h1: np.ndarray, h2: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """MurmurHash3_x64_128's finalisation; returns the theta hash ``h1 >> 1``."""
-    h1 ^= lengths
-    h2 ^= lengths
-    h1 += h2
-    h2 += h1
-    h1 = _fmix64(h1)
-    h2 = _fmix64(h2)
-    h1 += h2
-    return h1 >> _U64(1)
-
-
 _SEED_U64 = _U64(THETA_SEED)
 
 
@@ -111,13 +72,40 @@ def theta_hash_floats(values: np.ndarray) -> np.ndarray:
     MurmurHash3_x64_128 with seed :data:`THETA_SEED` of the value's 8 IEEE-754
     bytes, ``-0.0`` as ``0.0`` and every NaN as ``0x7ff8000000000000``; the first
     64-bit half, shifted right by one bit."""
-    bits = np.add(np.asarray(values, dtype=np.float64), 0.0).view(np.uint64)
+    values = np.asarray(values, dtype=np.float64)
+    h1: np.ndarray = np.add(values, 0.0).view(np.uint64)  # a new array, hashed in place
     nan = np.isnan(values)
     if nan.any():
-        bits = np.where(nan, _U64(0x7FF8000000000000), bits)
-    h1 = np.full(bits.shape, _SEED_U64) ^ _mix_k1(bits.copy())
-    h2 = np.full(bits.shape, _SEED_U64)
-    return _finish(h1, h2, np.full(bits.shape, _U64(8)))
+        h1[nan] = _U64(0x7FF8000000000000)
+    # one 8-byte block: h2 stays the seed until the finalisation, h1 = seed ^ mix(k1)
+    tmp = np.empty_like(h1)
+    h1 *= _C1
+    _rotl_in_place(h1, 31, tmp)
+    h1 *= _C2
+    h1 ^= _SEED_U64 ^ _U64(8)
+    h1 += _SEED_U64 ^ _U64(8)  # h1 += h2
+    h2 = h1 + (_SEED_U64 ^ _U64(8))  # h2 += h1
+    _fmix64_in_place(h1, tmp)
+    _fmix64_in_place(h2, tmp)
+    h1 += h2
+    h1 >>= _U64(1)
+    return h1
+
+
+def _rotl_in_place(x: np.ndarray, r: int, tmp: np.ndarray) -> None:
+    """``x = rotl64(x, r)`` in place (``tmp``: scratch of ``x``'s size)."""
+    np.right_shift(x, _U64(64 - r), out=tmp)
+    x <<= _U64(r)
+    x |= tmp
+
+
+def _fmix64_in_place(k: np.ndarray, tmp: np.ndarray) -> None:
+    """MurmurHash3's 64-bit finaliser, in place."""
+    for factor in (_F1, _F2, None):
+        np.right_shift(k, _U64(33), out=tmp)
+        k ^= tmp
+        if factor is not None:
+            k *= factor
 
 
 def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -146,40 +134,56 @@ def theta_hash_strings(arr: pa.Array) -> np.ndarray:
 
 
 def _hash_slice(arr: pa.Array) -> np.ndarray:
+    """MurmurHash3_x64_128 of each string, in place on a few arrays: the 16-byte
+    blocks of the strings that have them (gathered), then every string's tail
+    (a tail of no byte mixes in zero, which leaves the hash as it is)."""
     if len(arr) == 0:
         return np.empty(0, dtype=np.uint64)
     starts, lengths, padded = _string_buffers(arr)
     words = np.ndarray((padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,))
     h1 = np.full(len(arr), _SEED_U64)
     h2 = h1.copy()
+    tmp = np.empty_like(h1)
     blocks = lengths >> 4
     for j in range(int(blocks.max())):
-        rows = None if j == 0 and blocks.min() > 0 else np.flatnonzero(blocks > j)
-        start = (starts if rows is None else starts[rows]) + 16 * j
+        rows = None if blocks.min() > j else np.flatnonzero(blocks > j)
+        at = (starts if rows is None else starts[rows]) + 16 * j
         a, b = (h1, h2) if rows is None else (h1[rows], h2[rows])
-        a ^= _mix_k1(words[start])
-        a = _rotl(a, 27)
+        t = tmp if rows is None else np.empty_like(a)
+        a ^= _mix_in_place(words[at], _C1, 31, _C2, t)
+        _rotl_in_place(a, 27, t)
         a += b
-        a = a * _U64(5) + _U64(0x52DCE729)
-        b ^= _mix_k2(words[start + 8])
-        b = _rotl(b, 31)
+        a *= _U64(5)
+        a += _U64(0x52DCE729)
+        b ^= _mix_in_place(words[at + 8], _C2, 33, _C1, t)
+        _rotl_in_place(b, 31, t)
         b += a
-        b = b * _U64(5) + _U64(0x38495AB5)
-        if rows is None:
-            h1, h2 = a, b
-        else:
+        b *= _U64(5)
+        b += _U64(0x38495AB5)
+        if rows is not None:
             h1[rows], h2[rows] = a, b
     tail = lengths & 15
     base = starts + (blocks << 4)
-    rows = np.flatnonzero(tail > 8)
-    if rows.size:
-        k2 = words[base[rows] + 8] & _BYTE_MASKS[tail[rows] - 8]
-        h2[rows] ^= _mix_k2(k2)
-    rows = np.flatnonzero(tail > 0)
-    if rows.size:
-        k1 = words[base[rows]] & _BYTE_MASKS[np.minimum(tail[rows], 8)]
-        h1[rows] ^= _mix_k1(k1)
-    return _finish(h1, h2, lengths.astype(np.uint64))
+    h2 ^= _mix_in_place(words[base + 8] & _BYTE_MASKS[np.maximum(tail - 8, 0)], _C2, 33, _C1, tmp)
+    h1 ^= _mix_in_place(words[base] & _BYTE_MASKS[np.minimum(tail, 8)], _C1, 31, _C2, tmp)
+    lengths = lengths.astype(np.uint64)
+    h1 ^= lengths
+    h2 ^= lengths
+    h1 += h2
+    h2 += h1
+    _fmix64_in_place(h1, tmp)
+    _fmix64_in_place(h2, tmp)
+    h1 += h2
+    h1 >>= _U64(1)
+    return h1
+
+
+def _mix_in_place(k: np.ndarray, c1: np.uint64, r: int, c2: np.uint64, tmp: np.ndarray) -> np.ndarray:
+    """MurmurHash3's ``k *= c1; k = rotl(k, r); k *= c2`` on ``k`` (returned)."""
+    k *= c1
+    _rotl_in_place(k, r, tmp[: k.size])
+    k *= c2
+    return k
 
 
 # ---------------------------------------------------------------------------

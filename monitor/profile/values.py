@@ -44,7 +44,7 @@ def coerce(arr: pa.Array | pa.ChunkedArray, kind: str) -> tuple[pa.Array, int]:
         arr, errors = parsed.values, parsed.errors
     if kind == "boolean":
         return (arr if pa.types.is_boolean(arr.type) else pc.not_equal(to_numeric(arr, "integer"), 0)), errors
-    return to_numeric(arr, kind).cast(pa.float64()), errors
+    return to_numeric(arr, kind).cast(pa.float64(), safe=False), errors
 
 
 _ARROW_TYPES = {"integer": pa.int64(), "decimal": pa.float64(), "boolean": pa.bool_(),

@@ -14,9 +14,10 @@ of them parse as; otherwise ``string``. A column with no value in the sample is
 
 - boolean: ``true/false, t/f, yes/no, y/n`` in any case (``1/0`` also parse when
   the column is declared boolean, but infer as integer);
-- integer: an optional sign and decimal digits, within the int64 range;
+- integer: an optional sign and decimal digits, within the int64 range (profiled
+  as float64: beyond 2**53 rounded to the nearest double);
 - decimal: anything Arrow's float parser reads, e.g. ``1.5``, ``-2e-3``, ``.5``,
-  ``inf``; no thousands separators;
+  ``inf``, ``nan(1)``; no thousands separators;
 - datetime: the first of :data:`DATETIME_FORMATS` that parses; a value with a UTC
   offset is converted to UTC, a value without one is taken to be UTC.
 """
@@ -50,8 +51,9 @@ DATETIME_FORMATS = (
 ``ISO8601`` (any ISO 8601 form, fractional seconds and offsets included, parsed
 by pandas)."""
 
-_INT_RE = r"^[+-]?[0-9]{1,19}$"
-_FLOAT_RE = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)$"
+_INT_RE = r"^[+-]?[0-9]+$"
+_FLOAT_RE = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan(\([0-9a-z_]*\))?)$"
+"""What Arrow's float parser reads (``fast_float``: ``nan(chars)`` included)."""
 _BOOL_INFER = TRUE_TEXT + FALSE_TEXT
 
 
@@ -82,10 +84,27 @@ def _present(arr: pa.Array) -> int:
 def _fast_number(text: pa.Array, kind: str) -> pa.Array | None:
     """The text cast straight to float64 when every value parses as ``kind`` (the
     common case: one cast, no trimming); None otherwise."""
+    if kind == "integer":
+        ints = decimal_int64(text)
+        return None if ints is None else ints.cast(pa.float64(), safe=False)
     try:
-        return text.cast(pa.int64() if kind == "integer" else pa.float64()).cast(pa.float64())
+        return text.cast(pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
+
+
+def decimal_int64(text: pa.Array) -> pa.Array | None:
+    """The text cast straight to int64 when every value is an integer as the
+    module docstring says; None otherwise. Arrow's integer parser also reads
+    ``0x`` hexadecimal, which is not an integer here: text with an ``x`` is
+    left to the caller's slower check."""
+    try:
+        ints = text.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pc.any(pc.match_substring(text, "x", ignore_case=True)).as_py():
+        return None
+    return ints
 
 
 def parse_text(text: pa.Array, kind: str, fmt: str | None = None) -> Parsed:
@@ -118,7 +137,7 @@ def _parse_number(clean: pa.Array, kind: str) -> pa.Array:
     ok = pc.match_substring_regex(clean, _INT_RE if kind == "integer" else _FLOAT_RE)
     valid = pc.if_else(ok, clean, pa.scalar(None, pa.string()))
     if kind == "integer":
-        return _to_int64(pc.utf8_ltrim(valid, characters="+")).cast(pa.float64())
+        return _to_int64(pc.utf8_ltrim(valid, characters="+")).cast(pa.float64(), safe=False)
     return valid.cast(pa.float64())
 
 
@@ -146,15 +165,66 @@ def parse_datetime(clean: pa.Array, fmt: str) -> pa.Array:
     Values that do not parse become null.
     """
     if fmt == "ISO8601":
-        import pandas as pd
-
-        parsed = pd.to_datetime(pd.Series(clean.to_numpy(zero_copy_only=False), dtype=object),
-                                format="ISO8601", errors="coerce", utc=True)
-        return pa.array(parsed, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
+        return _iso8601(clean)
     out = pc.strptime(clean, format=fmt, unit="us", error_is_null=True)
     if out.type.tz is None:
         out = pc.assume_timezone(out, "UTC") if len(out) else out.cast(pa.timestamp("us", tz="UTC"))
     return out.cast(pa.timestamp("us", tz="UTC"))
+
+
+ISO_COMMON = (r"^(19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}"
+              r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$")
+"""Common ISO 8601 forms (years 1900 to 2099): in a chunk that Arrow cannot
+read whole, these are still read by Arrow, the others by pandas."""
+ISO_ZONED = r"^.{10}[T ][0-9:.]+[Z+-]"
+"""ISO 8601 text with a UTC offset (or ``Z``)."""
+
+
+def _iso8601(clean: pa.Array) -> pa.Array:
+    """ISO 8601 text as pandas' ``to_datetime(format="ISO8601", utc=True)`` reads it.
+
+    Arrow's ISO 8601 parser reads a subset of what pandas reads (at most
+    microseconds; ``tests/test_csv_blocks.py`` holds the two equal on generated
+    text), so a chunk Arrow reads whole is read by Arrow; in another, the
+    :data:`ISO_COMMON` values are (pandas would read them alike however the
+    rest of the chunk sets its resolution) and the rest by pandas (Python objects)."""
+    fast = _arrow_iso8601(clean)
+    if fast is not None:
+        return fast
+    common = pc.fill_null(pc.match_substring_regex(clean, ISO_COMMON), False)
+    if not pc.any(common).as_py():
+        return _pandas_iso8601(clean)
+    fast = _arrow_iso8601(pc.if_else(common, clean, pa.scalar(None, pa.string())))
+    if fast is None:
+        return _pandas_iso8601(clean)
+    rest = pc.and_(pc.invert(common), pc.is_valid(clean))
+    return pc.replace_with_mask(fast, rest, _pandas_iso8601(clean.filter(rest)))
+
+
+def _arrow_iso8601(text: pa.Array) -> pa.Array | None:
+    """ISO 8601 text as ``timestamp[us, tz=UTC]`` by Arrow's parser (without an
+    offset: UTC); None when Arrow cannot read a value (it casts all or nothing)."""
+    utc = pa.timestamp("us", tz="UTC")
+    for target in (utc, pa.timestamp("us")):  # every value with an offset, or every value without
+        try:
+            return text.cast(target).cast(utc)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    zoned = pc.fill_null(pc.match_substring_regex(text, ISO_ZONED), False)
+    none = pa.scalar(None, pa.string())
+    try:
+        naive = pc.if_else(zoned, none, text).cast(pa.timestamp("us")).cast(utc)
+        return pc.if_else(zoned, pc.if_else(zoned, text, none).cast(utc), naive)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _pandas_iso8601(clean: pa.Array) -> pa.Array:
+    import pandas as pd
+
+    parsed = pd.to_datetime(pd.Series(clean.to_numpy(zero_copy_only=False), dtype=object),
+                            format="ISO8601", errors="coerce", utc=True)
+    return pa.array(parsed, type=pa.timestamp("us", tz="UTC"), from_pandas=True)
 
 
 def _share(clean: pa.Array, parsed: pa.Array) -> float:
@@ -250,9 +320,11 @@ def _typed(text: pa.Array, kind: TextKind) -> pa.Array:
         return text
     if kind.kind not in ("integer", "decimal", "boolean", "datetime"):
         raise ValueError(f"unknown kind {kind.kind!r}")
-    if kind.kind == "integer":
-        try:  # exact beyond 2**53, unlike the float64 the profile reads integers as
-            return text.cast(pa.int64())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return parse_text(text, "integer").values.cast(pa.int64())
+    if kind.kind == "integer":  # exact beyond 2**53, unlike the float64 the profile reads integers as
+        ints = decimal_int64(text)
+        if ints is not None:
+            return ints
+        clean = _clean(text)
+        ok = pc.match_substring_regex(clean, _INT_RE)
+        return _to_int64(pc.utf8_ltrim(pc.if_else(ok, clean, pa.scalar(None, pa.string())), characters="+"))
     return parse_text(text, kind.kind, kind.fmt).values

@@ -12,7 +12,10 @@ batch's schema metadata carries :data:`TEXT_METADATA` so the profile types the
 columns itself (:mod:`monitor.sources.csv_types`), counting values that do not
 parse as errors instead of failing on them. An unquoted empty field and pandas'
 missing markers (``NA``, ``NULL``, ``NaN``, ... :data:`~monitor.sources.csv_types.MISSING_TEXT`)
-are missing; a quoted empty field ``""`` is an empty string.
+are missing; a quoted empty field ``""`` is an empty string. The profile reads
+CSV files faster, with the same result: after the first block, Arrow converts
+the columns whose values it reads exactly as the profile would
+(:mod:`monitor.sources.csv_blocks`; ``kinds`` of :func:`read_file`).
 
 For parallel reading a source splits into :class:`ReadTask`\\ s (:meth:`FileSource.plan`):
 a CSV or JSON Lines file is one task; a Parquet file is one task per group of
@@ -26,7 +29,7 @@ import glob
 import math
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitor.errors import SourceError
+from monitor.sources.csv_types import TextKind
 from monitor.sources.digest import Digests, fingerprint
 from monitor.sources.inputs import Input, is_local, random_access
 from monitor.sources.names import check_unique_names, selected, short
@@ -156,13 +160,17 @@ class ReadTask:
     primary: bool = True
     dictionary: tuple[str, ...] = ()
 
-    def batches(self, *, dictionary: bool = False, digests: Digests | None = None) -> Iterator[pa.RecordBatch]:
+    def batches(self, *, dictionary: bool = False, digests: Digests | None = None,
+                kinds: Callable[[], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
         """The task's record batches.
 
         :param dictionary: read the :attr:`dictionary` columns dictionary-encoded
             (the dictionary's values are the column's values), one thread.
         :param digests: a CSV or JSON Lines file read to its end gets its
             SHA-256 here (see :func:`read_file`).
+        :param kinds: for a CSV file, the kinds its columns are profiled as,
+            asked for after the first batch: the later batches come typed where
+            that gives what their text would (see :func:`read_file`).
         :raises SourceError: naming the file when it cannot be read or parsed.
         """
         try:
@@ -170,7 +178,7 @@ class ReadTask:
                 encoded = self.dictionary if dictionary else None
                 yield from _parquet_batches(self.path, self.row_groups, self.columns, encoded)
                 return
-            for batch in read_file(self.path, self.format, self.columns, digests):
+            for batch in read_file(self.path, self.format, self.columns, digests, kinds):
                 yield _drop(batch, self.exclude) if self.exclude else batch
         except _ARROW_ERRORS as exc:
             raise SourceError(f"{self.path}: cannot read as {self.format}: {short(exc)}") from exc
@@ -327,16 +335,24 @@ def _drop(batch: pa.RecordBatch, exclude: Sequence[str]) -> pa.RecordBatch:
 
 
 def read_file(path: Input, fmt: str, columns: Sequence[str] | None = None,
-              digests: Digests | None = None) -> Iterator[pa.RecordBatch]:
+              digests: Digests | None = None,
+              kinds: Callable[[], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
     """Stream one file's record batches.
 
     :param digests: when given, a CSV or JSON Lines file read to its end gets
         the SHA-256 of its bytes (hashed as they are read) under
         :func:`~monitor.sources.inputs.key_of` the path; Parquet files are not hashed here.
+    :param kinds: for CSV, called after the first batch (text) was consumed:
+        the kind of each column (integer, decimal, boolean, datetime, string,
+        categorical); the later batches hold Arrow's typed columns where they
+        equal what the profile would make of the text, text elsewhere
+        (:mod:`monitor.sources.csv_blocks`). Ignored for other formats.
     :raises SourceError: naming the file at fault.
     """
+    reader = _READERS[fmt]
     try:
-        for batch in _READERS[fmt](path, columns, digests):
+        for batch in (read_csv(path, columns, digests, kinds) if fmt == "csv" and kinds is not None
+                      else reader(path, columns, digests)):
             check_unique_names(path, batch.schema.names)
             if columns is not None:
                 batch = _select(batch, columns, path)
