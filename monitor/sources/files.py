@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from monitor.errors import SourceError
 from monitor.sources.csv_types import TextKind
 from monitor.sources.digest import Digests, fingerprint
-from monitor.sources.inputs import Input, is_local, random_access
+from monitor.sources.inputs import Input, chunk_bytes, is_local, random_access
 from monitor.sources.names import check_unique_names, selected, short
 from monitor.sources.remote import ObjectStore, is_url, object_store
 from monitor.sources.text import BLOCK_SIZE, TEXT_METADATA, csv_header, read_csv, read_jsonl
@@ -410,7 +410,7 @@ def _parquet_file(path: Input, reading: tuple[Sequence[str] | None, Sequence[int
         return pq.ParquetFile(path, **kwargs)
     key = (path.url, path.version, path.size)
     md = _FOOTERS.get(key)
-    dense = md is not None and reading is not None and _share(md, *reading) >= DENSE_SHARE * max(path.size, 1)
+    dense = md is not None and reading is not None and chunk_bytes(md, *reading) >= DENSE_SHARE * max(path.size, 1)
     source = path.open(sequential=True) if dense else random_access(path)
     pf = pq.ParquetFile(source, metadata=md, pre_buffer=True, **kwargs)
     if key not in _FOOTERS and path.version:
@@ -418,19 +418,6 @@ def _parquet_file(path: Input, reading: tuple[Sequence[str] | None, Sequence[int
             _FOOTERS.pop(next(iter(_FOOTERS)))
         _FOOTERS[key] = pf.metadata
     return pf
-
-
-def _share(md: pq.FileMetaData, columns: Sequence[str] | None, row_groups: Sequence[int] | None) -> int:
-    """Bytes of the column chunks of ``columns`` in ``row_groups`` (None: all)."""
-    wanted = None if columns is None else set(columns)
-    total = 0
-    for i in row_groups if row_groups is not None else range(md.num_row_groups):
-        group = md.row_group(i)
-        for j in range(group.num_columns):
-            chunk = group.column(j)
-            if wanted is None or chunk.path_in_schema.split(".")[0] in wanted:
-                total += chunk.total_compressed_size
-    return total
 
 
 def parquet_metadata(path: Input) -> pq.FileMetaData:

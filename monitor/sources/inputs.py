@@ -12,11 +12,12 @@ random access (Parquet) or as a stream (text, decompressed here by extension).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["CODECS", "Input", "is_local", "key_of", "random_access", "stream"]
+__all__ = ["CODECS", "Input", "chunk_bytes", "is_local", "key_of", "random_access", "stream"]
 
 Input = Any
 """A local ``Path``, a ``RemoteFile`` or a ``QueryFile``."""
@@ -62,3 +63,17 @@ def compressed(stream: Any, path: Input) -> Any:
     names a codec (:data:`CODECS`), else ``stream``."""
     codec = CODECS.get(str(path.suffix).lower())
     return pa.CompressedInputStream(stream, codec) if codec is not None else stream
+
+
+def chunk_bytes(md: Any, columns: Sequence[str] | None, row_groups: Sequence[int] | None) -> int:
+    """Compressed bytes of the column chunks of ``columns`` in ``row_groups``
+    (None: all) of a Parquet file, from its footer ``md`` (``pyarrow.parquet.FileMetaData``)."""
+    wanted = None if columns is None else set(columns)
+    total = 0
+    for i in row_groups if row_groups is not None else range(md.num_row_groups):
+        group = md.row_group(i)
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            if wanted is None or chunk.path_in_schema.split(".")[0] in wanted:
+                total += chunk.total_compressed_size
+    return total
