@@ -54,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from proctree import children, pss_kib  # noqa: E402 - bench/ is on the path from here
+
 FORMATS = {
     "parquet": ("profile", "read_table", "decode", "pandas", "duckdb"),
     "csv": ("profile", "read_csv"),
@@ -114,35 +116,13 @@ def run_tool(tool: str, path: str) -> None:
 # measuring a process tree
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as fh:
-                out += [int(c) for c in fh.read().split()]
-    except OSError:
-        pass
-    return out
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def tree_pss_kib(root: int) -> int:
     """Total PSS (KiB) of a process and all its descendants."""
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
-        total += _pss_kib(pid)
-        stack += _children(pid)
+        total += pss_kib(pid)
+        stack += children(pid)
     return total
 
 

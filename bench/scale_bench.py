@@ -54,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from proctree import children, pss_kib  # noqa: E402 - bench/ is on the path from here
+
 BYTES_PER_ROW = 100.0
 """On-disk bytes per row of the table, rounded up (about 90 measured), for the space check."""
 LOCAL_LIMIT_MIB = 1024.0
@@ -122,28 +124,6 @@ def run_engine(engine: str, folder: str) -> dict[str, object]:
 # measuring a process tree
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as fh:
-                out += [int(c) for c in fh.read().split()]
-    except OSError:
-        pass
-    return out
-
-
-def _pss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def _role(pid: int, root: int) -> str:
     if pid == root:
         return "main (client, scheduler)"
@@ -189,11 +169,11 @@ def measure(engine: str, folder: Path, sample_ms: float) -> Measured:
             total, stack = 0, [proc.pid]
             while stack:
                 pid = stack.pop()
-                pss = _pss_kib(pid) / 1024
+                pss = pss_kib(pid) / 1024
                 total += pss
                 role, peak = out.peaks.get(pid) or (_role(pid, proc.pid), 0.0)
                 out.peaks[pid] = (role, max(peak, pss))
-                stack += _children(pid)
+                stack += children(pid)
             out.total_peak = max(out.total_peak, total)
             time.sleep(sample_ms / 1000)
 
