@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
-__all__ = ["CODECS", "Input", "chunk_bytes", "is_local", "key_of", "random_access", "stream"]
+__all__ = ["CODECS", "Input", "InputStat", "chunk_bytes", "is_local", "key_of", "random_access", "stream"]
 
 Input = Any
 """A local ``Path``, a ``RemoteFile`` or a ``QueryFile``."""
+
+class InputStat(NamedTuple):
+    """What ``stat()`` of an input that is not a local file tells: its size in
+    bytes (0 when unknown before reading: a query, a collection) and no
+    modification time (its fingerprint stands for it)."""
+
+    st_size: int = 0
+    st_mtime_ns: int = 0
+
 
 CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
 """Compressed text files by extension, as pyarrow detects them from a path."""

@@ -40,12 +40,13 @@ import json
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
 from monitor.errors import SourceError
+from monitor.sources.inputs import InputStat
 
 __all__ = ["SCROLL_LIMIT", "CollectionFile", "collection_fingerprint", "reach", "read_collection"]
 
@@ -53,12 +54,6 @@ SCROLL_LIMIT = 4096
 """Points per ``scroll`` request and per record batch (the rows of a ``.npy`` batch)."""
 FINGERPRINT_VERSION = 1
 
-
-class CollectionStat(NamedTuple):
-    """What ``stat()`` of a collection tells: its size is not known in bytes."""
-
-    st_size: int = 0
-    st_mtime_ns: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,9 +94,9 @@ class CollectionFile:
         """Itself (a collection has no path to resolve)."""
         return self
 
-    def stat(self) -> CollectionStat:
+    def stat(self) -> InputStat:
         """Size and modification time, both 0: unknown."""
-        return CollectionStat()
+        return InputStat()
 
     def fingerprint_line(self) -> str:
         """The collection's part of a dataset's fingerprint (see :func:`collection_fingerprint`)."""

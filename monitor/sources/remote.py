@@ -23,10 +23,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from types import SimpleNamespace
 from typing import Any
 
 from monitor.errors import ConfigError, SourceError
+from monitor.sources.inputs import InputStat
 
 __all__ = ["ObjectStore", "RemoteFile", "is_url", "object_store", "read_secret"]
 
@@ -99,9 +99,9 @@ class RemoteFile:
         """Itself (a remote object has one name)."""
         return self
 
-    def stat(self) -> SimpleNamespace:
+    def stat(self) -> InputStat:
         """``st_size`` (bytes) and ``st_mtime_ns`` (0: the version stands for it)."""
-        return SimpleNamespace(st_size=self.size, st_mtime_ns=0)
+        return InputStat(self.size)
 
     def fingerprint_line(self) -> str:
         """What the ``metadata`` fingerprint hashes of the object: URL, size, version."""

@@ -59,18 +59,19 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
 from monitor.errors import MonitorError, SourceError
+from monitor.sources.inputs import InputStat
 from monitor.sources.sql_types import PG_TYPES, driver_types, first_line, infer_type, to_arrow
 
 if TYPE_CHECKING:
     import sqlalchemy
 
 __all__ = [
-    "LOOKAHEAD_ROWS", "PG_TYPES", "QueryFile", "QueryStat", "check_read_only", "infer_type",
+    "LOOKAHEAD_ROWS", "PG_TYPES", "QueryFile", "check_read_only", "infer_type",
     "query_fingerprint", "read_query", "sql_engine",
 ]
 
@@ -92,12 +93,6 @@ _ENGINES: dict[str, tuple[int, sqlalchemy.Engine]] = {}
 """URL -> (the process that made it, its engine): a forked process makes its own."""
 _ENGINES_LOCK = threading.Lock()
 
-
-class QueryStat(NamedTuple):
-    """What ``stat()`` of a query tells: nothing is known before it runs."""
-
-    st_size: int = 0
-    st_mtime_ns: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,9 +137,9 @@ class QueryFile:
         """Itself (a query has no path to resolve)."""
         return self
 
-    def stat(self) -> QueryStat:
+    def stat(self) -> InputStat:
         """Size and modification time, both 0: unknown until the query runs."""
-        return QueryStat()
+        return InputStat()
 
 
 # --------------------------------------------------------------------------- engines and errors
@@ -300,8 +295,8 @@ def _statement(query: str, dialect: str | None) -> str:
 def _trimmed(query: str, dialect: str | None) -> str:
     """The query up to its last token: without the semicolons and comments after
     it, so that it can stand inside ``( ... )``."""
-    from sqlglot.dialects.dialect import Dialect
     from sqlglot import TokenType
+    from sqlglot.dialects.dialect import Dialect
 
     tokens = Dialect.get_or_raise(_GLOT_DIALECTS.get(dialect or "")).tokenize(query)
     last = [t for t in tokens if t.token_type != TokenType.SEMICOLON]
