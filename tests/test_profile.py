@@ -28,9 +28,10 @@ from monitor.profile import (
     DistinctSketch,
     NumericSummary,
     Progress,
+    compact_sorted,
     compact_to_sketch,
+    compaction_level,
     compute_profile,
-    fine_bins,
     kll_capacity,
     misra_gries_cut,
     profile_source,
@@ -530,20 +531,24 @@ def test_theta_hashes_are_the_librarys() -> None:
 
 
 @pytest.mark.parametrize("kind", ["normal", "repeated", "constant", "wide"])
-def test_fine_bins_bound_every_bin(kind: str) -> None:
+def test_sorted_compaction_keeps_every_rank_within_its_weight(kind: str) -> None:
+    """A sorted batch compacted to weight 2**h: n, min and max exact, and the rank
+    of every value in the sketch within 2**h of its rank in the batch."""
     rng = np.random.default_rng(9)
-    values = {
+    values = np.sort({
         "normal": rng.normal(5, 2, 100_000),
         "repeated": np.round(rng.lognormal(1, 1, 100_000), 1),
         "constant": np.full(100_000, 3.25),
         "wide": np.concatenate([rng.standard_t(2, 99_000), [-1e300, 1e300, 1e-300] * 333, [0.0]]),
-    }[kind]
-    reps, counts = fine_bins(values, 16)
-    ordered = np.sort(values)
-    assert counts.sum() == values.size and np.all(np.diff(reps) >= 0)
-    ends = np.cumsum(counts)
-    below = np.searchsorted(ordered, reps, side="right")
-    assert np.max(np.abs(below - ends)) <= 16 or np.all(counts[np.abs(below - ends) > 16] > 16)
+    }[kind])
+    h = compaction_level(values.size, 8192)
+    sketch = compact_sorted(values, 8192, h)
+    assert sketch.n == values.size
+    assert (sketch.get_min_value(), sketch.get_max_value()) == (values[0], values[-1])
+    points = np.unique(values[:: 997])
+    truth = np.searchsorted(values, points, side="right")
+    got = np.asarray(sketch.get_cdf(points.tolist(), True))[:-1] * values.size
+    assert np.max(np.abs(got - truth)) < 2**h
 
 
 def test_compacted_sketch_keeps_n_min_max_and_ranks() -> None:

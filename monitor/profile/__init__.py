@@ -89,9 +89,9 @@ from monitor.profile.engine import (
     profile_source,
 )
 from monitor.profile.kll import (
+    compact_sorted,
     compact_to_sketch,
     compaction_level,
-    fine_bins,
     kll_capacity,
 )
 from monitor.profile.model import (
@@ -150,7 +150,7 @@ __all__ = [
     "THETA_SEED", "SAMPLE_SIZE", "VectorSummary", "is_vector_type", "vector_values",
     "CategoryCounter", "CategorySummary", "ColumnAccumulator", "ColumnProfile", "ColumnSpec",
     "DatasetProfile", "DistinctSketch", "Moments", "NumericSummary", "ProfileState", "Progress", "coerce",
-    "column_profile", "column_spec", "compact_to_sketch", "compaction_level", "compute_profile", "fine_bins",
+    "column_profile", "column_spec", "compact_to_sketch", "compaction_level", "compute_profile", "compact_sorted",
     "finish_profile", "finite_values", "kind_of", "kll_capacity",
     "misra_gries_cut", "pack_sketch", "profile_from_records", "profile_json", "profile_source",
     "profile_table", "profile_to_records", "resolve_specs", "retained_hashes", "run_in_workers", "run_task", "sketch_of_hashes",

@@ -16,16 +16,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from monitor.profile.kll import compact_to_sketch, compaction_level, fine_bins, new_kll
+from monitor.profile.kll import compact_sorted, compact_to_sketch, compaction_level, new_kll
 from monitor.profile.sketches import Moments
 
 DEFAULT_K = 8192
 EXACT_DISTINCT = 4096
 PRECOMPACT_MIN = 1 << 16
-"""Batches of at least this many values are binned and compacted before they enter
-the KLL sketch (see :func:`monitor.profile.kll.compact_to_sketch`)."""
+"""Batches of at least this many values are sorted and compacted before they enter
+the KLL sketch (see :func:`monitor.profile.kll.compact_sorted`)."""
 SKETCH_SLICE = 1 << 19
-"""Larger batches are binned and compacted in slices of this many values."""
+"""Larger batches are sorted and compacted in slices of this many values."""
 
 
 def _writable(values: np.ndarray) -> np.ndarray:
@@ -38,13 +38,6 @@ def _writable(values: np.ndarray) -> np.ndarray:
 def _repetitive(values: np.ndarray, probe: int = 8192) -> bool:
     """True when the first ``probe`` values hold at most half as many distinct values."""
     return bool(np.unique(values[:probe]).size * 2 <= min(probe, values.size))
-
-
-def _with_zeros(bins: tuple[np.ndarray, np.ndarray], zeros: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fine bins of the non-zero values with a bin of ``zeros`` zeros put in order."""
-    reps, counts = bins
-    at = int(np.searchsorted(reps, 0.0))
-    return np.insert(reps, at, 0.0), np.insert(counts, at, zeros)
 
 
 def _merge_counts(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,9 +125,9 @@ class NumericSummary:
             self.zeros += zeros
             values = np.where(values == 0.0, 0.0, values)
         self.moments = self.moments.merge(Moments.of(values, max(-lo, hi)))
-        self._update_distribution(values, integral, zeros)
+        self._update_distribution(values, integral)
 
-    def _update_distribution(self, values: np.ndarray, integral: bool, zeros: int = 0) -> None:
+    def _update_distribution(self, values: np.ndarray, integral: bool) -> None:
         if values.size == 0:
             return
         if self.values is not None and self.counts is not None:
@@ -147,7 +140,7 @@ class NumericSummary:
                 self._to_sketch(vals, cnts)
                 return
             self._to_sketch(self.values, self.counts)
-        self._sketch_update(values, zeros)
+        self._sketch_update(values)
 
     def _to_sketch(self, vals: np.ndarray, cnts: np.ndarray) -> None:
         """Leave exact mode: move the counted values into a KLL sketch."""
@@ -157,20 +150,19 @@ class NumericSummary:
             if n:
                 self.kll.update(_writable(np.repeat(vals, cnts)))
         else:
-            self._inject(vals, cnts, 0, float(vals[0]), float(vals[-1]))
+            self._inject(vals, cnts, float(vals[0]), float(vals[-1]))
         self.values = self.counts = None
 
-    def _sketch_update(self, values: np.ndarray, zeros: int = 0) -> None:
-        """Add finite values (``zeros`` of them 0.0) to the sketch: directly when few,
-        else as exact value counts when values repeat, else as fine bins (in slices
-        of at most :data:`SKETCH_SLICE` values, to bound memory)."""
+    def _sketch_update(self, values: np.ndarray) -> None:
+        """Add finite values to the sketch: directly when few, else as exact value
+        counts when values repeat, else sorted and compacted (in slices of at most
+        :data:`SKETCH_SLICE` values, to bound memory)."""
         if values.size < PRECOMPACT_MIN:
             self.kll.update(_writable(values))
             return
         if values.size > SKETCH_SLICE:
             for i in range(0, values.size, SKETCH_SLICE):
-                part = values[i:i + SKETCH_SLICE]
-                self._sketch_update(part, int(np.count_nonzero(part == 0.0)) if zeros else 0)
+                self._sketch_update(values[i:i + SKETCH_SLICE])
             return
         lo, hi = float(values.min()), float(values.max())
         if _repetitive(values):
@@ -178,21 +170,18 @@ class NumericSummary:
             uniq = vc.field("values").to_numpy(zero_copy_only=False)
             order = np.argsort(uniq)
             counts = vc.field("counts").to_numpy(zero_copy_only=False)[order].astype(np.int64)
-            self._inject(uniq[order], counts, 0, lo, hi)
+            self._inject(uniq[order], counts, lo, hi)
             return
         h = compaction_level(values.size, self.k)
-        tau = max(1, (1 << h) // 2)
-        if zeros * 8 > values.size:
-            reps, cnts = _with_zeros(fine_bins(values[values != 0.0], tau), zeros)
-        else:
-            reps, cnts = fine_bins(values, tau)
-        self._inject(reps, cnts, tau, lo, hi)
+        self.kll.merge(compact_sorted(np.sort(values), self.k, h))
+        self.precompaction_error = max(self.precompaction_error, (1 << h) / values.size)
 
-    def _inject(self, reps: np.ndarray, cnts: np.ndarray, tau: int, lo: float, hi: float) -> None:
+    def _inject(self, reps: np.ndarray, cnts: np.ndarray, lo: float, hi: float) -> None:
+        """Add sorted (value, count) runs, compacted to the level their total needs."""
         n = int(cnts.sum())
         h = compaction_level(n, self.k)
         self.kll.merge(compact_to_sketch(reps, cnts, lo, hi, self.k, h))
-        self.precompaction_error = max(self.precompaction_error, ((1 << h) + tau) / n)
+        self.precompaction_error = max(self.precompaction_error, (1 << h) / n)
 
     def merge(self, o: NumericSummary) -> NumericSummary:
         """Summary of the union of both inputs."""
