@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from monitor.profile.columns import NUMERIC_KINDS
 from monitor.profile.model import QUANTILE_RANKS, ColumnProfile, DatasetProfile
 from monitor.profile.serialize import json_finite
 from monitor.profile.vectors import VectorSummary
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["QUANTILE_LABELS", "TABLE_COLUMNS", "profile_json", "profile_table"]
 
@@ -37,8 +35,6 @@ TABLE_COLUMNS = (
 def _timestamp(value: float | None) -> Any:
     if value is None or not math.isfinite(value):
         return value
-    import pandas as pd  # imported when a table is made: profiling itself needs no pandas
-
     return pd.Timestamp(round(value * 1e6), unit="us", tz="UTC")
 
 
@@ -49,8 +45,6 @@ def _numeric_cells(col: ColumnProfile) -> list[Any]:
         return [None] * (2 + len(QUANTILE_RANKS) + 5)
     qs = [float(q) for q in num.quantiles(QUANTILE_RANKS)] if num.n else [None] * len(QUANTILE_RANKS)
     if col.kind == "datetime":
-        import pandas as pd
-
         std = None if num.std is None else pd.Timedelta(seconds=num.std)
         return ([_timestamp(num.min), _timestamp(num.max)] + [_timestamp(q) for q in qs]
                 + [_timestamp(num.mean), std, None, None, None])
@@ -82,8 +76,6 @@ def _row(col: ColumnProfile) -> list[Any]:
 
 def profile_table(profile: DatasetProfile) -> pd.DataFrame:
     """Azure ML's profile table: one row per column, columns :data:`TABLE_COLUMNS`."""
-    import pandas as pd
-
     rows = [_row(col) for col in profile.columns.values()]
     return pd.DataFrame(rows, index=list(profile.columns), columns=TABLE_COLUMNS, dtype=object)
 
