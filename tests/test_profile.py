@@ -522,6 +522,15 @@ def test_theta_hashes_are_the_librarys() -> None:
             ref.update(value)
             assert list(ref) == [h], value
     assert theta_hash_floats(np.array([0.0]))[0] == theta_hash_floats(np.array([-0.0]))[0]
+    # long arrays are hashed block by block: the same hash at every position, a block's
+    # edges included, as the library's for a sample of them
+    many = np.concatenate([floats, rng.normal(size=100_000)])
+    long = theta_hash_floats(many)
+    assert long.tolist() == np.concatenate([theta_hash_floats(many[i:i + 999]) for i in range(0, many.size, 999)]).tolist()
+    for i in (0, 32_767, 32_768, 65_536, many.size - 1):
+        ref = datasketches.update_theta_sketch(THETA_LG_K)
+        ref.update(float(many[i]))
+        assert list(ref) == [int(long[i])], i
     assert theta_hash_strings(pa.array(["a", "a"], type=pa.large_string())).tolist() == 2 * [
         int(theta_hash_strings(pa.array(["a"]))[0])]
 
