@@ -107,7 +107,7 @@ class ArrayFile:
         :raises SourceError: when the array has fewer rows, or cannot be read.
         """
         if start + count > self.rows:
-            raise self.error(f"the array has {self.rows} rows; the table has more")
+            raise self.error(f"{self.rows} rows, fewer than the table file has")
         if self._map is not None:
             values = np.asarray(self._map[start:start + count], dtype=self.element)
         else:

@@ -366,9 +366,11 @@ class FileSource:
         paths = files if files is not None else self.files()
         pairs = self.paired(paths)
         for path in paths:
+            arrays = pairs.get(key_of(path))
+            if arrays and self.format_of(path) == "parquet":  # row counts checked before reading
+                check_arrays(path, parquet_metadata(path).num_rows, (), arrays)
             batches = (_drop(b, self.exclude) if self.exclude else b
                        for b in read_file(path, self.format_of(path), self.columns, digests))
-            arrays = pairs.get(key_of(path))
             yield from attach(batches, path, arrays) if arrays else batches
 
     def read_table(self, files: Sequence[Path] | None = None) -> pa.Table:
