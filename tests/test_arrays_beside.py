@@ -316,3 +316,38 @@ def test_a_time_window_profiles_the_arrays_rows_of_the_window(tmp_path: Path) ->
     np.testing.assert_allclose(vec.m2, ((rows - rows.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12)
     assert result.fingerprint  # covers the arrays too (see the snapshots' test)
     assert isinstance(start, datetime)
+
+
+# --------------------------------------------------------------------------- datastores and Dask
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_arrays_in_an_s3_datastore_profile_as_the_local_files(
+        s3_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    _, v = write_parts(tmp_path, fmt="parquet")
+    bucket = s3_server.new_bucket("beside")
+    s3_server.put_folder(bucket, "t", tmp_path / "t")
+    s3_server.put_folder(bucket, "a", tmp_path / "a")
+    store = {"kind": "s3", "bucket": bucket, "endpoint_url": s3_server.endpoint_url, "region": s3_server.region,
+             "access_key_id": s3_server.key, "secret_access_key": s3_server.secret}
+    config = parse_config({"datastores": {"lake": store},
+                           "datasets": {"d": {"datastore": "lake", "path": "t/*.parquet", "arrays": {"emb": "a/"}}}},
+                          tmp_path)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_CELLS", 0)
+    monkeypatch.setattr(files, "TASK_ROWS", 1000)  # tasks starting inside the objects: seeks after the header
+    source = dataset_source(config.datasets["d"])
+    assert [str(a) for _, a in source.paired(source.files())[str(source.files()[1])]] == [
+        f"datastore 'lake': s3://{bucket}/a/part-1.npy"]
+    got = profile_source(source, workers=workers, progress=False)
+    want = profile_source(beside(tmp_path), workers=workers, progress=False)
+    assert_same_vector_profile(got, want, v, same_sample=True)
+
+
+def test_dask_engine_profiles_arrays_beside_as_the_local_engine(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from monitor.profile.dask_engine import DaskSettings
+
+    _, v = write_parts(tmp_path)
+    got = profile_source(beside(tmp_path), dask=DaskSettings(workers=1), progress=False)
+    want = profile_source(FileSource((str(tmp_path / "w"),)), workers=1, progress=False)
+    assert_same_vector_profile(got, want, v, same_sample=True)
