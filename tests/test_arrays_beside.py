@@ -8,7 +8,7 @@ the vector summary's mean and sums of squares.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -297,7 +297,8 @@ def test_cli_snapshot_of_a_dataset_with_arrays(tmp_path: Path) -> None:
     np.testing.assert_allclose(vec.mean, v.mean(axis=0), rtol=1e-12, atol=1e-12)
 
 
-def test_a_time_window_profiles_the_arrays_rows_of_the_window(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_time_window_profiles_the_arrays_rows_of_the_window(tmp_path: Path, jobs: int) -> None:
     from monitor.service.windowed import profile_windows
     from monitor.service.windows import Window
 
@@ -306,7 +307,7 @@ def test_a_time_window_profiles_the_arrays_rows_of_the_window(tmp_path: Path) ->
                                        "timestamp_column": "t"})
     start, end = frame["t"].iloc[1000].to_pydatetime(), frame["t"].iloc[3700].to_pydatetime()
     window = Window(start.astimezone(timezone.utc), end.astimezone(timezone.utc))
-    result = profile_windows(ds, [window])
+    result = profile_windows(ds, [window], jobs=jobs)
     (one,) = result.windows
     assert one.reason is None and one.profile is not None
     rows = v[1000:3700]
@@ -315,7 +316,6 @@ def test_a_time_window_profiles_the_arrays_rows_of_the_window(tmp_path: Path) ->
     np.testing.assert_allclose(vec.mean, rows.mean(axis=0), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(vec.m2, ((rows - rows.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-12)
     assert result.fingerprint  # covers the arrays too (see the snapshots' test)
-    assert isinstance(start, datetime)
 
 
 # --------------------------------------------------------------------------- datastores and Dask
@@ -351,3 +351,34 @@ def test_dask_engine_profiles_arrays_beside_as_the_local_engine(tmp_path: Path) 
     got = profile_source(beside(tmp_path), dask=DaskSettings(workers=1), progress=False)
     want = profile_source(FileSource((str(tmp_path / "w"),)), workers=1, progress=False)
     assert_same_vector_profile(got, want, v, same_sample=True)
+
+
+def test_a_window_snapshot_keeps_the_windows_vectors_in_its_data_copy(tmp_path: Path) -> None:
+    from monitor.service.runner import take_snapshot
+    from monitor.service.windows import Window
+    from monitor.store import Store
+
+    frame, v = write_parts(tmp_path)
+    ds = DatasetConfig.model_validate({"path": str(tmp_path / "t"), "arrays": {"emb": str(tmp_path / "a")},
+                                       "timestamp_column": "t"})
+    window = Window(frame["t"].iloc[2400].to_pydatetime(), frame["t"].iloc[2600].to_pydatetime())
+    with Store(tmp_path / "store.db") as store:
+        snap = take_snapshot(store, "d", ds, window=window, data_copy=True)
+        copy = pq.read_table(snap.data_copy)
+    assert snap.row_count == 200
+    assert np.array_equal(copy.column("emb").combine_chunks().flatten().to_numpy().reshape(-1, DIM), v[2400:2600])
+    assert copy.column("i").to_pylist() == list(range(2400, 2600))
+
+
+def test_segments_get_the_vectors_of_their_rows(tmp_path: Path) -> None:
+    from monitor.config.monitors import SegmentsConfig
+    from monitor.service.segments import profile_segments
+
+    frame, v = write_parts(tmp_path)
+    ds = DatasetConfig.model_validate({"path": str(tmp_path / "t"), "arrays": {"emb": str(tmp_path / "a")}})
+    result = profile_segments(ds, SegmentsConfig(column="c"))
+    for value, profile in result.segments.items():
+        rows = v[(frame["c"] == value).to_numpy()]
+        vec = profile.columns["emb"].vector
+        assert vec is not None and vec.n == len(rows) > 0
+        np.testing.assert_allclose(vec.mean, rows.mean(axis=0), rtol=1e-12, atol=1e-12)

@@ -348,7 +348,7 @@ class FileSource:
         """
         if not self.arrays or not files:
             return []
-        return [array_field(column, path, files[0]) for column, path in self.paired(files[:1])[key_of(files[0])]]
+        return [array_field(column, path, files[0]) for column, path in self.paired(files)[key_of(files[0])]]
 
     def format_of(self, path: Input) -> str:
         """The format a file is read as."""
