@@ -61,8 +61,10 @@ def write_parts(base: Path, sizes: tuple[int, ...] = SIZES, fmt: str = "parquet"
         if fmt == "parquet":
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), base / "t" / f"{name}.parquet",
                            row_group_size=ROW_GROUP)
-        else:
+        elif fmt == "csv":
             frame.to_csv(base / "t" / f"{name}.csv", index=False)
+        else:
+            frame.to_json(base / "t" / f"{name}.jsonl", orient="records", lines=True, date_format="iso")
         np.save(base / "a" / f"{name}.npy", v)
         wide = pa.Table.from_pandas(frame, preserve_index=False).append_column("emb", vectors_column(v))
         pq.write_table(wide, base / "w" / f"{name}.parquet", row_group_size=ROW_GROUP)
@@ -160,9 +162,10 @@ def test_include_and_exclude_select_the_array_columns_too(tmp_path: Path) -> Non
 # --------------------------------------------------------------------------- CSV
 
 
-def test_csv_read_in_blocks_gets_each_blocks_rows_of_the_arrays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                ) -> None:
-    frame, v = write_parts(tmp_path, fmt="csv")
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_text_read_in_blocks_gets_each_blocks_rows_of_the_arrays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 fmt: str) -> None:
+    frame, v = write_parts(tmp_path, fmt=fmt)
     monkeypatch.setattr(text, "BLOCK_SIZE", 16 << 10)  # many blocks per file
     source = beside(tmp_path)
     batches = list(source.iter_batches())
