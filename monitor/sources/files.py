@@ -21,6 +21,11 @@ For parallel reading a source splits into :class:`ReadTask`\\ s (:meth:`FileSour
 a CSV or JSON Lines file is one task; a Parquet file is one task per group of
 row groups, optionally split further by columns, so that a single large file
 still spreads over several processes and each task holds only part of a row group.
+
+``.npy`` arrays beside the files (a dataset's ``arrays``) add vector columns:
+the arrays pair with the files in sorted order (:meth:`FileSource.paired`),
+and every batch and column piece a task reads gets the arrays' rows of the
+same rows of its file (:mod:`monitor.sources.beside`).
 """
 
 from __future__ import annotations
