@@ -182,18 +182,24 @@ class Dataset:
     def from_files(cls, path: str | list[str], *, format: str | None = None,
                    include: list[str] | None = None, exclude: list[str] | None = None,
                    types: dict[str, str] | None = None, timestamp_column: str | None = None,
-                   fingerprint: str = "metadata") -> Dataset:
+                   fingerprint: str = "metadata", arrays: dict[str, str | list[str]] | None = None) -> Dataset:
         """An unregistered dataset over files, folders or globs.
 
         :param fingerprint: ``metadata`` (each file's path, size and
             modification time) or ``content`` (a SHA-256 of the files' bytes):
             what snapshots record as their input fingerprint.
+        :param arrays: vector columns read from ``.npy`` arrays beside the
+            files: column name -> files, folders or globs of 2-D arrays, one
+            per file of the dataset, paired in sorted order (the ``arrays`` key).
         :raises pydantic.ValidationError: on an unknown format, kind or fingerprint kind.
         """
         paths = tuple(os.path.abspath(p) for p in ([path] if isinstance(path, str) else path))
+        beside = {c: tuple(os.path.abspath(p) for p in ([v] if isinstance(v, str) else v))
+                  for c, v in (arrays or {}).items()}
         columns = ColumnSelection(include=tuple(include) if include else None, exclude=tuple(exclude or ()))
         return cls(DatasetConfig(path=paths, format=format, columns=columns, types=types or {},  # type: ignore[arg-type]
-                                 timestamp_column=timestamp_column, fingerprint=fingerprint))  # type: ignore[arg-type]
+                                 timestamp_column=timestamp_column, fingerprint=fingerprint,  # type: ignore[arg-type]
+                                 arrays=beside))  # type: ignore[arg-type]
 
     def register(self, workspace: Workspace, name: str, description: str = "",
                  create_new_version: bool = False) -> Dataset:

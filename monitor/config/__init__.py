@@ -156,6 +156,9 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     for name, ds in config.datasets.items():
         if ds.datastore is None and ds.path is not None:
             ds = ds.model_copy(update={"path": tuple(p if is_url(p) else _resolve(base, p) for p in ds.paths)})
+        if ds.datastore is None and ds.arrays:
+            ds = ds.model_copy(update={"arrays": {c: tuple(p if is_url(p) else _resolve(base, p) for p in ps)
+                                                  for c, ps in ds.array_paths()}})
         datasets[name] = ds.with_store(stores.get(ds.datastore)) if ds.datastore is not None else ds
     return config.model_copy(
         update={

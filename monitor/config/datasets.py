@@ -78,6 +78,12 @@ class DatasetConfig(_Model):
         default=None,
         description="a datetime column; a monitor with a window profiles the rows whose time falls in it",
     )
+    arrays: dict[str, str | tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="vector columns read from .npy arrays beside the table: column name -> a file, a folder or a "
+        "glob of .npy files (or a list of them), one 2-D array per table file, paired in sorted order; row i of "
+        "an array is row i of its table file",
+    )
     fingerprint: Literal["metadata", "content"] = Field(
         default="metadata",
         description="what a snapshot's input fingerprint is made of: each file's path, size and modification "
@@ -102,7 +108,16 @@ class DatasetConfig(_Model):
             raise ValueError("params and checksum_column go with a query")
         if self.query is not None and self.format is not None:
             raise ValueError("format is for files; a query's rows come typed from the database")
+        if self.arrays and self.path is None:
+            raise ValueError("arrays go with files (path): a query's or a collection's rows have no row numbers "
+                             "to pair with")
+        if any(not name for name in self.arrays) or any(not patterns for patterns in self.arrays.values()):
+            raise ValueError("arrays: each entry is a column name and the .npy files of that column")
         return self
+
+    def array_paths(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The ``arrays`` entry as ``(column, patterns)`` pairs, patterns as a tuple."""
+        return tuple((c, (p,) if isinstance(p, str) else tuple(p)) for c, p in self.arrays.items())
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -126,7 +141,7 @@ class DatasetConfig(_Model):
 
     def definition(self) -> dict[str, Any]:
         """The part of the dataset that makes a version, as JSON: its sources
-        (``path``, ``format``), ``columns``, ``types`` and ``timestamp_column``.
+        (``path``, ``format``, ``arrays``), ``columns``, ``types`` and ``timestamp_column``.
         Not ``description`` (kept beside the version) nor ``fingerprint`` (a
         setting of the snapshots, see :meth:`settings`): changing those registers
         no new version."""
@@ -151,7 +166,7 @@ class DatasetConfig(_Model):
 
     @model_serializer(mode="wrap")
     def _without_unset_timestamp(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Leave ``timestamp_column`` and the datastore keys out while they are
+        """Leave ``timestamp_column``, the datastore keys and ``arrays`` out while they are
         not set, so the definition of a dataset without them stays equal to the
         one registered before the keys existed (no new dataset version on upgrade)."""
         data = handler(self)
@@ -163,4 +178,4 @@ class DatasetConfig(_Model):
 
 
 _UNSET_LEFT_OUT = ("path", "timestamp_column", "datastore", "query", "params", "checksum_column", "collection",
-                   "vector_name", "with_payload")
+                   "vector_name", "with_payload", "arrays")

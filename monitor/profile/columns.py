@@ -74,7 +74,7 @@ def column_spec(arrow_type: pa.DataType, declared: str | None, text: bool, sampl
     """
     if declared is not None and declared not in KINDS:
         raise ValueError(f"unknown kind {declared!r}; expected one of {', '.join(KINDS)}")
-    if not text:
+    if not text or pa.types.is_fixed_size_list(arrow_type):  # a vector column beside CSV text is not text
         return ColumnSpec(declared or kind_of(arrow_type), declared is not None)
     inferred = infer_kind(sample) if sample is not None else TextKind("string")
     if declared is None:

@@ -46,7 +46,9 @@ def resolve_specs(
 
     Parquet kinds come from each file's schema (the first file that has the
     column); CSV and JSON Lines kinds from the first block of the first file that
-    has the column (CSV, and Parquet copies of CSV data: inferred from the text).
+    has the column (CSV, and Parquet copies of CSV data: inferred from the text);
+    the vector columns of ``.npy`` arrays beside the files from the first file's
+    arrays, after the files' columns.
 
     :param sample: read CSV and JSON Lines blocks (False: leave their columns to
         be resolved from the first batch while profiling, in one process).
@@ -71,6 +73,12 @@ def resolve_specs(
                 continue
             specs[name] = column_spec(arrow_type, types.get(name), values is not None, values)
             order.append(name)
+    listed = bool(order)  # else the columns come in the order first seen: the arrays' last
+    for extra in source.array_fields(files):  # the vector columns of arrays beside the files
+        if extra.name not in specs:
+            specs[extra.name] = column_spec(extra.type, types.get(extra.name), False)
+            if listed:
+                order.append(extra.name)
     return specs, order
 
 

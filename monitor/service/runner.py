@@ -182,7 +182,7 @@ def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig,
     source = source_for(ds)
     files = source.files()
     digests = digests_for(ds.fingerprint)  # content: filled as the files are read
-    before = input_fingerprint("metadata", files) if digests is None else None
+    before = input_fingerprint("metadata", source.inputs(files)) if digests is None else None
     if data_copy:
         batches = source.iter_batches(files, digests=digests)
         copy = store.write_data_copy(snap.dataset, snap.name, *_first_schema(batches))
@@ -193,7 +193,7 @@ def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig,
     meta, columns = profile_to_records(profile)
     return store.complete_snapshot(
         snap.id, profile=meta, columns=columns, row_count=profile.row_count,
-        fingerprint=before or input_fingerprint("content", files, digests), fingerprint_kind=ds.fingerprint,
+        fingerprint=before or input_fingerprint("content", source.inputs(files), digests), fingerprint_kind=ds.fingerprint,
         data_copy=str(copy) if copy else None,
     )
 

@@ -150,7 +150,7 @@ def profile_segments(ds: DatasetConfig, segments: SegmentsConfig) -> SegmentedPr
     profiles = {names[i]: finish_profile(state, seg_order) for i, state in run.states.items()}
     ranked = sorted(profiles, key=lambda k: (k == OTHER, -profiles[k].row_count, k))
     return SegmentedProfile(finish_profile(whole, order), {k: profiles[k] for k in ranked},
-                            input_fingerprint(ds.fingerprint, files, digests))
+                            input_fingerprint(ds.fingerprint, profiled.inputs(files), digests))
 
 
 def take_segmented_snapshot(store: Store, snap: SnapshotRecord, ds: DatasetConfig,

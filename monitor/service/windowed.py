@@ -270,7 +270,7 @@ class _Pass:
         ds, windows, result = self.ds, self.windows, self.result
         try:
             files = self.profiled.files()
-            result.fingerprint = fingerprint(files) if ds.fingerprint == "metadata" else ""
+            result.fingerprint = fingerprint(self.profiled.inputs(files)) if ds.fingerprint == "metadata" else ""
             specs, order = (resolve_specs(self.profiled, files, ds.types) if session is None
                             else session.call(resolve_specs, self.profiled, files, dict(ds.types)))
         except (MonitorError, ValueError) as exc:
@@ -286,9 +286,10 @@ class _Pass:
             self._in_workers(split, groups, session, on_file)
         if split.digests is not None:  # content: the files' bytes, text files hashed as they were read
             try:
+                inputs = self.profiled.inputs(files)  # and the arrays beside them
                 if session is not None:
-                    session.file_digests(files, split.digests)
-                result.fingerprint = content_fingerprint(files, split.digests)
+                    session.file_digests(inputs, split.digests)
+                result.fingerprint = content_fingerprint(inputs, split.digests)
             except MonitorError as exc:
                 for i in range(len(windows)):
                     split.failed.setdefault(i, str(exc))

@@ -86,7 +86,9 @@ def dataset_source(ds: Any, columns: Sequence[str] | None = None, exclude: Seque
 
     :param ds: a ``DatasetConfig`` (``paths``, ``format``, ``datastore``,
         ``store``, ``query``, ``params``, ``checksum_column``, ``collection``,
-        ``vector_name``, ``with_payload``).
+        ``vector_name``, ``with_payload``, ``arrays``: the ``.npy`` arrays
+        beside the files, read as vector columns; ``columns`` and ``exclude``
+        select among them too).
     :raises SourceError: when the dataset names a datastore the configuration
         does not hold, or its datastore cannot be set up (package missing).
     :raises ConfigError: when a datastore's ``*_file`` secret cannot be read.
@@ -102,4 +104,13 @@ def dataset_source(ds: Any, columns: Sequence[str] | None = None, exclude: Seque
         query = query_input(ds.datastore, ds.store, ds.query, dict(ds.params), ds.checksum_column)
         return FileSource((), None, cols, tuple(exclude), query=query)
     store = store_of(ds.datastore, ds.store) if ds.datastore is not None else None
-    return FileSource(tuple(ds.paths), ds.format, cols, tuple(exclude), store=store)
+    arrays = tuple((c, p) for c, p in _arrays_of(ds) if (cols is None or c in cols) and c not in exclude)
+    if cols is not None and arrays:
+        cols = tuple(c for c in cols if c not in dict(arrays))
+    return FileSource(tuple(ds.paths), ds.format, cols, tuple(exclude), store=store, arrays=arrays)
+
+
+def _arrays_of(ds: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A dataset definition's ``arrays`` as ``(column, patterns)`` pairs (none when it has no such key)."""
+    arrays = getattr(ds, "arrays", None) or {}
+    return tuple((c, (p,) if isinstance(p, str) else tuple(p)) for c, p in arrays.items())
