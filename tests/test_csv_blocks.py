@@ -1,7 +1,7 @@
 """CSV files read for the profile in typed blocks give the profile that their
 text gives (monitor.sources.csv_blocks).
 
-The profile reads a CSV file's first block as text and the later ones typed by
+The profile infers the kinds from a CSV file's first block as text, then reads every block typed by
 Arrow wherever Arrow's conversion equals the profile's own typing of the text.
 Held here: blocks are cut where Arrow's streaming reader cuts them; every value
 Arrow converts is what ``parse_text`` makes of its text (generated values);
@@ -84,7 +84,7 @@ def summary(profile: DatasetProfile) -> dict[str, dict[str, Any]]:
 
 
 def batch_rows(path: Path, typed: bool) -> list[int]:
-    kinds: Any = (lambda: {}) if typed else None
+    kinds: Any = (lambda sample: {}) if typed else None
     return [b.num_rows for b in read_file(path, "csv", None, None, kinds)]
 
 
@@ -196,8 +196,9 @@ def test_typed_blocks_give_the_profile_of_the_text(tmp_path_factory: pytest.Temp
 
 
 def test_typed_blocks_type_what_they_can(tmp_path: Path) -> None:
-    """A clean file is typed after its first block; a column with an error from
-    some block on is text from that block on; the profile equals the text's."""
+    """A clean file is typed from its first block on (the kinds inferred from
+    that block's text); a column with an error from some block on is text from
+    that block on; the profile equals the text's."""
     rng = np.random.default_rng(3)
     n = 3000
     frame = pd.DataFrame({
@@ -213,12 +214,15 @@ def test_typed_blocks_type_what_they_can(tmp_path: Path) -> None:
         names = list(frame.columns)
         kinds = {n: TextKind(k) for n, k in
                  {"i": "integer", "x": "decimal", "b": "boolean", "c": "string", "w": "string"}.items()}
-        batches = list(read_file(path, "csv", None, None, lambda: kinds))
+        samples: list[pa.RecordBatch] = []
+        batches = list(read_file(path, "csv", None, None, lambda sample: samples.append(sample) or kinds))
         assert len(batches) > 5
-        assert all(pa.types.is_string(t) for t in batches[0].schema.types)
-        second = dict(zip(names, batches[1].schema.types))
-        assert second == {"i": pa.int64(), "x": pa.float64(), "b": pa.bool_(), "c": csv_blocks.DICTIONARY,
-                          "w": pa.string()}
+        # the kinds are asked for once, with the first block as text, which is read again typed
+        assert len(samples) == 1 and all(pa.types.is_string(t) for t in samples[0].schema.types)
+        assert samples[0].num_rows == batches[0].num_rows
+        for batch in batches[:2]:
+            assert dict(zip(names, batch.schema.types)) == {
+                "i": pa.int64(), "x": pa.float64(), "b": pa.bool_(), "c": csv_blocks.DICTIONARY, "w": pa.string()}
         assert pa.types.is_string(batches[-1].schema.field("i").type)  # text from the error on
         assert batches[-1].schema.field("x").type == pa.float64()
         before, after = summary(text_profile(path)), summary(typed_profile(path))
@@ -405,7 +409,7 @@ def test_stopping_early_ends_the_reading_threads(tmp_path: Path) -> None:
     path.write_text("a\n" + "".join(f"{i}\n" for i in range(20000)))
     before = threading.active_count()
     with mock.patch.object(text_mod, "BLOCK_SIZE", 1024):
-        batches = read_file(path, "csv", None, None, lambda: {"a": TextKind("integer")})
+        batches = read_file(path, "csv", None, None, lambda sample: {"a": TextKind("integer")})
         next(batches)
         next(batches)
         batches.close()

@@ -121,10 +121,9 @@ class ColumnAccumulator:
         :raises ValueError: when the values cannot be read as the column's kind.
         """
         for chunk in chunks(arr):
-            if not self.arrow_type:
-                typed = self.spec.text and not is_text_array(chunk)  # CSV text that Arrow typed
-                self.arrow_type = "string" if typed else str(chunk.type)
-                self.timezone = None if typed else getattr(chunk.type, "tz", None)
+            if not self.arrow_type:  # CSV text is text, whatever Arrow typed it as
+                self.arrow_type = "string" if self.spec.text else str(chunk.type)
+                self.timezone = None if self.spec.text else getattr(chunk.type, "tz", None)
             self.count += len(chunk)
             if self.spec.kind in NUMERIC_KINDS:
                 self._update_numeric(chunk)
@@ -413,10 +412,14 @@ class ProfileState:
         self._accumulator(name, values, False).update(values)
         self._bound_held()
 
-    def text_kinds(self) -> dict[str, TextKind]:
+    def text_kinds(self, sample: pa.RecordBatch) -> dict[str, TextKind]:
         """The kind (and datetime format) of each column profiled from CSV text
         (what the CSV reader may have Arrow convert, see
-        :func:`monitor.sources.files.read_file`)."""
+        :func:`monitor.sources.files.read_file`), the kinds of columns not seen
+        before inferred from ``sample`` (a CSV file's first block as text)."""
+        for name, column in zip(sample.schema.names, sample.columns):
+            if name not in self.specs:
+                self.specs[name] = column_spec(column.type, self.types.get(name), True, column)
         return {name: TextKind(spec.kind, spec.fmt) for name, spec in self.specs.items() if spec.text}
 
     def text_parquet(self, task: ReadTask) -> bool:

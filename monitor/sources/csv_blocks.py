@@ -8,9 +8,10 @@ to convert the columns as it parses them. So a file is read here in blocks of
 ``block_size`` bytes cut after the last line end of each read (as Arrow's
 streaming reader cuts them, so the batches are the same):
 
-- the **first block** arrives as text, every column a string: the profile
-  infers the kinds from it (or checks the declared ones);
-- the **later blocks** are parsed by ``pyarrow.csv.read_csv`` on all cores with
+- the **first block** is read as text, every column a string: the profile
+  infers the kinds from it (or checks the declared ones); that text is not
+  profiled;
+- **every block**, the first one again, is parsed by ``pyarrow.csv.read_csv`` on all cores with
   each column's Arrow type given by its kind (:func:`arrow_type`): integer as
   ``int64``, decimal as ``float64``, boolean as ``bool`` (the spellings of
   :data:`~monitor.sources.csv_types.TRUE_TEXT` in any case, and ``1``/``0``),
@@ -280,15 +281,19 @@ def _read_block(block: pa.Buffer, parse: pa_csv.ParseOptions, convert: pa_csv.Co
 
 def typed_csv_batches(
     stream: Any, parse: pa_csv.ParseOptions, names: Sequence[str], columns: Sequence[str] | None,
-    kinds: Callable[[], Mapping[str, TextKind]], block_size: int,
+    kinds: Callable[[pa.RecordBatch], Mapping[str, TextKind]], block_size: int,
 ) -> Iterator[pa.RecordBatch]:
-    """The batches of a CSV file: the first block's as text, the others typed
-    (see the module docstring); batches without rows are left out.
+    """The batches of a CSV file, every block typed (see the module docstring);
+    batches without rows are left out.
+
+    The first block is read as text first, every column a string, for ``kinds``
+    to infer the kinds from; that batch is not yielded: the block is read again,
+    typed like the others.
 
     :param stream: a pyarrow input stream at the file's first byte.
     :param names: the file's column names (its header).
     :param columns: the columns to read (None: all), in this order.
-    :param kinds: called once the first batch has been consumed: the kind of each
+    :param kinds: called with the first block's text batch: the kind of each
         column (integer, decimal, boolean, datetime with its format, string,
         categorical); a column without one is read as text.
     :raises pyarrow.ArrowInvalid: when the file is not CSV as parsed.
@@ -299,12 +304,11 @@ def typed_csv_batches(
         return
     text = _convert({n: pa.string() for n in names}, columns)
     batch = _read_block(first, parse, text, None)
-    if batch.num_rows:
-        yield batch
-    plan = _Plan(list(names), dict(kinds()), parse.delimiter.encode())
+    plan = _Plan(list(names), dict(kinds(batch)), parse.delimiter.encode())
     plan.repeats = {n for n, k in plan.kinds.items() if k.kind in ("string", "categorical") and _repeats(batch, n)}
     plan.stamps, plan.parsers = stamp_types(plan.kinds, batch)
-    yield from prefetched(_typed(prefetched(blocks), plan, parse, columns))
+    del batch
+    yield from prefetched(_typed(prefetched(blocks), plan, parse, columns, first))
 
 
 def _repeats(batch: pa.RecordBatch, name: str) -> bool:
@@ -316,13 +320,15 @@ def _repeats(batch: pa.RecordBatch, name: str) -> bool:
 
 
 def _typed(blocks: Iterator[pa.Buffer], plan: _Plan, parse: pa_csv.ParseOptions,
-           columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-    """The typed batches of ``blocks`` (closed when done)."""
+           columns: Sequence[str] | None, first: pa.Buffer) -> Iterator[pa.RecordBatch]:
+    """The typed batches of ``first`` (the file's first block, its header
+    included) and ``blocks`` (closed when done)."""
     try:
-        for block in blocks:
-            if block.size >= 3 and block.slice(0, 3).to_pybytes() == b"\xef\xbb\xbf":
+        for block in itertools.chain([first], blocks):
+            header = block is first
+            if not header and block.size >= 3 and block.slice(0, 3).to_pybytes() == b"\xef\xbb\xbf":
                 block = pa.py_buffer(b"\n" + block.to_pybytes())  # Arrow strips a BOM at the start of what it reads
-            batch = _typed_block(block, plan, parse, columns)
+            batch = _typed_block(block, plan, parse, columns, header)
             plan.watch(batch)
             if batch.num_rows:
                 yield batch
@@ -333,12 +339,13 @@ def _typed(blocks: Iterator[pa.Buffer], plan: _Plan, parse: pa_csv.ParseOptions,
 
 
 def _typed_block(block: pa.Buffer, plan: _Plan, parse: pa_csv.ParseOptions, columns: Sequence[str] | None,
-                 ) -> pa.RecordBatch:
-    """One block with the plan's types; a column Arrow fails to convert is read as text."""
+                 header: bool = False) -> pa.RecordBatch:
+    """One block with the plan's types (its first line the column names when
+    ``header``); a column Arrow fails to convert is read as text."""
     while True:
         types = plan.types(block)
         try:
-            return _read_block(block, parse, _convert(types, columns, plan.parsers), plan.names)
+            return _read_block(block, parse, _convert(types, columns, plan.parsers), None if header else plan.names)
         except pa.ArrowInvalid as exc:
             if not plan.failed(exc, types):
                 raise

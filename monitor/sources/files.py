@@ -175,7 +175,8 @@ class ReadTask:
     arrays: ArrayInputs = ()
 
     def batches(self, *, dictionary: bool = False, digests: Digests | None = None,
-                kinds: Callable[[], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
+                kinds: Callable[[pa.RecordBatch], Mapping[str, TextKind]] | None = None,
+                ) -> Iterator[pa.RecordBatch]:
         """The task's record batches.
 
         :param dictionary: read the :attr:`dictionary` columns dictionary-encoded
@@ -183,7 +184,7 @@ class ReadTask:
         :param digests: a CSV or JSON Lines file read to its end gets its
             SHA-256 here (see :func:`read_file`).
         :param kinds: for a CSV file, the kinds its columns are profiled as,
-            asked for after the first batch: the later batches come typed where
+            asked for with the first block's text: the batches come typed where
             that gives what their text would (see :func:`read_file`).
         :raises SourceError: naming the file when it cannot be read or parsed.
         """
@@ -430,16 +431,18 @@ def _drop(batch: pa.RecordBatch, exclude: Sequence[str]) -> pa.RecordBatch:
 
 def read_file(path: Input, fmt: str, columns: Sequence[str] | None = None,
               digests: Digests | None = None,
-              kinds: Callable[[], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
+              kinds: Callable[[pa.RecordBatch], Mapping[str, TextKind]] | None = None,
+              ) -> Iterator[pa.RecordBatch]:
     """Stream one file's record batches.
 
     :param digests: when given, a CSV or JSON Lines file read to its end gets
         the SHA-256 of its bytes (hashed as they are read) under
         :func:`~monitor.sources.inputs.key_of` the path; Parquet files are not hashed here.
-    :param kinds: for CSV, called after the first batch (text) was consumed:
-        the kind of each column (integer, decimal, boolean, datetime, string,
-        categorical); the later batches hold Arrow's typed columns where they
-        equal what the profile would make of the text, text elsewhere
+    :param kinds: for CSV, called with the first block read as text (every
+        column a string; not yielded): the kind of each column (integer,
+        decimal, boolean, datetime, string, categorical); the batches hold
+        Arrow's typed columns where they equal what the profile would make of
+        the text, text elsewhere
         (:mod:`monitor.sources.csv_blocks`). Ignored for other formats.
     :raises SourceError: naming the file at fault.
     """

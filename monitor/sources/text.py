@@ -61,13 +61,14 @@ def csv_header(path: Input) -> list[str]:
 
 
 def read_csv(path: Input, columns: Sequence[str] | None, digests: Digests | None,
-             kinds: Callable[[], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
-    """The batches of a CSV file, every column as text; with ``kinds``, only
-    the first block's, the later ones typed where that gives what the text
-    would (:mod:`monitor.sources.csv_blocks`: the profile's reading).
+             kinds: Callable[[pa.RecordBatch], Mapping[str, TextKind]] | None = None) -> Iterator[pa.RecordBatch]:
+    """The batches of a CSV file, every column as text; with ``kinds``, typed
+    where that gives what the text would (:mod:`monitor.sources.csv_blocks`:
+    the profile's reading).
 
-    :param kinds: called after the first batch was consumed: the kind of each
-        column, as the profile types it.
+    :param kinds: called with the first block read as text (every column a
+        string; a batch that is not yielded): the kind of each column, as the
+        profile types it.
     """
     names = csv_header(path)
     if columns is not None:
