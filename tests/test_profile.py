@@ -531,6 +531,14 @@ def test_theta_hashes_are_the_librarys() -> None:
         ref = datasketches.update_theta_sketch(THETA_LG_K)
         ref.update(float(many[i]))
         assert list(ref) == [int(long[i])], i
+    texts = pa.array([words[i % len(words)] + str(i) for i in range(100_000)])
+    long = theta_hash_strings(texts)
+    assert long.tolist() == np.concatenate([theta_hash_strings(texts.slice(i, 999))
+                                            for i in range(0, len(texts), 999)]).tolist()
+    for i in (0, 32_767, 32_768, 65_536, len(texts) - 1):
+        ref = datasketches.update_theta_sketch(THETA_LG_K)
+        ref.update(texts[i].as_py())
+        assert list(ref) == [int(long[i])], i
     assert theta_hash_strings(pa.array(["a", "a"], type=pa.large_string())).tolist() == 2 * [
         int(theta_hash_strings(pa.array(["a"]))[0])]
 

@@ -56,7 +56,9 @@ _MAX_THETA = (1 << 63) - 1
 _HEADER = struct.Struct("<BBBHBHIIQ")
 _FLAGS = (1 << 1) | (1 << 3) | (1 << 4)  # read-only, compact, ordered
 _BYTE_MASKS = np.array([(1 << (8 * r)) - 1 for r in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
-_SLICE = 1 << 18
+_SLICE = 1 << 15
+"""Strings hashed at a time: their hashes and scratch arrays stay in the CPU's cache
+between the passes (half the time of slices of 2**18 strings here)."""
 _FLOAT_BLOCK = 1 << 15
 """Numbers hashed at a time: 256 KiB of hashes, which stay in the CPU's cache between passes."""
 
@@ -134,7 +136,7 @@ def theta_hash_strings(arr: pa.Array) -> np.ndarray:
     ``datasketches.update_theta_sketch.update(str)`` hashes each value:
     MurmurHash3_x64_128 with seed :data:`THETA_SEED` of its UTF-8 bytes, first
     half shifted right by one bit (``""`` is hashed as zero bytes; the library
-    would skip it). Vectorised over the Arrow buffers, in slices of 2**18 strings."""
+    would skip it). Vectorised over the Arrow buffers, in slices of 2**15 strings."""
     if len(arr) > _SLICE:
         return np.concatenate([_hash_slice(arr.slice(i, _SLICE)) for i in range(0, len(arr), _SLICE)])
     return _hash_slice(arr)
