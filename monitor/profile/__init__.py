@@ -141,13 +141,14 @@ from monitor.profile.theta import (
     theta_hash_strings,
 )
 from monitor.profile.values import coerce, finite_values, typed_batch
+from monitor.profile.rows import ROW_SAMPLE_SIZE, RowSample
 from monitor.profile.vectors import SAMPLE_SIZE, VectorSummary, is_vector_type, vector_values
 
 __all__ = [
     "COUNTER_FACTOR", "DEFAULT_CATEGORY_CAP", "DEFAULT_K", "EXACT_DISTINCT", "FORMAT_VERSION",
     "KINDS", "NUMERIC_KINDS", "PARALLEL_MIN_CELLS", "PRECOMPACT_MIN", "QUANTILE_RANKS",
     "READABLE_VERSIONS", "SKETCH_SLICE", "SMALL_INT_CATEGORIES", "TABLE_COLUMNS", "TEXT_KINDS", "THETA_LG_K",
-    "THETA_SEED", "SAMPLE_SIZE", "VectorSummary", "is_vector_type", "vector_values",
+    "THETA_SEED", "SAMPLE_SIZE", "ROW_SAMPLE_SIZE", "RowSample", "VectorSummary", "is_vector_type", "vector_values",
     "CategoryCounter", "CategorySummary", "ColumnAccumulator", "ColumnProfile", "ColumnSpec",
     "DatasetProfile", "DistinctSketch", "Moments", "NumericSummary", "ProfileState", "Progress", "coerce",
     "column_profile", "column_spec", "compact_to_sketch", "compaction_level", "compute_profile", "fine_bins",
