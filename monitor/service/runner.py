@@ -528,6 +528,7 @@ def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: 
         baseline_kind=(record.baseline_spec or {}).get("kind"),
         baseline_snapshots=tuple((record.baseline_spec or {}).get("snapshots") or (record.baseline_name,)),
         segments=segments.drifted_segments(result) if "segments" in result else None,
+        multivariate=payload.multivariate_entry(result),
     )
     episode, queued = episodes.record_run(store, config, finding)
     if queued:
