@@ -10,8 +10,9 @@ and the sample is the ``size`` rows with the smallest keys
 ``size`` smallest keys of the union, which is exactly the bottom-k sample of the
 concatenated rows: ``profile(A + B) == merge(profile(A), profile(B))`` when the
 batches are the same. The keys of a batch come from a generator seeded with the
-CRC-32 of the batch's buffers and its row count, so the same data in the same
-batches gives the same sample.
+CRC-32 of the batch's values (its Arrow IPC form: the slices of one table share
+buffers) and its row count, so the same data in the same batches gives the same
+sample.
 
 Values, per column, in the form its kind is profiled in (:mod:`monitor.profile.columns`):
 
@@ -54,13 +55,9 @@ _KEY = "__key__"
 
 
 def _seed(batch: pa.RecordBatch) -> list[int]:
-    """The key generator's seed of a batch: CRC-32 of its columns' buffers, and its row count."""
-    crc = 0
-    for column in batch.columns:
-        for buf in column.buffers():
-            if buf is not None:
-                crc = zlib.crc32(memoryview(buf), crc)
-    return [crc, batch.num_rows]
+    """The key generator's seed of a batch: CRC-32 of its Arrow IPC serialisation (the
+    batch's own values, also for a slice of larger buffers), and its row count."""
+    return [zlib.crc32(memoryview(batch.serialize())), batch.num_rows]
 
 
 def _numbers(arr: pa.Array, spec: ColumnSpec) -> np.ndarray:
