@@ -20,8 +20,8 @@ deciding pairs; multivariate_auc warning 0.55, critical 0.65):
   ``--draws`` seeded draws per share (default 10), for k = 2,000 (the default)
   and 5,000. Printed: the share flagged (power), by multivariate_auc and by any
   per-column metric, and the mean AUC;
-- fit time: the mean seconds of one domain-classifier fit (5 folds and the
-  permutation importances) per k, against the per-column comparison's seconds in
+- fit time: the mean seconds of one domain-classifier fit (on half the pooled
+  rows, the AUC and the permutation importances on the other half) per k, against the per-column comparison's seconds in
   the same run (the ratio), on this machine.
 
     python bench/multivariate_bench.py [--splits 100] [--draws 10]
@@ -102,7 +102,7 @@ def power(table: pa.Table, draws: int) -> None:
 
 
 def fit_time(table: pa.Table) -> None:
-    print("fit time (one domain classifier: 5 folds, permutation importances), this machine:")
+    print("fit time (one domain classifier: fit, held-out AUC, permutation importances), this machine:")
     for k in (2000, 5000):
         rng = np.random.default_rng(7)
         a, b = halves(table, rng)
