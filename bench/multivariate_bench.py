@@ -17,8 +17,8 @@ deciding pairs; multivariate_auc warning 0.55, critical 0.65):
 - correlation-only change: the target half with ``arr_delay`` re-paired among a
   share ``s`` of its rows (shuffled among them: every marginal unchanged, the
   correlation with ``dep_delay``, 0.91, lowered to about ``0.91 (1 - s)``),
-  ``--draws`` seeded draws per share (default 10), for k = 2,000 (the default)
-  and 5,000. Printed: the share flagged (power), by multivariate_auc and by any
+  ``--draws`` seeded draws per share (default 10), for k = 2,000 and 5,000 (the
+  default). Printed: the share flagged (power), by multivariate_auc and by any
   per-column metric, and the mean AUC;
 - fit time: the mean seconds of one domain-classifier fit (on half the pooled
   rows, the AUC and the permutation importances on the other half) per k, against the per-column comparison's seconds in
@@ -38,7 +38,7 @@ import pyarrow as pa
 from monitor.drift import DriftSettings, compare_profiles
 from monitor.drift.multivariate import domain_classifier, multivariate_inputs
 from monitor.example import read_flights
-from monitor.profile import compute_profile
+from monitor.profile import ROW_SAMPLE_SIZE, compute_profile
 
 COLUMNS = ["dep_time", "sched_dep_time", "dep_delay", "arr_delay", "carrier", "origin", "dest", "air_time",
            "distance", "hour"]
@@ -78,10 +78,10 @@ def null_rates(table: pa.Table, splits: int) -> None:
     flags, cols, aucs, ps = [], [], [], []
     for seed in range(splits):
         a, b = halves(table, np.random.default_rng(seed))
-        flag, col, auc, p, _ = compare(a, b, 2000)
+        flag, col, auc, p, _ = compare(a, b, ROW_SAMPLE_SIZE)
         flags.append(flag), cols.append(col), aucs.append(auc), ps.append(p)
     p_arr = np.array(ps)
-    print(f"no drift, {splits} random halves (k = 2,000):")
+    print(f"no drift, {splits} random halves (k = {ROW_SAMPLE_SIZE:,}):")
     print(f"  multivariate_auc flagged: {np.mean(flags):.1%}; p < 0.05: {np.mean(p_arr < 0.05):.1%}; "
           f"p < 0.01: {np.mean(p_arr < 0.01):.1%}; any column flagged: {np.mean(cols):.1%}")
     print(f"  AUC mean {np.mean(aucs):.4f}, 95th percentile {np.quantile(aucs, 0.95):.4f}, max {np.max(aucs):.4f}")

@@ -372,7 +372,7 @@ def _multivariate_notes(measured: Sequence[MetricResult]) -> list[str]:
         return [f"Multivariate drift was not measured: {m.detail.get('reason')}."]
     return [f"Multivariate drift: a gradient-boosted domain classifier told {m.detail['target_rows']:,} sampled "
             f"target rows from {m.detail['baseline_rows']:,} baseline rows over {m.detail['columns']} columns with "
-            f"out-of-fold ROC AUC {m.value:.3f} (0.5: indistinguishable), tested by its Mann-Whitney null; the "
+            f"held-out ROC AUC {m.value:.3f} (0.5: indistinguishable), tested by its Mann-Whitney null; the "
             f"columns that explain it most are ranked by permutation importance."]
 
 

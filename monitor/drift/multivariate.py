@@ -79,7 +79,7 @@ Array = np.ndarray
 class MultivariateFit:
     """What the domain classifier found.
 
-    :ivar auc: out-of-fold ROC AUC (0..1; 0.5 = no drift).
+    :ivar auc: ROC AUC on the held-out rows (0..1; 0.5 = no drift).
     :ivar p_value: one-sided Mann-Whitney p-value of ``auc > 1/2``.
     :ivar columns: the feature columns, in order; ``importance`` each one's mean drop
         of AUC when shuffled (>= 0), ``share`` the drops normalised to sum 1 (all 0

@@ -136,11 +136,12 @@ _METRICS = (
     Metric("column_removed", ALL_KINDS, "higher", 1.0, None, "0 or 1",
            "1 when a baseline column is missing from the target", "schema comparison (TFDV schema anomalies)"),
     Metric("multivariate_auc", ("dataset",), "higher", 0.55, 0.65, "ROC AUC (0.5 = no drift)",
-           "AUC of out-of-fold gradient-boosted-tree scores, target vs baseline row samples over the numeric, "
-           "boolean, datetime and categorical columns, 5-fold stratified; columns ranked by permutation importance",
+           "AUC of gradient-boosted-tree scores on a held-out half (stratified) of the pooled target and baseline "
+           "row samples over the numeric, boolean, datetime and categorical columns; columns ranked by permutation "
+           "importance on the held-out rows",
            "Lopez-Paz & Oquab 2017 'Revisiting Classifier Two-Sample Tests'; NannyML domain classifier; "
            "scikit-learn HistGradientBoostingClassifier",
-           f"{_BONF}: one-sided Mann-Whitney z of the AUC, sd sqrt((n+m+1) / (12 n m)) of the samples"),
+           f"{_BONF}: one-sided Mann-Whitney z of the AUC, sd sqrt((n+m+1) / (12 n m)) of the held-out rows"),
     Metric("row_count_change", ("dataset",), "higher", None, None, "rows",
            "|rows_t - rows_b|", "volume check (Deequ Size; WhyLabs volume monitor)",
            relative="|rows_t - rows_b| / rows_b"),

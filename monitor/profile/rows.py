@@ -6,7 +6,7 @@ multivariate drift test (a domain classifier across columns,
 The sample is a *bottom-k* sample, as the vector columns' one
 (:mod:`monitor.profile.vectors`): each row gets a random key, uniform on (0, 1),
 and the sample is the ``size`` rows with the smallest keys
-(:data:`ROW_SAMPLE_SIZE` = 2,000 by default). Merging two samples keeps the
+(:data:`ROW_SAMPLE_SIZE` = 5,000 by default). Merging two samples keeps the
 ``size`` smallest keys of the union, which is exactly the bottom-k sample of the
 concatenated rows: ``profile(A + B) == merge(profile(A), profile(B))`` when the
 batches are the same. The keys of a batch come from a generator seeded with the
@@ -47,7 +47,7 @@ from monitor.sources.csv_types import parse_text
 
 __all__ = ["ROW_SAMPLE_SIZE", "TEXT_CHARS", "RowSample", "pack_rows", "unpack_rows"]
 
-ROW_SAMPLE_SIZE = 2000
+ROW_SAMPLE_SIZE = 5000
 """Default bound of a profile's row sample (rows)."""
 TEXT_CHARS = 100
 """Characters of a text value kept in the row sample."""

@@ -35,7 +35,7 @@ class ImportanceBar:
 class MultivariateSection:
     """What the section shows.
 
-    :ivar auc: the out-of-fold ROC AUC, ``None`` when not measured (``reason`` says why).
+    :ivar auc: the held-out ROC AUC, ``None`` when not measured (``reason`` says why).
     :ivar decision: the decision in words.
     """
 
