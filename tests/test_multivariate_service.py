@@ -132,3 +132,40 @@ def test_windowed_backfill_with_jobs_samples_every_window(halves: Path) -> None:
     for comparison in comparisons:
         joint = next(m for m in comparison.result["metrics"] if m["name"] == "multivariate_auc")
         assert joint["value"] is not None and joint["detail"]["baseline_rows"] > 1000
+
+
+def test_api_background_and_segmented_snapshots_keep_a_row_sample(halves: Path) -> None:
+    """create_snapshot in this process and in a detached one (wait=False), and a monitor
+    with segments: the profile keeps a row sample because a multivariate monitor compares
+    the dataset; another dataset's snapshot keeps none."""
+    from monitor.api import Dataset, Workspace
+
+    config = {
+        "store": "api/monitor.db", "reports_dir": "api/reports",
+        "datasets": {"current": {"path": "current.parquet"}, "other": {"path": "reference.parquet"}},
+        "monitors": {"joint": {"dataset": "current", "schedule": {"every": "1h"}, "multivariate": True,
+                               "baseline": "previous", "segments": {"column": "origin", "max": 3}}},
+    }
+    path = halves / "api.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with Workspace(path) as ws:
+        here = Dataset.get_by_name(ws, "current").create_snapshot("here")
+        away = Dataset.get_by_name(ws, "current").create_snapshot("away", wait=False)
+        away.wait_for_completion(status_update_frequency=0.2)
+        other = Dataset.get_by_name(ws, "other").create_snapshot("other")
+        for snap in (here, away):
+            sample = load_profile(ws.store, snap.record).row_sample
+            assert sample is not None and sample.rows == ROW_SAMPLE_SIZE
+        assert load_profile(ws.store, other.record).row_sample is None
+    for _ in range(2):  # the first run's snapshot is the second's baseline
+        result = CliRunner().invoke(main, ["run", "-c", str(path), "--once"])
+        assert result.exit_code == 0, result.output
+    with Store(halves / "api" / "monitor.db") as store:
+        [comparison] = store.list_comparisons()
+    joint = next(m for m in comparison.result["metrics"] if m["name"] == "multivariate_auc")
+    assert joint["value"] is not None and joint["detail"]["baseline_rows"] == ROW_SAMPLE_SIZE
+    assert joint["severity"] == "none"  # the same rows on both sides
+    assert comparison.result["segments"]  # the segments compared, without the multivariate test
+    for entry in comparison.result["segments"].values():
+        if entry.get("result"):
+            assert all(m["name"] != "multivariate_auc" for m in entry["result"]["metrics"])
