@@ -9,6 +9,7 @@ every window."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -89,6 +90,7 @@ def test_run_once_flags_alerts_and_reports_multivariate_drift(halves: Path, serv
     assert '<section id="multivariate"' in page and "Drift detected in how the columns vary together" in page
     section = page[page.index('<section id="multivariate"'):page.index("</section>", page.index('id="multivariate"'))]
     assert "arr_delay" in section and "dep_delay" in section and "<svg" in section
+    assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", page)  # no external request
     history = (halves / "flagged" / "reports" / "joint" / "history.html").read_text()
     assert "(multivariate)" in history
 
