@@ -114,7 +114,7 @@ def test_rank_auc_equals_sklearn() -> None:
 def test_feature_matrix_codes_categories_and_keeps_missing() -> None:
     values = np.array([f"v{i % 70}" for i in range(700)] + [None] * 10, dtype=object)
     b = RowSample(1000, np.linspace(0, 0.5, 710), {"c": "category", "x": "number"},
-                  {"c": values, "x": np.r_[np.arange(700.0), [np.nan] * 10]})
+                  {"c": values, "x": np.r_[np.arange(700.0), [np.nan] * 8, [np.inf, -np.inf]]})
     t = RowSample(1000, np.linspace(0, 0.5, 5), {"c": "category", "x": "number"},
                   {"c": np.array(["v1", "new", None, "v2", "v3"], dtype=object), "x": np.arange(5.0)})
     x, mask, names = feature_matrix(b, t)
@@ -125,6 +125,7 @@ def test_feature_matrix_codes_categories_and_keeps_missing() -> None:
     assert kept.max() == CATEGORY_CAP and len(np.unique(kept)) == CATEGORY_CAP + 1
     assert codes[711] == CATEGORY_CAP  # "new": not among the most frequent
     np.testing.assert_array_equal(x[:700, 1], np.arange(700.0))
+    assert np.isnan(x[700:710, 1]).all()  # missing, and the infinities too
 
 
 def test_reasons_when_not_measured(flights: pa.Table) -> None:

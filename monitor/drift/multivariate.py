@@ -9,7 +9,8 @@ changed (Lopez-Paz & Oquab 2017, *Revisiting Classifier Two-Sample Tests*;
 NannyML's "domain classifier" multivariate drift method).
 
 - **Features**: the columns both samples hold with the same kind: numbers
-  (integer, decimal, datetime as epoch seconds, boolean as 0/1) as they are;
+  (integer, decimal, datetime as epoch seconds, boolean as 0/1) as they are
+  (an infinity as missing);
   categories as codes of the pooled sample's :data:`CATEGORY_CAP` most
   frequent values, the rest one "other" code, a native categorical feature.
   Missing values stay missing (NaN), which the model handles natively.
@@ -61,7 +62,7 @@ __all__ = ["CATEGORY_CAP", "TEST_SHARE", "MIN_ROWS", "MODEL_PARAMS", "REPEATS", 
 TEST_SHARE = 0.5
 """Share of the pooled rows held out (stratified) to measure the classifier's AUC."""
 REPEATS = 2
-"""Shuffles of each column per fold for its permutation importance."""
+"""Shuffles of each column's held-out values for its permutation importance."""
 CATEGORY_CAP = 50
 """Values of a categorical column kept as their own feature code; the rest share one code."""
 MIN_ROWS = 50
@@ -128,13 +129,14 @@ def feature_matrix(b: RowSample, t: RowSample) -> tuple[Array, Array, list[str]]
     """The pooled features ``(n + m, columns)`` (baseline rows first), the categorical
     mask ``(columns,)`` and the column names. Categories become codes of the pooled
     :data:`CATEGORY_CAP` most frequent values (ties by value), the rest code
-    ``CATEGORY_CAP``; missing values NaN."""
+    ``CATEGORY_CAP``; missing values NaN, and infinite numbers too (the model takes finite ones)."""
     names = list(b.kinds)
     x = np.empty((b.rows + t.rows, len(names)))
     mask = np.zeros(len(names), dtype=bool)
     for j, name in enumerate(names):
         if b.kinds[name] == "number":
-            x[:, j] = np.concatenate([b.values[name], t.values[name]])
+            column = np.concatenate([b.values[name], t.values[name]])
+            x[:, j] = np.where(np.isinf(column), np.nan, column)
             continue
         mask[j] = True
         values = np.concatenate([b.values[name], t.values[name]])
