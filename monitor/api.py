@@ -251,6 +251,9 @@ class Dataset:
         :param engine: ``dask`` profiles on a Dask cluster: the scheduler at
             ``scheduler`` (``tcp://HOST:PORT``), else a ``LocalCluster`` started
             for the snapshot (not with ``create_data_snapshot``).
+        The profile keeps a sample of whole rows when the workspace's
+        configuration has an enabled ``multivariate: true`` monitor of the dataset.
+
         :raises SourceError: with ``wait``, when the data cannot be read (a
             failed snapshot is recorded).
         :raises StoreError: when the name is taken, or this object's definition
@@ -263,10 +266,13 @@ class Dataset:
         from monitor.service.engines import dask_settings
         from monitor.service.runner import take_snapshot
 
+        from monitor.service.sampling import row_sample_for
+
         ws, name = self._bound()
         start = take_snapshot if wait else start_snapshot
+        rows = row_sample_for(ws.config, name) if ws.config is not None else None
         record = start(ws.store, name, self.definition, name=snapshot_name, data_copy=create_data_snapshot,
-                       version=self.version, dask=dask_settings(None, engine, scheduler))
+                       version=self.version, dask=dask_settings(None, engine, scheduler), row_sample=rows)
         return Snapshot(ws, record)
 
     def get_snapshot(self, snapshot_name: str) -> Snapshot:

@@ -198,6 +198,25 @@ def test_each_month_is_a_unit_and_their_partials_come_back_merged(
     assert stats.client_bytes < stats.unit_bytes  # 12 partials merged 8 at a time: 2 reached the client
 
 
+def test_the_row_sample_on_dask_is_the_local_one(flights: tuple[Path, pd.DataFrame], address: str) -> None:
+    """A profile asked for a row sample (multivariate monitors): the sample the cluster's
+    partials give, merged, is the one of two local worker processes; every row a row of the data."""
+    data, frame = flights
+    source = FileSource((str(data),))
+    on_dask = profile_source(source, dask=DaskSettings(address), progress=False, row_sample=3000)
+    local = profile_source(source, workers=2, progress=False, row_sample=3000)
+    assert on_dask.row_sample is not None and on_dask.row_sample.rows == 3000
+    assert on_dask.row_sample == local.row_sample
+    columns = ["month", "day", "flight", "dep_time", "dep_delay", "arr_delay", "distance"]
+
+    def clean(values: Any) -> tuple[Any, ...]:
+        return tuple(None if pd.isna(v) else float(v) for v in values)
+
+    data_rows = {clean(r) for r in frame[columns].itertuples(index=False)}
+    sampled = zip(*(on_dask.row_sample.values[c] for c in columns))
+    assert all(clean(r) in data_rows for r in sampled)
+
+
 def damage_page(path: Path) -> None:
     """Overwrite the page header of the first column chunk of a Parquet file
     (its footer stays readable)."""

@@ -136,6 +136,7 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
     from monitor.service.background import start_snapshot
     from monitor.service.engines import dask_settings
     from monitor.service.runner import take_snapshot
+    from monitor.service.sampling import row_sample_for
 
     config = load(config_path)
     if dataset not in config.datasets:
@@ -144,7 +145,8 @@ def snapshot_create(dataset: str, config_path: str, name: str | None, data_copy:
     with open_store(config) as store:
         store.recover_interrupted()
         take = take_snapshot if wait else start_snapshot
-        snap = take(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy, dask=dask)
+        snap = take(store, dataset, config.datasets[dataset], name=name, data_copy=data_copy, dask=dask,
+                    row_sample=row_sample_for(config, dataset))
     if fmt == "json":
         echo_json(_snapshot_row(snap))
         return

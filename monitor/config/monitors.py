@@ -362,6 +362,10 @@ class MonitorConfig(_Model):
                                   "default: keep everything",
     )
     enabled: bool = Field(default=True, description="false keeps the monitor in the file but never runs it")
+    multivariate: bool = Field(
+        default=False, description="also test drift across columns: a domain classifier on a sample of whole rows "
+                                   "(numeric and categorical columns; multivariate_auc), kept in every snapshot "
+                                   "of the dataset")
     engine: Literal["local", "dask"] = Field(
         default="local", description="where snapshots are profiled: local (this machine's processes) or dask "
                                      "(the workers of a Dask cluster, partial profiles merged)")

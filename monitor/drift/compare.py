@@ -29,6 +29,7 @@ from monitor.drift.measures import (
     _missing_measure,
     _numeric_measures,
     _vector_measures,
+    multivariate_measure,
 )
 from monitor.drift.noise import pair_alpha
 from monitor.drift.overlap import new_values
@@ -277,6 +278,11 @@ def _why(m: MetricResult) -> str:
     return text
 
 
+def _auc_magnitude(m: MetricResult) -> float:
+    """The magnitude of a flagged dataset-level AUC, ``2 |AUC - 1/2|`` (0 for other metrics)."""
+    return 2.0 * abs(m.value - 0.5) if m.name == "multivariate_auc" and m.value is not None else 0.0
+
+
 def _verdict(columns: Sequence[ColumnDrift], dataset: Sequence[MetricResult]) -> Verdict:
     compared = [c for c in columns if c.status in ("ok", "drift", "not_comparable") and c.eligible]
     drifted = [c for c in columns if c.status == "drift"]
@@ -292,7 +298,7 @@ def _verdict(columns: Sequence[ColumnDrift], dataset: Sequence[MetricResult]) ->
         drifted_columns=len(drifted),
         columns_compared=len(compared),
         share_drifted=len(drifted) / len(compared) if compared else (1.0 if drifted else 0.0),
-        magnitude=max((c.magnitude or 0.0 for c in drifted), default=0.0),
+        magnitude=max([c.magnitude or 0.0 for c in drifted] + [_auc_magnitude(m) for m in flagged], default=0.0),
         insufficient_data=sum(c.status == "insufficient_data" for c in columns),
         status=status,
     )
@@ -358,6 +364,18 @@ def _mode_notes(mode: str, columns: Sequence[ColumnDrift]) -> list[str]:
     return notes
 
 
+def _multivariate_notes(measured: Sequence[MetricResult]) -> list[str]:
+    m = next((m for m in measured if m.name == "multivariate_auc"), None)
+    if m is None:
+        return []
+    if m.value is None:
+        return [f"Multivariate drift was not measured: {m.detail.get('reason')}."]
+    return [f"Multivariate drift: a gradient-boosted domain classifier told {m.detail['target_rows']:,} sampled "
+            f"target rows from {m.detail['baseline_rows']:,} baseline rows over {m.detail['columns']} columns with "
+            f"held-out ROC AUC {m.value:.3f} (0.5: indistinguishable), tested by its Mann-Whitney null; the "
+            f"columns that explain it most are ranked by permutation importance."]
+
+
 def _row_count_metric(rows: tuple[int, int], settings: DriftSettings) -> MetricResult:
     change, relative = row_count_change(*rows)
     th = settings.thresholds.get("row_count_change") or Threshold()
@@ -366,24 +384,35 @@ def _row_count_metric(rows: tuple[int, int], settings: DriftSettings) -> MetricR
     return _result(measure, th, True, settings.false_alarm_rate)
 
 
+def _dataset_deciding(measures: Sequence[_Measure], settings: DriftSettings) -> int:
+    """Dataset-level guarded measures that can decide (one pair each)."""
+    return sum(m.guard is not None and m.decision is not None and settings.threshold(m.name, "").enabled
+               for m in measures)
+
+
 def compare_columns(mode: Literal["profile", "exact"], rows: tuple[int, int], base: Mapping[str, ColumnInput],
-                    target: Mapping[str, ColumnInput], settings: DriftSettings) -> DatasetDrift:
+                    target: Mapping[str, ColumnInput], settings: DriftSettings,
+                    dataset_measures: Sequence[_Measure] = ()) -> DatasetDrift:
     """Compare two sides column by column and conclude (the core of :func:`compare_profiles` and exact mode).
 
     :param rows: (baseline, target) row counts.
     :param base: column name -> baseline :class:`ColumnInput`; ``target`` likewise.
+    :param dataset_measures: dataset-level measures (``multivariate_auc``), each one more deciding
+        pair when it can decide.
     """
     names = list(dict.fromkeys([*base, *target]))
     drafts = [_measure_column(base.get(n), target.get(n), settings) for n in names]
-    pairs = sum(len(d.deciding(settings)) for d in drafts)
+    pairs = sum(len(d.deciding(settings)) for d in drafts) + _dataset_deciding(dataset_measures, settings)
     alpha = pair_alpha(settings.false_alarm_rate, pairs)
     settled = [_settle(d, settings, alpha) for d in drafts]
     bh = _bh_table(settled, settings.fdr)
     columns = tuple(_decide_column(i, c, bh) for i, c in enumerate(settled))
-    dataset = (_row_count_metric(rows, settings),)
+    measured = tuple(_result(m, settings.threshold(m.name, ""), True, alpha) for m in dataset_measures)
+    dataset = (_row_count_metric(rows, settings), *measured)
     settings_out = {"min_values": settings.min_values, "fdr": settings.fdr, "bins": settings.bins,
                     "bh_applied": bool(bh), "false_alarm_rate": settings.false_alarm_rate, "deciding_pairs": pairs,
-                    "pair_alpha": alpha, "epsilon": EPSILON, "notes": _notes(mode, columns, settings, bh, pairs, alpha)}
+                    "pair_alpha": alpha, "epsilon": EPSILON,
+                    "notes": _notes(mode, columns, settings, bh, pairs, alpha) + _multivariate_notes(measured)}
     row_count = {"baseline": rows[0], "target": rows[1], "change": (rows[1] - rows[0]) / rows[0] if rows[0] else None}
     return DatasetDrift(mode, _verdict(columns, dataset), _schema(base, target), row_count, settings_out, columns,
                         dataset)
@@ -394,9 +423,13 @@ def compare_profiles(baseline: DatasetProfile, target: DatasetProfile,
     """Compare a target snapshot's profile with its baseline's.
 
     :param baseline: the baseline (reference) profile; ``target`` the current one.
-    :param settings: thresholds and decision settings (default :class:`DriftSettings()`).
+    :param settings: thresholds and decision settings (default :class:`DriftSettings()`); with
+        ``settings.multivariate``, the dataset-level ``multivariate_auc`` is measured on the
+        profiles' row samples (undefined, with the reason, when a side keeps none).
     :returns: a :class:`DatasetDrift` with ``mode == "profile"``.
     """
+    settings = settings or DriftSettings()
     base = {name: input_from_profile(col) for name, col in baseline.columns.items()}
     targ = {name: input_from_profile(col) for name, col in target.columns.items()}
-    return compare_columns("profile", (baseline.row_count, target.row_count), base, targ, settings or DriftSettings())
+    extra = (multivariate_measure(baseline, target),) if settings.multivariate else ()
+    return compare_columns("profile", (baseline.row_count, target.row_count), base, targ, settings, extra)

@@ -63,7 +63,7 @@ from monitor.drift.vectors import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from monitor.profile.model import DatasetProfile
 
 # ---------------------------------------------------------------------------
 # measuring one column
@@ -314,3 +314,16 @@ def _vector_measures(b: VectorSide, t: VectorSide) -> tuple[list[_Measure], floa
     p = auc_p(auc, len(x), len(y))
     out.append(_Measure("classifier_auc", auc, p, auc, {"folds": FOLDS}, guard=_p_guard(auc, p)))
     return out, 2.0 * abs(auc - 0.5)
+
+
+def multivariate_measure(baseline: DatasetProfile, target: DatasetProfile) -> _Measure:
+    """The ``multivariate_auc`` of two profiles' row samples (:mod:`monitor.drift.multivariate`),
+    guarded by its Mann-Whitney null; undefined, with the reason, when a side keeps no sample."""
+    from monitor.drift import multivariate as mv
+
+    samples = mv.multivariate_inputs(baseline, target)
+    if isinstance(samples, str):
+        return _undefined("multivariate_auc", samples)
+    fit = mv.domain_classifier(*samples)
+    return _Measure("multivariate_auc", fit.auc, fit.p_value, fit.auc, mv.fit_summary(fit),
+                    guard=_p_guard(fit.auc, fit.p_value))

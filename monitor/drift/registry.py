@@ -28,6 +28,7 @@ from monitor.drift.metrics import (
     wasserstein,
     wasserstein_normed,
 )
+from monitor.drift.multivariate import domain_classifier
 from monitor.drift.overlap import IDENTIFIER_RATIO, OVERLAP_ALPHA, new_values
 from monitor.drift.vectors import PERMUTATIONS, classifier_auc, cosine_distance, mean_distance, mmd2_unbiased
 
@@ -134,6 +135,13 @@ _METRICS = (
            "1 when the column's kind changed (string <-> categorical excepted)", "schema comparison"),
     Metric("column_removed", ALL_KINDS, "higher", 1.0, None, "0 or 1",
            "1 when a baseline column is missing from the target", "schema comparison (TFDV schema anomalies)"),
+    Metric("multivariate_auc", ("dataset",), "higher", 0.55, 0.65, "ROC AUC (0.5 = no drift)",
+           "AUC of gradient-boosted-tree scores on a held-out half (stratified) of the pooled target and baseline "
+           "row samples over the numeric, boolean, datetime and categorical columns; columns ranked by permutation "
+           "importance on the held-out rows",
+           "Lopez-Paz & Oquab 2017 'Revisiting Classifier Two-Sample Tests'; NannyML domain classifier; "
+           "scikit-learn HistGradientBoostingClassifier",
+           f"{_BONF}: one-sided Mann-Whitney z of the AUC, sd sqrt((n+m+1) / (12 n m)) of the held-out rows"),
     Metric("row_count_change", ("dataset",), "higher", None, None, "rows",
            "|rows_t - rows_b|", "volume check (Deequ Size; WhyLabs volume monitor)",
            relative="|rows_t - rows_b| / rows_b"),
@@ -149,7 +157,7 @@ METRIC_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "missing_rate_change": missing_rate_change, "type_change": type_change, "new_values": new_values,
     "column_removed": column_removed, "row_count_change": row_count_change,
     "cosine_distance": cosine_distance, "mean_distance": mean_distance, "mmd": mmd2_unbiased,
-    "classifier_auc": classifier_auc,
+    "classifier_auc": classifier_auc, "multivariate_auc": domain_classifier,
 }
 """The function computing each metric; its docstring gives formula, units, direction and source."""
 

@@ -74,6 +74,8 @@ class DriftSettings:
     :ivar false_alarm_rate: the probability, under no drift, that a comparison
         raises any alarm from its effect-size metrics: each guarded (column,
         metric) pair is tested at ``false_alarm_rate / pairs`` (Bonferroni).
+    :ivar multivariate: also compare the two profiles' row samples with a domain
+        classifier across columns (``multivariate_auc``, :mod:`monitor.drift.multivariate`).
     """
 
     thresholds: Mapping[str, Threshold] = field(default_factory=dict)
@@ -82,6 +84,7 @@ class DriftSettings:
     fdr: float = 0.05
     bins: int = 10
     false_alarm_rate: float = 0.01
+    multivariate: bool = False
 
     def threshold(self, metric: str, column: str) -> Threshold:
         """The thresholds of ``metric`` for ``column``: column, then monitor, then default."""
@@ -92,7 +95,7 @@ class DriftSettings:
 
     @classmethod
     def from_config(cls, thresholds: Mapping[str, Any] | None, min_values: int = 100, fdr: float = 0.05,
-                    bins: int = 10, false_alarm_rate: float = 0.01) -> DriftSettings:
+                    bins: int = 10, false_alarm_rate: float = 0.01, multivariate: bool = False) -> DriftSettings:
         """Settings from a monitor's ``thresholds:`` YAML mapping.
 
         A metric's mapping may give ``warning``, ``critical`` or both; a key left
@@ -110,7 +113,8 @@ class DriftSettings:
             col: {k: _merged(monitor.get(k) or _default(k), v) for k, v in spec.items()}
             for col, spec in (raw.get("columns") or {}).items()
         }
-        return cls(monitor, columns, int(min_values), float(fdr), int(bins), float(false_alarm_rate))
+        return cls(monitor, columns, int(min_values), float(fdr), int(bins), float(false_alarm_rate),
+                   bool(multivariate))
 
 
 # ---------------------------------------------------------------------------

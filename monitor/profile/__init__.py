@@ -56,6 +56,9 @@ resolution; a timestamp without a timezone (and a date) is taken to be UTC;
 timestamps with a timezone are converted to UTC. :attr:`ColumnProfile.timezone`
 records the source's zone. See ``docs/profile.md``.
 
+A profile asked for one (``row_sample=k``) also keeps a uniform sample of
+whole rows, for the multivariate drift test (:mod:`monitor.profile.rows`).
+
 Modules: the model (:class:`ColumnProfile`, :class:`DatasetProfile`, merging)
 in :mod:`monitor.profile.model`; profiling in :mod:`monitor.profile.engine`; the
 summaries in :mod:`monitor.profile.sketches` (moments, category counts),
@@ -65,7 +68,7 @@ numeric summary) and :mod:`monitor.profile.kll` (batches compacted into KLL
 sketches); kinds in :mod:`monitor.profile.columns`; accumulation in
 :mod:`monitor.profile.accumulators`; reading a file source with worker
 processes in :mod:`monitor.profile.parallel`; the stored form in
-:mod:`monitor.profile.serialize`, the table and JSON forms in
+:mod:`monitor.profile.serialize`, the row sample in :mod:`monitor.profile.rows`, the table and JSON forms in
 :mod:`monitor.profile.table`, and values converted to their kind in
 :mod:`monitor.profile.values`. Their public names are importable from here.
 """
@@ -141,13 +144,14 @@ from monitor.profile.theta import (
     theta_hash_strings,
 )
 from monitor.profile.values import coerce, finite_values, typed_batch
+from monitor.profile.rows import ROW_SAMPLE_SIZE, RowSample
 from monitor.profile.vectors import SAMPLE_SIZE, VectorSummary, is_vector_type, vector_values
 
 __all__ = [
     "COUNTER_FACTOR", "DEFAULT_CATEGORY_CAP", "DEFAULT_K", "EXACT_DISTINCT", "FORMAT_VERSION",
     "KINDS", "NUMERIC_KINDS", "PARALLEL_MIN_CELLS", "PRECOMPACT_MIN", "QUANTILE_RANKS",
     "READABLE_VERSIONS", "SKETCH_SLICE", "SMALL_INT_CATEGORIES", "TABLE_COLUMNS", "TEXT_KINDS", "THETA_LG_K",
-    "THETA_SEED", "SAMPLE_SIZE", "VectorSummary", "is_vector_type", "vector_values",
+    "THETA_SEED", "SAMPLE_SIZE", "ROW_SAMPLE_SIZE", "RowSample", "VectorSummary", "is_vector_type", "vector_values",
     "CategoryCounter", "CategorySummary", "ColumnAccumulator", "ColumnProfile", "ColumnSpec",
     "DatasetProfile", "DistinctSketch", "Moments", "NumericSummary", "ProfileState", "Progress", "coerce",
     "column_profile", "column_spec", "compact_to_sketch", "compaction_level", "compute_profile", "compact_sorted",

@@ -28,6 +28,7 @@ from monitor.profile.columns import (
     to_numeric,
 )
 from monitor.profile.numeric import DEFAULT_K, NumericSummary
+from monitor.profile.rows import RowSample
 from monitor.profile.sketches import (
     COUNTER_FACTOR,
     DEFAULT_CATEGORY_CAP,
@@ -364,6 +365,15 @@ class ProfileState:
     hold: int = 0
     """Numbers each column gathers before its summary takes them (see
     :class:`ColumnAccumulator`; at most :data:`HOLD_BYTES` in all); 0: none."""
+    row_sample: RowSample | None = None
+    """When set, a uniform sample of whole rows (:mod:`monitor.profile.rows`) is kept too."""
+
+    def empty_copy(self) -> ProfileState:
+        """A state with this one's settings (specs, types, k, cap, digests kept or not,
+        hold, row sample bound) and no rows: the template of a worker's state."""
+        rows = None if self.row_sample is None else RowSample(self.row_sample.size)
+        return ProfileState(dict(self.specs), dict(self.types), self.k, self.cap,
+                            digests=None if self.digests is None else {}, hold=self.hold, row_sample=rows)
 
     def _accumulator(self, name: str, arr: pa.Array | pa.ChunkedArray, text: bool) -> ColumnAccumulator:
         acc = self.columns.get(name)
@@ -383,13 +393,17 @@ class ProfileState:
             for acc in self.columns.values():
                 acc.flush()
 
-    def add_batch(self, batch: pa.RecordBatch, *, columns: Sequence[str] | None = None, primary: bool = True) -> None:
+    def add_batch(self, batch: pa.RecordBatch, *, columns: Sequence[str] | None = None, primary: bool = True,
+                  sample: bool = True) -> None:
         """Add a record batch.
 
         :param columns: the columns this batch is responsible for; those absent
             from it count as missing (default: the batch's columns and every
             column seen before).
-        :param primary: the batch's rows count toward :attr:`rows`.
+        :param primary: the batch's rows count toward :attr:`rows` (and, with
+            ``sample``, join the row sample when one is kept).
+        :param sample: the batch holds whole rows (False: a Parquet task's part
+            of the columns; its rows are sampled by :meth:`add_rows`).
         """
         from monitor.sources.files import is_text
 
@@ -404,7 +418,14 @@ class ProfileState:
                 self._absent(name).pad(batch.num_rows)
         if primary:
             self.rows += batch.num_rows
+            if sample:
+                self.add_rows(batch)
         self._bound_held()
+
+    def add_rows(self, batch: pa.RecordBatch) -> None:
+        """Add whole rows to the row sample (when one is kept); their columns must have specs."""
+        if self.row_sample is not None:
+            self.row_sample.update(batch, self.specs)
 
     def add_column(self, name: str, values: pa.Array | pa.ChunkedArray) -> None:
         """Add one column's values for rows counted by another call (Parquet tasks:
@@ -439,6 +460,8 @@ class ProfileState:
         self.rows += o.rows
         if o.digests:
             self.digests = {**(self.digests or {}), **o.digests}
+        if o.row_sample is not None:
+            self.row_sample = o.row_sample if self.row_sample is None else self.row_sample.merge(o.row_sample)
         for name, acc in o.columns.items():
             mine = self.columns.get(name)
             self.columns[name] = acc if mine is None else mine.merge(acc)

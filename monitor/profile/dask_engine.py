@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from monitor.errors import MonitorError, SourceError
 from monitor.profile.accumulators import ProfileState
 from monitor.profile.parallel import Progress, resolve_specs, run_task
+from monitor.profile.rows import RowSample
 
 if TYPE_CHECKING:
     from monitor.sources.files import FileSource, ReadTask
@@ -342,7 +343,7 @@ class DaskSession:
 
     def accumulate(
         self, source: FileSource, files: Sequence[Any], types: Mapping[str, str], *, k: int, category_cap: int,
-        digests: dict[str, str] | None = None, progress: bool | None = None,
+        digests: dict[str, str] | None = None, progress: bool | None = None, row_sample: int | None = None,
     ) -> tuple[ProfileState, list[str], DaskStats]:
         """Profile ``files`` of ``source`` on the cluster into one state (see
         :func:`monitor.profile.profile_source` for the parameters).
@@ -360,7 +361,8 @@ class DaskSession:
         tasks, specs, order = self.call(plan_units, source, list(files), dict(types))
         stats.plan_seconds = time.perf_counter() - start
         template = pickle.dumps(ProfileState(specs, dict(types), k, category_cap,
-                                             digests=None if digests is None else {}))
+                                             digests=None if digests is None else {},
+                                             row_sample=None if row_sample is None else RowSample(row_sample)))
         total = sum(t.rows for t in tasks) if all(t.rows for t in tasks) else None
         bar = Progress(sys.stderr.isatty() if progress is None else progress, total)
         try:
@@ -423,12 +425,12 @@ class DaskSession:
 def accumulate_on_dask(
     source: FileSource, files: Sequence[Any], types: Mapping[str, str], *,
     dask: DaskSettings | DaskSession, k: int, category_cap: int, digests: dict[str, str] | None = None,
-    progress: bool | None = None,
+    progress: bool | None = None, row_sample: int | None = None,
 ) -> tuple[ProfileState, list[str], DaskStats]:
     """:meth:`DaskSession.accumulate` in the given session, or in one opened for the call."""
     if isinstance(dask, DaskSession):
         return dask.accumulate(source, files, types, k=k, category_cap=category_cap, digests=digests,
-                               progress=progress)
+                               progress=progress, row_sample=row_sample)
     with DaskSession(dask) as session:
         return session.accumulate(source, files, types, k=k, category_cap=category_cap, digests=digests,
-                                  progress=progress)
+                                  progress=progress, row_sample=row_sample)

@@ -11,9 +11,10 @@ import pyarrow as pa
 
 from monitor.profile.accumulators import ColumnAccumulator, ProfileState
 from monitor.profile.columns import int_categorical, int_categories, text_categorical
-from monitor.profile.model import ColumnProfile, DatasetProfile
+from monitor.profile.model import ColumnProfile, DatasetProfile, sampled_columns
 from monitor.profile.numeric import DEFAULT_K
 from monitor.profile.parallel import accumulate_source
+from monitor.profile.rows import RowSample
 from monitor.profile.sketches import DEFAULT_CATEGORY_CAP
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ def finish_profile(state: ProfileState, order: Sequence[str] | None = None) -> D
     (default: first seen), a column with fewer counted rows than the profile
     padded as missing, categorical inference applied."""
     columns = {acc.name: column_profile(acc) for acc in state.complete(order)}
-    return DatasetProfile(state.rows, columns)
+    sample = None if state.row_sample is None else sampled_columns(state.row_sample, columns)
+    return DatasetProfile(state.rows, columns, sample)
 
 
 def column_profile(acc: ColumnAccumulator) -> ColumnProfile:
@@ -68,6 +70,7 @@ def compute_profile(
     types: Mapping[str, str] | None = None,
     k: int = DEFAULT_K,
     category_cap: int = DEFAULT_CATEGORY_CAP,
+    row_sample: int | None = None,
 ) -> DatasetProfile:
     """Profile a stream of record batches in one pass, in this process.
 
@@ -80,11 +83,14 @@ def compute_profile(
     :param k: KLL sketch size; quantiles are exact up to ``k`` values per column
         (or :data:`~monitor.profile.numeric.EXACT_DISTINCT` distinct values).
     :param category_cap: categories reported per column.
+    :param row_sample: keep a uniform sample of this many whole rows
+        (:mod:`monitor.profile.rows`; None: none), for the multivariate drift test.
     :returns: the :class:`DatasetProfile`.
     :raises ValueError: on an unknown kind in ``types`` or values that cannot be
         read as their column's kind.
     """
-    state = ProfileState(types=dict(types or {}), k=k, cap=category_cap)
+    rows = None if row_sample is None else RowSample(row_sample)
+    state = ProfileState(types=dict(types or {}), k=k, cap=category_cap, row_sample=rows)
     for batch in batches:
         state.add_batch(batch)
     return finish_profile(state)
@@ -101,6 +107,7 @@ def profile_source(
     category_cap: int = DEFAULT_CATEGORY_CAP,
     digests: dict[str, str] | None = None,
     dask: DaskSettings | DaskSession | None = None,
+    row_sample: int | None = None,
 ) -> DatasetProfile:
     """Profile every file of a :class:`~monitor.sources.files.FileSource`, in
     parallel worker processes when the input is large, or on a Dask cluster.
@@ -126,6 +133,10 @@ def profile_source(
         processes; ``workers`` is then not used. The profile is the same: the
         same counts, minimum, maximum, category counts and distinct-value
         sketches, moments to rounding, quantiles within the sketch's rank bound.
+    :param row_sample: keep a uniform sample of this many whole rows
+        (:mod:`monitor.profile.rows`; None: none). Parquet tasks that read part
+        of the columns leave it to the task that counts the rows, which reads
+        the sampled columns of its row groups once more.
     :raises SourceError: when a file cannot be read or profiled (or the Dask
         scheduler does not answer).
     :raises MonitorError: with ``dask``, when Dask is not installed (naming the extra).
@@ -136,8 +147,9 @@ def profile_source(
         from monitor.profile.dask_engine import accumulate_on_dask
 
         state, order, _ = accumulate_on_dask(source, files, dict(types or {}), dask=dask, k=k,
-                                             category_cap=category_cap, digests=digests, progress=progress)
+                                             category_cap=category_cap, digests=digests, progress=progress,
+                                             row_sample=row_sample)
         return finish_profile(state, order)
     state, order = accumulate_source(source, files, dict(types or {}), workers=workers, progress=progress,
-                                     k=k, category_cap=category_cap, digests=digests)
+                                     k=k, category_cap=category_cap, digests=digests, row_sample=row_sample)
     return finish_profile(state, order)

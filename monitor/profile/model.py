@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from monitor.profile.columns import int_categorical, int_categories, text_categorical
 from monitor.profile.numeric import NumericSummary
+from monitor.profile.rows import RowSample
 from monitor.profile.sketches import DEFAULT_CATEGORY_CAP, CategorySummary, merge_optional
 from monitor.profile.theta import DistinctSketch
 from monitor.profile.vectors import VectorSummary
@@ -135,10 +136,16 @@ def _reinfer_kind(col: ColumnProfile, ka: str, kb: str) -> str:
 @dataclass
 class DatasetProfile:
     """Profile of a dataset: row count and one :class:`ColumnProfile` per column,
-    in column order."""
+    in column order.
+
+    :ivar row_sample: when the profile was asked to keep one, a uniform sample of
+        whole rows over its numeric, boolean, datetime and categorical columns
+        (:mod:`monitor.profile.rows`), for the multivariate drift test.
+    """
 
     row_count: int = 0
     columns: dict[str, ColumnProfile] = field(default_factory=dict)
+    row_sample: RowSample | None = None
 
     def merge(self, o: DatasetProfile) -> DatasetProfile:
         """Profile of the rows of both inputs (a column on one side only is kept,
@@ -154,7 +161,23 @@ class DatasetProfile:
             else:
                 col = a.merge(b)
             cols[name] = col
-        return DatasetProfile(self.row_count + o.row_count, cols)
+        return DatasetProfile(self.row_count + o.row_count, cols, _merged_sample(self, o, cols))
+
+
+def _merged_sample(a: DatasetProfile, b: DatasetProfile, cols: dict[str, ColumnProfile]) -> RowSample | None:
+    """The row sample of two profiles' rows: None unless both keep one (a side without
+    rows excepted), since a sample of one side only is not uniform over both."""
+    if a.row_sample is None or b.row_sample is None:
+        if a.row_sample is not None and b.row_count == 0:
+            return a.row_sample
+        return b.row_sample if b.row_sample is not None and a.row_count == 0 else None
+    return sampled_columns(a.row_sample.merge(b.row_sample), cols)
+
+
+def sampled_columns(sample: RowSample, cols: dict[str, ColumnProfile]) -> RowSample:
+    """``sample`` with only the columns the multivariate test uses: those whose
+    profiled kind is not ``string`` (identifiers, free text) nor ``vector``, in column order."""
+    return sample.restrict([n for n, c in cols.items() if c.kind not in ("string", "vector")])
 
 
 def _pad_missing(col: ColumnProfile, rows: int) -> ColumnProfile:

@@ -30,6 +30,7 @@ from monitor.lifeline import die_with_owner, start_fork_server
 from monitor.profile import kll
 from monitor.profile.accumulators import HOLD, ProfileState
 from monitor.profile.columns import ColumnSpec, column_spec
+from monitor.profile.rows import RowSample, sampled_kind
 from monitor.sources.csv_types import INFER_ROWS
 
 if TYPE_CHECKING:
@@ -142,11 +143,13 @@ def run_task(state: ProfileState, task: ReadTask, progress: Progress | None = No
     try:
         if task.format == "parquet" and not state.text_parquet(task):
             _run_parquet_task(state, task, progress)
-            return
-        for batch in task.batches(dictionary=True, digests=state.digests, kinds=state.text_kinds):
-            state.add_batch(batch, primary=task.primary)
-            if progress is not None:
-                progress.advance(batch.num_rows * task.share)
+        else:
+            for batch in task.batches(dictionary=True, digests=state.digests, kinds=state.text_kinds):
+                state.add_batch(batch, primary=task.primary, sample=task.format != "parquet")
+                if progress is not None:
+                    progress.advance(batch.num_rows * task.share)
+        if task.format == "parquet" and task.primary and state.row_sample is not None:
+            _sample_parquet_rows(state, task)
     except (ValueError, pa.ArrowException) as exc:
         raise SourceError(f"{task.path}: cannot profile: {exc}") from exc
 
@@ -160,6 +163,14 @@ def _run_parquet_task(state: ProfileState, task: ReadTask, progress: Progress | 
             state.rows += rows
         if progress is not None:
             progress.advance(rows * task.share)
+
+
+def _sample_parquet_rows(state: ProfileState, task: ReadTask) -> None:
+    """Add the whole rows of a Parquet task's row groups to the row sample: the
+    sampled columns read together (a task may profile part of the columns only)."""
+    names = [n for n, spec in state.specs.items() if sampled_kind(spec) is not None]
+    for batch in task.row_batches(names):
+        state.add_rows(batch)
 
 
 def _worker_count(workers: int | None) -> int:
@@ -185,7 +196,7 @@ def _estimated_cells(tasks: Sequence[ReadTask], columns: int) -> float:
 def accumulate_source(
     source: FileSource, files: Sequence[Any], types: Mapping[str, str], *,
     workers: int | None, progress: bool | None, k: int, category_cap: int,
-    digests: dict[str, str] | None = None,
+    digests: dict[str, str] | None = None, row_sample: int | None = None,
 ) -> tuple[ProfileState, list[str]]:
     """Profile ``files`` of ``source`` into one state (see
     :func:`monitor.profile.profile_source` for the parameters).
@@ -202,7 +213,8 @@ def accumulate_source(
         tasks = source.plan(files, split=1)
     total = sum(t.rows for t in tasks if t.primary) if all(t.rows for t in tasks) else None
     bar = Progress(sys.stderr.isatty() if progress is None else progress, total)
-    state = ProfileState(specs, dict(types), k, category_cap, digests=None if digests is None else {}, hold=HOLD)
+    state = ProfileState(specs, dict(types), k, category_cap, digests=None if digests is None else {}, hold=HOLD,
+                         row_sample=None if row_sample is None else RowSample(row_sample))
     try:
         if parallel:
             _run_parallel(state, tasks, min(n_workers, len(tasks)), bar)
@@ -354,8 +366,7 @@ class _QueueProgress(Progress):
 def _run_parallel(state: ProfileState, tasks: Sequence[ReadTask], workers: int, bar: Progress) -> None:
     ctx = _context()
     task_q, results = ctx.Queue(), ctx.Queue()
-    template = pickle.dumps(ProfileState(state.specs, state.types, state.k, state.cap,
-                                         digests=None if state.digests is None else {}, hold=state.hold))
+    template = pickle.dumps(state.empty_copy())
     procs = [ctx.Process(target=_worker_main, args=(template, task_q, results, os.getpid()), daemon=True)
              for _ in range(workers)]
     for p in procs:

@@ -21,6 +21,11 @@ summary follows (:func:`monitor.profile.vectors.pack_vector`, ending with
 ``sample_size``). Readers of profiles without vector columns never look past the
 distinct-value counts, so the format stays version 3.
 
+A profile that keeps a row sample (:mod:`monitor.profile.rows`, for the
+multivariate drift test) has ``"row_sample"`` in the dataset-level dict: the
+base64 text of :func:`~monitor.profile.rows.pack_rows`. Profiles without it
+(all those stored before) read with ``row_sample`` None.
+
 Versions 1 and 2 are still read: their moments were stored unscaled (``"mean"``,
 ``"m2"``, ``"m3"``, ``"m4"``; rescaled on reading, exactly, and a moment that had
 overflowed stays infinite) and their infinities as the strings ``"inf"`` and
@@ -34,6 +39,7 @@ newer profiles and merges with them to the larger of the two counts.
 
 from __future__ import annotations
 
+import base64
 import math
 import struct
 from collections.abc import Mapping, Sequence
@@ -44,6 +50,7 @@ import numpy as np
 
 from monitor.profile.model import FORMAT_VERSION, ColumnProfile, DatasetProfile
 from monitor.profile.numeric import NumericSummary
+from monitor.profile.rows import pack_rows, unpack_rows
 from monitor.profile.sketches import CategorySummary, Moments
 from monitor.profile.theta import DistinctSketch
 from monitor.profile.vectors import pack_vector, unpack_vector
@@ -204,9 +211,12 @@ def _bound(value: Any, infinite: int, sign: float) -> float | None:
 
 def profile_to_records(profile: DatasetProfile) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Serialise a profile: a dataset-level dict ``{"format_version", "row_count",
-    "columns"}`` and one dict per column with keys ``column, position, kind,
+    "columns"}`` (and ``"row_sample"`` when it keeps one) and one dict per column with keys ``column, position, kind,
     stats`` (strict JSON) and ``sketch`` (bytes)."""
-    meta = {"format_version": FORMAT_VERSION, "row_count": profile.row_count, "columns": list(profile.columns)}
+    meta: dict[str, Any] = {"format_version": FORMAT_VERSION, "row_count": profile.row_count,
+                            "columns": list(profile.columns)}
+    if profile.row_sample is not None:
+        meta["row_sample"] = base64.b64encode(pack_rows(profile.row_sample)).decode("ascii")
     return meta, [_column_record(i, col) for i, col in enumerate(profile.columns.values())]
 
 
@@ -273,4 +283,6 @@ def profile_from_records(meta: Mapping[str, Any], columns: Sequence[Mapping[str,
     if version not in READABLE_VERSIONS:
         raise ValueError(f"unsupported profile format version {version!r} (this version reads {READABLE_VERSIONS})")
     ordered = sorted(columns, key=lambda r: r["position"])
-    return DatasetProfile(int(meta["row_count"]), {r["column"]: _column_from_record(r) for r in ordered})
+    rows = meta.get("row_sample")
+    sample = unpack_rows(base64.b64decode(rows)) if rows else None
+    return DatasetProfile(int(meta["row_count"]), {r["column"]: _column_from_record(r) for r in ordered}, sample)

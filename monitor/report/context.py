@@ -15,6 +15,7 @@ import logging
 import math
 import numbers
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from typing import Any
@@ -23,6 +24,7 @@ from monitor.errors import MonitorError
 from monitor.report.charts import _chart
 from monitor.report.distribution import category_chart, cdf_chart, histogram_chart
 from monitor.report.format import _number, _utc, fmt
+from monitor.report.multivariate import multivariate_section
 from monitor.report.scatter import scatter_chart
 from monitor.report.wording import SEVERITY_RANK as SEVERITY_RANK  # the history page reads it from here
 from monitor.report.wording import decision, finding, metric_label, side_value
@@ -103,6 +105,10 @@ def comparison_context(
     """
     try:
         columns = _sorted_columns(result["columns"])
+        multivariate = multivariate_section(result)
+        verdict = _verdict(result["verdict"])
+        if multivariate is not None and multivariate.drifted:
+            verdict = replace(verdict, joint=True)
         return ComparisonPage(
             dataset=dataset,
             monitor=monitor,
@@ -112,7 +118,7 @@ def comparison_context(
             target_created=_utc(target_created),
             generated_at=_utc(generated_at or datetime.now(timezone.utc)),
             mode=str(result["mode"]),
-            verdict=_verdict(result["verdict"]),
+            verdict=verdict,
             schema=_schema(result.get("schema") or {}),
             row_count=_row_count(result["row_count"]),
             settings=_settings(result.get("settings") or {}),
@@ -123,6 +129,7 @@ def comparison_context(
             conditions=tuple((str(c["kind"]), str(c["detail"])) for c in result.get("conditions") or ()),
             segments=_segments(result),
             segment_column=(result.get("segment_settings") or {}).get("column"),
+            multivariate=multivariate,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MonitorError(f"malformed comparison result: {exc!r}") from exc

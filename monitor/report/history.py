@@ -288,7 +288,8 @@ def _read_columns(ordered: Sequence[HistoryRun]) -> dict[str, _Column]:
     labels = _run_labels(ordered)
     columns: dict[str, _Column] = {}
     for i, run in enumerate(ordered):
-        for raw in run.result["columns"]:
+        joint = run.result.get("multivariate")  # the multivariate test, read as one more column
+        for raw in [*run.result["columns"], *([joint] if joint else [])]:
             name = str(raw["column"])
             column = columns.get(name)
             if column is None:

@@ -15,6 +15,7 @@ from typing import Any
 from monitor.report.charts import Chart
 from monitor.report.distribution import CategoryChart, CdfChart, ValueHistogram
 from monitor.report.format import duration, fmt, p_value
+from monitor.report.multivariate import MultivariateSection
 from monitor.report.scatter import ScatterChart
 from monitor.report.timeline import Sparkline
 from monitor.report.wording import value_text
@@ -196,13 +197,16 @@ class Verdict:
     magnitude: float | None
     insufficient_data: int
     status: str = "no_drift"
+    joint: bool = False
+    """The multivariate test flagged (the columns' joint distribution changed)."""
 
     @property
     def headline(self) -> str:
         """One sentence for the banner, e.g. ``"Drift detected in 3 of 12 columns"``."""
         if self.drifted:
             if not self.drifted_columns:
-                return "Drift detected in the dataset's volume"
+                return ("Drift detected in how the columns vary together (multivariate)" if self.joint
+                        else "Drift detected in the dataset's volume")
             return f"Drift detected in {self.drifted_columns} of {self.columns_compared} columns"
         if self.status == "insufficient_data":
             return f"Insufficient data: none of the {self.insufficient_data} columns has enough values to judge"
@@ -283,6 +287,8 @@ class ComparisonPage:
     segment_column: str | None = None
     findings: tuple[Finding, ...] = ()
     """One per drifted column, most severe first, then largest effect."""
+    multivariate: MultivariateSection | None = None
+    """The multivariate test (monitors with ``multivariate: true``), else None."""
 
     @property
     def no_findings(self) -> str:
@@ -292,6 +298,9 @@ class ComparisonPage:
             return f"Insufficient data: none of the {v.insufficient_data} columns has enough values to judge."
         short = (f" {v.insufficient_data} column{'' if v.insufficient_data == 1 else 's'} had too few values "
                  f"to judge.") if v.insufficient_data else ""
+        if v.drifted and v.joint:
+            return (f"No column drifted on its own, but the columns' joint distribution did: see Multivariate "
+                    f"below.{short}")
         if v.drifted:
             change = self.row_count.change
             moved = f" ({'+' if change and change > 0 else ''}{fmt((change or 0) * 100, 3)}%)" if change is not None else ""

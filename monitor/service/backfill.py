@@ -36,6 +36,7 @@ from monitor.errors import ConfigError, MonitorError, SourceError, StoreError
 from monitor.profile.dask_engine import DaskSession
 from monitor.service import runner
 from monitor.service.engines import check_engine, dask_settings
+from monitor.service.sampling import row_sample_for
 from monitor.service.windowed import WindowProfile, complete_window_snapshot, copy_folder, profile_windows
 from monitor.service.windows import Window, check_claim, monitor_zone, window_name, windows_between
 from monitor.store import SnapshotRecord, Store
@@ -231,7 +232,8 @@ def _backfill_chunk(
     zone = monitor_zone(mon)
     with copy_folder(store, mon.data_copy) as folder:
         result = profile_windows(config.datasets[mon.dataset], [w for w, _, _ in chunk], copy_dir=folder,
-                                 on_file=on_file, jobs=jobs, dask=session)
+                                 on_file=on_file, jobs=jobs, dask=session,
+                                 row_sample=row_sample_for(config, mon.dataset))
         summary.rows_without_time += result.rows_without_time
         taken = {snap_name: (old, profiled) for (_, snap_name, old), profiled in zip(chunk, result.windows)}
         while pending and (last or pending[0].start <= chunk[-1][0].start):

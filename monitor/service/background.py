@@ -45,7 +45,7 @@ __all__ = ["main", "start_snapshot"]
 
 def start_snapshot(store: Store, dataset: str, ds: DatasetConfig, *, name: str | None = None,
                    data_copy: bool = False, version: int | None = None,
-                   dask: DaskSettings | None = None) -> SnapshotRecord:
+                   dask: DaskSettings | None = None, row_sample: int | None = None) -> SnapshotRecord:
     """Begin a snapshot of ``ds`` and finish it in a detached process.
 
     :param name: the snapshot's name (default ``snapshot_<UTC time>``, made
@@ -55,6 +55,7 @@ def start_snapshot(store: Store, dataset: str, ds: DatasetConfig, *, name: str |
         registered); default: the one :func:`monitor.service.runner.register` gives.
     :param dask: the process profiles on this Dask cluster (``engine: dask``;
         not with ``data_copy``).
+    :param row_sample: the profile keeps a sample of this many whole rows (None: none).
     :returns: the snapshot, ``running``.
     :raises StoreError: the name is taken, ``version`` is not the one of ``ds``,
         or the store cannot be written.
@@ -67,7 +68,7 @@ def start_snapshot(store: Store, dataset: str, ds: DatasetConfig, *, name: str |
 
     check_engine(dask, data_copy=data_copy)
     snap = begin_snapshot(store, dataset, ds, name=name, version=version)
-    job = {"snapshot": snap.id, "dataset": ds.model_dump(mode="json"), "data_copy": data_copy,
+    job = {"snapshot": snap.id, "dataset": ds.model_dump(mode="json"), "data_copy": data_copy, "row_sample": row_sample,
            "datastore": None if ds.store is None else datastore_to_json(ds.store),
            "dask": None if dask is None else {"scheduler": dask.scheduler, "workers": dask.workers}}
     try:
@@ -130,7 +131,8 @@ def _finish(store: Store, snapshot_id: int, job: dict[str, Any]) -> int:
         return 1
     dask = None if job.get("dask") is None else DaskSettings(**job["dask"])
     try:
-        finish_snapshot(store, snap, ds, data_copy=bool(job.get("data_copy")), dask=dask)
+        finish_snapshot(store, snap, ds, data_copy=bool(job.get("data_copy")), dask=dask,
+                        row_sample=job.get("row_sample"))
     except MonitorError:  # recorded failed, with the reason
         return 1
     except Exception as exc:  # noqa: BLE001 - recorded failed by finish_snapshot; nothing to show it to

@@ -76,6 +76,9 @@ class RunFinding:
     segments: list[dict[str, Any]] | None = None
     """The drifted segments (:func:`monitor.service.segments.drifted_segments`);
     ``None`` for a monitor without segments."""
+    multivariate: dict[str, Any] | None = None
+    """The multivariate test (:func:`monitor.service.payload.multivariate_entry`);
+    ``None`` for a monitor without ``multivariate``."""
 
     @property
     def severity(self) -> str:
@@ -160,6 +163,7 @@ def _plan_step(
         verdict=finding.verdict, columns=finding.columns, changes=_changes(current, finding),
         report_path=finding.report_path, report_url=finding.report_url,
         created_at=finding.created_at, message_id=message_id, drifted_segments=finding.segments,
+        multivariate=finding.multivariate,
     )
     alerts = tuple((name, payload, message_id) for name in webhooks)
     return EpisodeStep(step.status, key, step.severity, step.columns, event, alerts)

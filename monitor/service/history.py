@@ -36,12 +36,19 @@ a year of daily runs; reading and drawing stay under about a second (see
 _SUMMARY_METRIC_KEYS = ("name", "direction", "value", "p_value", "warning", "critical", "decides", "severity")
 
 
+MULTIVARIATE = "(multivariate)"
+"""The name the multivariate test goes by among a history's columns."""
+
+
 def history_summary(result: dict[str, Any]) -> dict[str, Any]:
     """What a history page reads of a drift result, stored beside it
     (``comparisons.summary``): the verdict, and per column its name, kind,
     status, severity and deciding metrics (name, direction, value, p-value,
-    thresholds, severity); per segment the same of its result. A few percent
-    of the full result's size (no statistics, histograms or notes)."""
+    thresholds, severity); per segment the same of its result; and, when the
+    monitor tests it, ``multivariate``: the dataset-level ``multivariate_auc`` read
+    as one more column (``column`` ``(multivariate)``, kind ``multivariate``, its
+    status, severity, metric and top columns). A few percent of the full
+    result's size (no statistics, histograms or notes)."""
     def trim(part: dict[str, Any]) -> dict[str, Any]:
         return {"verdict": part.get("verdict"), "columns": [
             {"column": c.get("column"), "kind": c.get("kind"), "status": c.get("status"), "severity": c.get("severity"),
@@ -49,6 +56,14 @@ def history_summary(result: dict[str, Any]) -> dict[str, Any]:
             for c in part.get("columns") or ()]}
 
     out = trim(result)
+    joint = next((m for m in result.get("metrics") or () if m.get("name") == "multivariate_auc"), None)
+    if joint is not None:
+        severity = joint.get("severity") or "none"
+        out["multivariate"] = {
+            "column": MULTIVARIATE, "kind": "multivariate", "severity": severity,
+            "status": "drift" if severity != "none" else ("ok" if joint.get("value") is not None else "not_measured"),
+            "metrics": [{k: joint.get(k) for k in _SUMMARY_METRIC_KEYS}] if joint.get("decides") else [],
+            "top_columns": (joint.get("detail") or {}).get("top_columns") or []}
     if isinstance(result.get("segments"), dict):
         out["segments"] = {name: {**{k: v for k, v in entry.items() if k != "result"},
                                   "result": trim(entry["result"]) if entry.get("result") else None}

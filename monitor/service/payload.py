@@ -28,7 +28,11 @@ configured. ``changes`` compares the run with the episode's last notified event
 (``null`` for ``drift.detected``). ``idempotency_key`` equals the ``webhook-id``
 header. A monitor with ``segments`` adds ``"drifted_segments": [{"segment":
 "UA", "severity": "critical", "columns": ["dep_delay"], "magnitude": 0.4}, ...]``
-(worst first; empty when only the whole dataset drifted).
+(worst first; empty when only the whole dataset drifted). A monitor with
+``multivariate: true`` adds ``"multivariate": {"metric": "multivariate_auc",
+"value": 0.74, "p_value": ..., "severity": "critical", "threshold": 0.65,
+"top_columns": [{"column", "importance", "share"}, ...], "reason": null}``
+(``value`` null and ``reason`` set when it was not measured).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ __all__ = [
     "drifted_columns",
     "encode_payload",
     "message_id_for",
+    "multivariate_entry",
     "report_location",
     "slack_message",
 ]
@@ -107,6 +112,18 @@ def drifted_columns(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda c: rank.get(str(c["severity"]), 2))
 
 
+def multivariate_entry(result: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``multivariate`` entry of an event from a drift result, or None when the
+    result has no ``multivariate_auc`` (see the module docstring)."""
+    raw = next((m for m in result.get("metrics") or () if m.get("name") == "multivariate_auc"), None)
+    if raw is None:
+        return None
+    detail, severity = raw.get("detail") or {}, raw.get("severity") or "none"
+    return {"metric": "multivariate_auc", "value": raw.get("value"), "p_value": raw.get("p_value"),
+            "severity": severity, "threshold": raw.get(severity) if severity != "none" else raw.get("warning"),
+            "top_columns": list(detail.get("top_columns") or ()), "reason": detail.get("reason")}
+
+
 def _column_entry(column: Mapping[str, Any]) -> dict[str, Any]:
     deciding = [m for m in column.get("metrics", []) if m.get("decides")]
     severity = column.get("severity")
@@ -141,6 +158,7 @@ def build_payload(
     baseline_snapshots: Sequence[str] | None = None,
     condition: Mapping[str, Any] | None = None,
     drifted_segments: Sequence[Mapping[str, Any]] | None = None,
+    multivariate: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON body of one episode event (see the module docstring).
 
@@ -153,6 +171,8 @@ def build_payload(
     :param drifted_segments: the drifted segments of a monitor with
         ``segments`` (``{segment, severity, columns, magnitude}`` each); the
         payload has ``drifted_segments`` only when given.
+    :param multivariate: :func:`multivariate_entry` of the run; the payload has
+        ``multivariate`` only when given.
     :param report_path: relative to ``reports_dir`` (:func:`report_location`).
     :param created_at: when the run compared; a naive datetime is taken as UTC.
     :returns: a JSON-able dict: NaN and infinity become ``None``, numpy scalars
@@ -176,6 +196,8 @@ def build_payload(
         payload["condition"] = dict(condition)
     if drifted_segments is not None:
         payload["drifted_segments"] = [dict(s) for s in drifted_segments]
+    if multivariate is not None:
+        payload["multivariate"] = dict(multivariate)
     result: dict[str, Any] = _jsonable(payload)
     return result
 
@@ -247,6 +269,12 @@ def slack_message(payload: Mapping[str, Any]) -> dict[str, Any]:
         blocks.append({"type": "section", "text": _mrkdwn(f"*{payload['condition'].get('kind')}*\n"
                                                              f"{payload['condition'].get('detail')}")})
     lines = [_slack_column(c) for c in list(payload.get("drifted_columns") or [])[:SLACK_TOP_COLUMNS]]
+    joint = payload.get("multivariate") or {}
+    if joint.get("severity", "none") != "none":
+        top = ", ".join(str(c["column"]) for c in joint.get("top_columns") or [])
+        blocks.append({"type": "section", "text": _mrkdwn(
+            f"*Multivariate* {joint['severity']}: multivariate_auc {_number(joint.get('value'))} "
+            f">= {_number(joint.get('threshold'))}, most through {top or '?'}")})
     if lines:
         blocks.append({"type": "section", "text": _mrkdwn("*Top drifted columns*\n" + "\n".join(lines))})
     if payload.get("report_url"):

@@ -25,6 +25,7 @@ from monitor.profile import DatasetProfile, profile_source, profile_to_records
 from monitor.service import baselines
 from monitor.service.history import history_summary
 from monitor.service.versions import dataset_version, register
+from monitor.service.sampling import row_sample_for
 from monitor.sources.digest import digests_for, input_fingerprint
 from monitor.sources.datastores import dataset_source
 from monitor.sources.files import FileSource
@@ -99,6 +100,7 @@ def take_snapshot(
     segments: SegmentsConfig | None = None,
     version: int | None = None,
     dask: DaskSettings | None = None,
+    row_sample: int | None = None,
 ) -> SnapshotRecord:
     """Profile the dataset now and store the snapshot (and its data copy):
     :func:`begin_snapshot`, then :func:`finish_snapshot`.
@@ -114,6 +116,8 @@ def take_snapshot(
         (nothing is registered); default: :func:`register` it.
     :param dask: profile on this Dask cluster (``engine: dask``); not with
         ``data_copy`` or ``segments``.
+    :param row_sample: the profile keeps a sample of this many whole rows (for
+        ``multivariate``, :func:`~monitor.service.sampling.row_sample_for`); None: none.
     :returns: the completed snapshot.
     :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
     :raises StoreError: when the given ``name`` exists, ``version`` is not the
@@ -124,7 +128,8 @@ def take_snapshot(
 
     check_engine(dask, data_copy=data_copy, segments=segments)
     snap = begin_snapshot(store, dataset, ds, name=name, monitor=monitor, now=now, window=window, version=version)
-    return finish_snapshot(store, snap, ds, data_copy=data_copy, window=window, segments=segments, dask=dask)
+    return finish_snapshot(store, snap, ds, data_copy=data_copy, window=window, segments=segments, dask=dask,
+                           row_sample=row_sample)
 
 
 def begin_snapshot(
@@ -146,14 +151,14 @@ def begin_snapshot(
 
 def finish_snapshot(store: Store, snap: SnapshotRecord, ds: DatasetConfig, *, data_copy: bool = False,
                     window: Window | None = None, segments: SegmentsConfig | None = None,
-                    dask: DaskSettings | None = None) -> SnapshotRecord:
+                    dask: DaskSettings | None = None, row_sample: int | None = None) -> SnapshotRecord:
     """Profile the data of running snapshot ``snap`` and complete it, its
     heartbeat refreshed from a thread meanwhile; any failure marks it ``failed``
     with the reason (and removes its data copy), so an interrupted snapshot is
     never taken for a complete one. The input fingerprint is of the kind of
     ``ds.fingerprint`` (:mod:`monitor.sources.digest`).
 
-    :param dask: profile on this Dask cluster (see :func:`take_snapshot`).
+    :param dask: profile on this Dask cluster; ``row_sample`` as :func:`take_snapshot`.
     :returns: the completed snapshot.
     :raises SourceError: when the data cannot be read (the snapshot is recorded failed).
     :raises ConfigError: ``dask`` with ``data_copy`` or ``segments`` (recorded failed).
@@ -166,19 +171,19 @@ def finish_snapshot(store: Store, snap: SnapshotRecord, ds: DatasetConfig, *, da
             if window is not None:
                 from monitor.service.windowed import take_window
 
-                return take_window(store, snap, ds, window, data_copy, dask=dask)
+                return take_window(store, snap, ds, window, data_copy, dask=dask, row_sample=row_sample)
             if segments is not None:
                 from monitor.service.segments import take_segmented_snapshot
 
-                return take_segmented_snapshot(store, snap, ds, segments)
-            return _profile_and_complete(store, snap, ds, data_copy, dask)
+                return take_segmented_snapshot(store, snap, ds, segments, row_sample)
+            return _profile_and_complete(store, snap, ds, data_copy, dask, row_sample)
     except BaseException as exc:
         store.fail_snapshot(snap.id, failure_reason(snap.dataset, exc))
         raise
 
 
 def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig, data_copy: bool,
-                          dask: DaskSettings | None = None) -> SnapshotRecord:
+                          dask: DaskSettings | None = None, row_sample: int | None = None) -> SnapshotRecord:
     source = source_for(ds)
     files = source.files()
     digests = digests_for(ds.fingerprint)  # content: filled as the files are read
@@ -186,10 +191,11 @@ def _profile_and_complete(store: Store, snap: SnapshotRecord, ds: DatasetConfig,
     if data_copy:
         batches = source.iter_batches(files, digests=digests)
         copy = store.write_data_copy(snap.dataset, snap.name, *_first_schema(batches))
-        profile = profile_source(FileSource((str(copy),), "parquet"), types=ds.types)
+        profile = profile_source(FileSource((str(copy),), "parquet"), types=ds.types, row_sample=row_sample)
     else:
         copy = None
-        profile = profile_source(source, types=ds.types, files=files, digests=digests, dask=dask)
+        profile = profile_source(source, types=ds.types, files=files, digests=digests, dask=dask,
+                                 row_sample=row_sample)
     meta, columns = profile_to_records(profile)
     return store.complete_snapshot(
         snap.id, profile=meta, columns=columns, row_count=profile.row_count,
@@ -283,7 +289,7 @@ def _dataset_baseline(store: Store, config: Config, dataset: str) -> SnapshotRec
     if latest is not None:
         return latest
     log.info("baseline dataset %s has no snapshot yet: taking one", dataset)
-    return take_snapshot(store, dataset, config.datasets[dataset])
+    return take_snapshot(store, dataset, config.datasets[dataset], row_sample=row_sample_for(config, dataset))
 
 
 def compare(store: Store, baseline: SnapshotRecord, target: SnapshotRecord, settings: Any, *, exact: bool = False) -> Any:
@@ -303,7 +309,8 @@ def settings_for(mon: MonitorConfig) -> Any:
     """The drift settings of a monitor."""
     from monitor.drift import DriftSettings
 
-    return DriftSettings.from_config(mon.thresholds, mon.min_values, mon.fdr, false_alarm_rate=mon.false_alarm_rate)
+    return DriftSettings.from_config(mon.thresholds, mon.min_values, mon.fdr, false_alarm_rate=mon.false_alarm_rate,
+                                     multivariate=mon.multivariate)
 
 
 def comparison_page(
@@ -403,7 +410,8 @@ def run_monitor(
             target = window_target
         else:
             target = take_snapshot(store, mon.dataset, config.datasets[mon.dataset], monitor=name,
-                                   data_copy=mon.data_copy, segments=mon.segments, dask=dask_settings(mon))
+                                   data_copy=mon.data_copy, segments=mon.segments, dask=dask_settings(mon),
+                                   row_sample=row_sample_for(config, mon.dataset))
     except (SourceError, StoreError) as exc:
         log.error("monitor %s: snapshot of %s failed: %s", name, mon.dataset, exc)
         log.debug("monitor %s: snapshot of %s failed", name, mon.dataset, exc_info=exc)
@@ -447,7 +455,8 @@ def take_window_snapshot(store: Store, config: Config, name: str, now: datetime 
     from monitor.service.engines import dask_settings
 
     return take_snapshot(store, mon.dataset, config.datasets[mon.dataset], name=snap_name, monitor=name,
-                         data_copy=mon.data_copy, window=window, dask=dask_settings(mon))
+                         data_copy=mon.data_copy, window=window, dask=dask_settings(mon),
+                         row_sample=row_sample_for(config, mon.dataset))
 
 
 def compare_with_baseline(config: Config, name: str, store: Store, target: SnapshotRecord, *,
@@ -519,6 +528,7 @@ def _queue_alerts(config: Config, name: str, store: Store, record: Any, result: 
         baseline_kind=(record.baseline_spec or {}).get("kind"),
         baseline_snapshots=tuple((record.baseline_spec or {}).get("snapshots") or (record.baseline_name,)),
         segments=segments.drifted_segments(result) if "segments" in result else None,
+        multivariate=payload.multivariate_entry(result),
     )
     episode, queued = episodes.record_run(store, config, finding)
     if queued:

@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 
 from monitor.config import DatasetConfig, SegmentsConfig
 from monitor.errors import MonitorError, SourceError, StoreError
-from monitor.profile import DatasetProfile, ProfileState, finish_profile, profile_from_records, profile_to_records, resolve_specs
+from monitor.profile import DatasetProfile, ProfileState, RowSample, finish_profile, profile_from_records, profile_to_records, resolve_specs
 from monitor.service.baselines import Baseline, baseline_profile, snapshot_profile
 from monitor.service.windowed import _pieces
 from monitor.sources.digest import digests_for, input_fingerprint
@@ -115,13 +115,14 @@ class _Pass:
         yield from _pieces(batch.drop_columns([column]), lut[codes])
 
 
-def profile_segments(ds: DatasetConfig, segments: SegmentsConfig) -> SegmentedProfile:
+def profile_segments(ds: DatasetConfig, segments: SegmentsConfig, row_sample: int | None = None) -> SegmentedProfile:
     """Profile a dataset and each value of its segment column, in one pass.
 
     :param ds: the dataset; its segment column is read even when its ``columns``
         leave it out (it is then not in the whole profile either).
     :returns: the whole profile and up to ``TRACKED_FACTOR * max`` segment
-        profiles (plus ``(other)`` for values seen after that).
+        profiles (plus ``(other)`` for values seen after that); with ``row_sample``,
+        the whole profile keeps a sample of that many whole rows (the segments' none).
     :raises SourceError: when a file cannot be read or lacks the segment column.
     :raises ValueError: on an unknown kind in the dataset's ``types``.
     """
@@ -133,7 +134,7 @@ def profile_segments(ds: DatasetConfig, segments: SegmentsConfig) -> SegmentedPr
     keep = (include is None or column in include) and column not in exclude
     files = profiled.files()
     specs, order = resolve_specs(profiled, files, ds.types)
-    whole = ProfileState(dict(specs), dict(ds.types))
+    whole = ProfileState(dict(specs), dict(ds.types), row_sample=None if row_sample is None else RowSample(row_sample))
     run = _Pass({k: v for k, v in specs.items() if k != column}, dict(ds.types), TRACKED_FACTOR * segments.max)
     digests = digests_for(ds.fingerprint)
     for batch in reading.iter_batches(files, digests=digests):
@@ -154,14 +155,14 @@ def profile_segments(ds: DatasetConfig, segments: SegmentsConfig) -> SegmentedPr
 
 
 def take_segmented_snapshot(store: Store, snap: SnapshotRecord, ds: DatasetConfig,
-                            segments: SegmentsConfig) -> SnapshotRecord:
+                            segments: SegmentsConfig, row_sample: int | None = None) -> SnapshotRecord:
     """Profile the dataset and its segments into running snapshot ``snap``:
     store the segment profiles, then complete the snapshot.
 
     :raises SourceError: when the data cannot be profiled.
     :raises StoreError: when the store cannot be written.
     """
-    result = profile_segments(ds, segments)
+    result = profile_segments(ds, segments, row_sample)
     stored = []
     for name, profile in result.segments.items():
         meta, columns = profile_to_records(profile)
@@ -297,13 +298,14 @@ def compare_segmented(store: Store, baseline: Baseline, target: SnapshotRecord, 
     removed = [k for k in _top(seg_b, segments.max) if k not in seg_t]
     compared = sum(1 for b, t in pairs.values() if b is not None and t is not None)
     each = dataclasses.replace(settings, false_alarm_rate=settings.false_alarm_rate / (compared + 1))
+    per_segment = dataclasses.replace(each, multivariate=False)  # segments keep no row sample
     results: dict[str, tuple[str, int, int, Any]] = {}
     for name, (b, t) in pairs.items():
         rows_b, rows_t = (b.row_count if b else 0), (t.row_count if t else 0)
         if b is None or t is None:
             results[name] = ("added" if b is None else "removed", rows_b, rows_t, None)
         else:
-            results[name] = ("compared", rows_b, rows_t, compare_profiles(b, t, each))
+            results[name] = ("compared", rows_b, rows_t, compare_profiles(b, t, per_segment))
     for name in removed:
         results[name] = ("removed", seg_b[name].row_count, 0, None)
     return SegmentedDrift(compare_profiles(whole_b, whole_t, each), results, segments.column, segments.max,

@@ -40,7 +40,8 @@ import pyarrow.parquet as pq
 from monitor.config import DatasetConfig
 from monitor.errors import MonitorError, SourceError
 from monitor.profile import (
-    ColumnSpec, DatasetProfile, ProfileState, finish_profile, profile_to_records, resolve_specs, run_in_workers,
+    ColumnSpec, DatasetProfile, ProfileState, RowSample, finish_profile, profile_to_records, resolve_specs,
+    run_in_workers,
 )
 from monitor.profile.dask_engine import DaskSession, DaskSettings
 from monitor.service.windows import Window
@@ -128,11 +129,14 @@ class _Split:
     """Prefix of this pass's data-copy pieces (a worker's, so two never share a name)."""
     digests: dict[str, str] | None = None
     """The SHA-256 of each text file read, for a ``content`` fingerprint."""
+    row_sample: int | None = None
+    """Rows each window's profile samples whole (None: none), :mod:`monitor.profile.rows`."""
 
     def state(self, i: int) -> ProfileState:
         """Window ``i``'s profile in progress."""
         if i not in self.states:
-            self.states[i] = ProfileState(dict(self.specs), dict(self.types))
+            rows = None if self.row_sample is None else RowSample(self.row_sample)
+            self.states[i] = ProfileState(dict(self.specs), dict(self.types), row_sample=rows)
         return self.states[i]
 
     def add(self, i: int, piece: pa.RecordBatch, path: Path) -> None:
@@ -197,6 +201,7 @@ def profile_windows(
     on_file: Callable[[int, int], None] | None = None,
     jobs: int = 1,
     dask: DaskSettings | DaskSession | None = None,
+    row_sample: int | None = None,
 ) -> WindowedPass:
     """Profile each window's rows of a dataset in one pass over its files.
 
@@ -216,6 +221,7 @@ def profile_windows(
         file is a unit, profiled on a worker into a profile per window, and
         each window's profiles are merged in file order here; ``jobs`` is then
         not used. A cluster that cannot be reached fails every window.
+    :param row_sample: each window's profile keeps a sample of this many whole rows (None: none).
     :raises ValueError: when the dataset has no ``timestamp_column``, the
         windows are not in order, or ``dask`` is given with ``copy_dir``.
     """
@@ -236,7 +242,7 @@ def profile_windows(
         return result
     if dask is not None and copy_dir is not None:
         raise ValueError("engine dask writes no data copy (the rows stay on the cluster's workers)")
-    one_pass = _Pass(ds, windows, profiled, reading, column, keep_time, starts, ends, result)
+    one_pass = _Pass(ds, windows, profiled, reading, column, keep_time, starts, ends, result, row_sample)
     if dask is None:
         return one_pass.run(None, copy_dir, on_file, jobs)
     try:
@@ -263,6 +269,7 @@ class _Pass:
     starts: np.ndarray
     ends: np.ndarray
     result: WindowedPass
+    row_sample: int | None = None
 
     def run(self, session: DaskSession | None, copy_dir: Path | None, on_file: Callable[[int, int], None] | None,
             jobs: int) -> WindowedPass:
@@ -277,7 +284,7 @@ class _Pass:
             result.windows = [WindowProfile(w, reason=str(exc)) for w in windows]
             return result
         split = _Split(windows, self.keep_time, dict(specs), dict(ds.types), copy_dir,
-                       digests=digests_for(ds.fingerprint))
+                       digests=digests_for(ds.fingerprint), row_sample=self.row_sample)
         groups = _file_groups(files, jobs) if session is None else [[f] for f in files]
         if len(groups) <= 1 and session is None:
             result.rows_read, result.rows_without_time = _read_files(split, self.reading, files, self.column,
@@ -542,15 +549,16 @@ def _copy_batches(files: Sequence[Path], schema: pa.Schema) -> Iterator[pa.Recor
 
 
 def take_window(store: Store, snap: SnapshotRecord, ds: DatasetConfig, window: Window,
-                data_copy: bool, *, dask: DaskSettings | None = None) -> SnapshotRecord:
+                data_copy: bool, *, dask: DaskSettings | None = None, row_sample: int | None = None) -> SnapshotRecord:
     """Profile one window of a dataset into running snapshot ``snap`` and complete it
-    (on the Dask cluster ``dask`` when given; then without a data copy).
+    (on the Dask cluster ``dask`` when given; then without a data copy), keeping a
+    sample of ``row_sample`` whole rows when given.
 
     :raises SourceError: when the window cannot be profiled.
     :raises StoreError: when the store or the data copy cannot be written.
     """
     with copy_folder(store, data_copy) as folder:
-        result = profile_windows(ds, [window], copy_dir=folder, dask=dask)
+        result = profile_windows(ds, [window], copy_dir=folder, dask=dask, row_sample=row_sample)
         return complete_window_snapshot(store, snap, result.windows[0], result.fingerprint,
                                         result.fingerprint_kind)
 

@@ -230,6 +230,16 @@ class ReadTask:
             for array in arrays:
                 array.close()
 
+    def row_batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """A Parquet task's whole rows, of those of ``columns`` the file has; :raises SourceError:."""
+        try:
+            pf = _parquet_file(self.path, (columns, self.row_groups))
+            names = [n for n in columns if n in pf.schema_arrow.names and n not in self.exclude]
+            groups = list(self.row_groups if self.row_groups is not None else range(pf.num_row_groups))
+            yield from pf.iter_batches(65_536, row_groups=groups, columns=names, use_threads=False)
+        except _ARROW_ERRORS as exc:
+            raise SourceError(f"{self.path}: cannot read as parquet: {short(exc)}") from exc
+
     def _columns_of(
         self, pf: pq.ParquetFile, group: int, names: Sequence[str], leaves: dict[str, list[int]],
         arrays: Sequence[ArrayFile] = (), run: tuple[int, int] = (0, 0),
@@ -528,8 +538,6 @@ def _row_group_runs(md: pq.FileMetaData) -> list[tuple[int, ...]]:
     if current or not runs:
         runs.append(tuple(current))
     return runs
-
-
 
 
 def _read_query(path: Any, columns: Sequence[str] | None, digests: Digests | None) -> Iterator[pa.RecordBatch]:
