@@ -233,7 +233,7 @@ class ReadTask:
     def row_batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         """A Parquet task's whole rows, of those of ``columns`` the file has; :raises SourceError:."""
         try:
-            pf = _parquet_file(self.path, (columns, self.row_groups))
+            pf = parquet_file(self.path, (columns, self.row_groups))
             names = [n for n in columns if n in pf.schema_arrow.names and n not in self.exclude]
             groups = list(self.row_groups if self.row_groups is not None else range(pf.num_row_groups))
             yield from pf.iter_batches(65_536, row_groups=groups, columns=names, use_threads=False)
