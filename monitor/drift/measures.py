@@ -45,10 +45,9 @@ from monitor.drift.noise import (
 )
 from monitor.drift.settings import Severity
 from monitor.drift.vectors import (
-    FOLDS,
+    MIN_SAMPLE,
     PermutationNull,
     VectorSide,
-    auc_p,
     classifier_auc,
     cosine_distance,
     guard_detail,
@@ -307,13 +306,14 @@ def _vector_measures(b: VectorSide, t: VectorSide) -> tuple[list[_Measure], floa
     if not sklearn_available():
         out.append(_undefined("classifier_auc", "scikit-learn is not installed (pip install 'drift-monitor[vectors]')"))
         return out, 0.0
-    if min(len(x), len(y)) < FOLDS:
-        out.append(_undefined("classifier_auc", f"a side's sample has fewer than {FOLDS} vectors"))
+    if min(len(x), len(y)) < MIN_SAMPLE:
+        out.append(_undefined("classifier_auc", f"a side's sample has fewer than {MIN_SAMPLE} vectors"))
         return out, 0.0
-    auc = classifier_auc(x, y, seed=seed_of(x, y))
-    p = auc_p(auc, len(x), len(y))
-    out.append(_Measure("classifier_auc", auc, p, auc, {"folds": FOLDS}, guard=_p_guard(auc, p)))
-    return out, 2.0 * abs(auc - 0.5)
+    fit = classifier_auc(x, y, seed=seed_of(x, y))
+    out.append(_Measure("classifier_auc", fit.auc, fit.p_value, fit.auc,
+                        {"held_out": {"baseline": fit.held_baseline, "target": fit.held_target}},
+                        guard=_p_guard(fit.auc, fit.p_value)))
+    return out, 2.0 * abs(fit.auc - 0.5)
 
 
 def multivariate_measure(baseline: DatasetProfile, target: DatasetProfile) -> _Measure:

@@ -123,9 +123,10 @@ _METRICS = (
            "unbiased MMD^2, RBF kernel exp(-|x-y|^2 / (2 sigma^2)), sigma the median pooled distance",
            "Gretton et al. 2012 'A Kernel Two-Sample Test' (eq. 3); on the reservoir samples", _PERM),
     Metric("classifier_auc", VECTOR_KINDS, "higher", 0.55, 0.65, "ROC AUC (0.5 = no drift)",
-           "AUC of out-of-fold logistic-regression scores, target vs baseline sample, 5-fold stratified",
+           "AUC of a logistic regression, target vs baseline sample, fitted on a stratified half and "
+           "scored on the held-out half",
            "Lopez-Paz & Oquab 2017 'Revisiting Classifier Two-Sample Tests'; scikit-learn",
-           f"{_BONF}: one-sided Mann-Whitney z of the AUC, sd sqrt((n+m+1) / (12 n m)) of the samples"),
+           f"{_BONF}: one-sided Mann-Whitney z of the AUC, sd sqrt((n+m+1) / (12 n m)) of the held-out rows"),
     Metric("missing_rate_change", ALL_KINDS, "higher", 0.02, 0.10, "share of rows (0..1)",
            "|missing_t / rows_t - missing_b / rows_b|", "L-infinity distance of {missing, present}",
            f"{_BONF}: two-proportion z-test on the row counts (pooled, continuity corrected); a column "
