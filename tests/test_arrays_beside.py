@@ -346,6 +346,35 @@ def test_arrays_in_an_s3_datastore_profile_as_the_local_files(
     assert_same_vector_profile(got, want, v, same_sample=True)
 
 
+def test_datastore_check_lists_the_arrays_as_they_pair_and_a_missing_one(
+        s3_server: Any, tmp_path: Path) -> None:
+    write_parts(tmp_path, fmt="parquet")
+    bucket = s3_server.new_bucket("checked")
+    s3_server.put_folder(bucket, "t", tmp_path / "t")
+    s3_server.put_folder(bucket, "a", tmp_path / "a")
+    store = {"kind": "s3", "bucket": bucket, "endpoint_url": s3_server.endpoint_url, "region": s3_server.region,
+             "access_key_id": s3_server.key, "secret_access_key": s3_server.secret}
+    config = {"datastores": {"lake": store},
+              "datasets": {"d": {"datastore": "lake", "path": "t/*.parquet", "arrays": {"emb": "a/"}}}}
+    path = tmp_path / "check.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = CliRunner().invoke(main, ["datastore", "check", "lake", "-c", str(path), "--format", "json"])
+    assert run.exit_code == 0, run.output
+    entry = json.loads(run.output)["datasets"][0]
+    parts = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert [(a["table"].rsplit("/", 1)[1], a["column"], a["input"].rsplit("/", 1)[1]) for a in entry["arrays"]] == [
+        (f"part-{k}.parquet", "emb", name) for k, name in enumerate(parts)]
+    assert [a["size"] for a in entry["arrays"]] == [(tmp_path / "a" / n).stat().st_size for n in parts]
+    text = CliRunner().invoke(main, ["datastore", "check", "lake", "-c", str(path)])
+    assert f"emb beside s3://{bucket}/t/part-0.parquet: s3://{bucket}/a/part-0.npy" in text.output
+    # an array file missing from the bucket: the check fails naming the column and the unpaired file
+    s3_server.client().delete_object(Bucket=bucket, Key=f"a/{parts[-1]}")
+    run = CliRunner().invoke(main, ["datastore", "check", "lake", "-c", str(path), "--format", "json"])
+    assert run.exit_code == 1
+    error = json.loads(run.output)["datasets"][0]["error"]
+    assert "'emb'" in error and f"part-{len(parts) - 1}.parquet has no array file" in error, error
+
+
 def test_dask_engine_profiles_arrays_beside_as_the_local_engine(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
     from monitor.profile.dask_engine import DaskSettings

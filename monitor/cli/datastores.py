@@ -22,7 +22,8 @@ def datastore() -> None:
 @handle_errors
 def datastore_check_cmd(name: str, dataset: str | None, config_path: str, fmt: str) -> None:
     """Reach datastore NAME and list what each dataset on it would read now:
-    objects with their size and ETag, or a query's fingerprint. Exits 1 when
+    objects with their size and ETag (and the .npy arrays beside them, as they
+    pair), or a query's fingerprint. Exits 1 when
     the store cannot be reached or a dataset's inputs cannot be listed; the
     error names the datastore and the object or query, never a secret.
 
@@ -48,5 +49,8 @@ def datastore_check_cmd(name: str, dataset: str | None, config_path: str, fmt: s
                 click.echo(f"    {item['input']}{size}  {item['version']}")
             if entry["count"] > LISTED:
                 click.echo(f"    ... and {entry['count'] - LISTED} more")
+            for item in entry.get("arrays", ()):
+                click.echo(f"    {item['column']} beside {item['table']}: {item['input']}  {item['size']:,} bytes"
+                           f"  {item['version']}")
     if not result["ok"]:
         sys.exit(1)

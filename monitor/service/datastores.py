@@ -17,6 +17,7 @@ from monitor.config import Config
 from monitor.errors import ConfigError, MonitorError
 from monitor.sources.datastores import collection_input, dataset_source, query_input, store_of
 from monitor.sources.files import FileSource
+from monitor.sources.inputs import key_of
 
 __all__ = ["datastore_check", "path_source"]
 
@@ -49,7 +50,9 @@ def datastore_check(config: Config, name: str, dataset: str | None = None) -> di
     """Reach datastore ``name`` and list what its datasets (or ``dataset`` only) would read.
 
     :returns: ``{"datastore", "kind", "ok", "seconds", "error", "datasets":
-        [{"dataset", "ok", "inputs": [{"input", "size", "version"}], "count", "error"}]}``;
+        [{"dataset", "ok", "inputs": [{"input", "size", "version"}], "count", "error"}]}``, and for
+        a dataset with ``arrays`` beside its files, ``"arrays": [{"table", "column", "input", "size",
+        "version"}]`` (those of the listed files; the pairing of every file is checked);
         ``ok`` is False when the store cannot be reached or a dataset's inputs
         cannot be listed (the error says why, naming the datastore, never a secret).
     :raises ConfigError: when ``name`` is not a datastore of ``config``, or
@@ -95,7 +98,8 @@ def _reach(name: str, store: Any) -> None:
 def _listing(name: str, ds: Any) -> dict[str, Any]:
     entry: dict[str, Any] = {"dataset": name, "ok": True, "inputs": [], "count": 0, "error": None}
     try:
-        files = dataset_source(ds).files()
+        source = dataset_source(ds)
+        files = source.files()
         entry["count"] = len(files)
         for item in files[:LISTED]:
             if getattr(item, "format", None) in ("sql", "qdrant"):
@@ -103,8 +107,26 @@ def _listing(name: str, ds: Any) -> dict[str, Any]:
 
                 entry["inputs"].append({"input": str(item), "size": None, "version": fingerprint([item])[:16]})
             else:
-                entry["inputs"].append({"input": getattr(item, "url", str(item)), "size": item.stat().st_size,
-                                        "version": getattr(item, "version", "")})
+                entry["inputs"].append(_described(item))
+        if source.arrays:
+            entry["arrays"] = _arrays_listing(source, files)
     except MonitorError as exc:
         entry.update(ok=False, error=str(exc))
     return entry
+
+
+def _described(item: Any) -> dict[str, Any]:
+    """An object's (or file's) address, size in bytes and version (ETag or last-modified)."""
+    return {"input": getattr(item, "url", str(item)), "size": item.stat().st_size,
+            "version": getattr(item, "version", "")}
+
+
+def _arrays_listing(source: Any, files: list[Any]) -> list[dict[str, Any]]:
+    """The ``.npy`` arrays beside the first :data:`LISTED` files, as they pair (the pairing of all
+    files is checked: a count that differs raises the reader's :class:`SourceError`)."""
+    pairs = source.paired(files)
+    out = []
+    for table in files[:LISTED]:
+        for column, array in pairs[key_of(table)]:
+            out.append({"table": getattr(table, "url", str(table)), "column": column, **_described(array)})
+    return out
