@@ -48,9 +48,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
-from monitor.drift.vectors import one_thread, sklearn_available
+from monitor.drift.vectors import auc_p, one_thread, sklearn_available
 
 if TYPE_CHECKING:
     from monitor.profile.model import DatasetProfile
@@ -201,18 +200,12 @@ def domain_classifier(b: RowSample, t: RowSample, repeats: int = REPEATS) -> Mul
         drops = auc - rank_auc(labels, _shuffled_scores(model, held, rng, repeats)).mean(axis=1)
     n1 = int(labels.sum())
     n0 = len(labels) - n1
-    p = float(stats.norm.sf((auc - 0.5) / math.sqrt(mann_whitney_variance(n0, n1))))
+    p = auc_p(auc, n0, n1)
     importance = np.maximum(drops, 0.0)
     total = float(importance.sum())
     share = importance / total if total > 0 else np.zeros(len(names))
     return MultivariateFit(auc, p, tuple(names), tuple(float(v) for v in importance),
                            tuple(float(v) for v in share), b.rows, t.rows, n0, n1)
-
-
-def mann_whitney_variance(n: int, m: int) -> float:
-    """Variance of the AUC of ``m`` positives against ``n`` negatives under no difference:
-    ``(n + m + 1) / (12 n m)`` (Mann & Whitney 1947)."""
-    return (n + m + 1) / (12.0 * n * m)
 
 
 def _shuffled_scores(model: Any, held: Array, rng: np.random.Generator, repeats: int) -> Array:

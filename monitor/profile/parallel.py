@@ -307,12 +307,10 @@ def keep_heap() -> None:
         pa.allocate_buffer(64, memory_pool=pool)  # this thread takes jemalloc's first arena
         pa.jemalloc_set_decay_ms(-1)
         pa.set_memory_pool(pool)
-    try:
-        libc = ctypes.CDLL("libc.so.6")
+    libc = _libc()
+    if libc is not None:
         libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD
         libc.mallopt(-1, 512 << 20)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
 
 
 def _worker_main(template: bytes, tasks: Any, results: Any, owner: int) -> None:
